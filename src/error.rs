@@ -1,0 +1,163 @@
+//! The crate's one error type and its stable codes.
+//!
+//! Every failure the engine can report is a variant of [`Error`]. Each variant maps to exactly one
+//! [`ErrorCode`], whose string form (`"ERR_SQL"`, …) is part of the public contract: JavaScript
+//! receives it as `SyncError.code`. `code()` is an exhaustive match, so a new variant cannot ship
+//! without a code. Nothing here names rusqlite; the storage layer converts its errors into
+//! [`Error::Sql`] itself.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, by category.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQLite rejected a statement (syntax, constraint, missing object, …). `message` is SQLite's.
+    #[error("{message}")]
+    Sql {
+        message: String,
+        /// SQLite's primary result code, when SQLite produced one.
+        sqlite_code: Option<i32>,
+    },
+    /// The database is locked by another connection; trying again later may succeed.
+    #[error("database is busy: {0}")]
+    Busy(String),
+    /// The database was closed; no further calls are possible.
+    #[error("the database is closed")]
+    Closed,
+    /// The caller passed something the API does not accept.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `enableSync` named a table that does not exist.
+    #[error("no such table: {0}")]
+    TableNotFound(String),
+    /// `enableSync` named a table without a declared primary key.
+    #[error("table {0} has no primary key; only tables with a primary key can be synced")]
+    NoPrimaryKey(String),
+    /// The name belongs to the engine's internal tables (or SQLite's own) and cannot be synced.
+    #[error("{0} is an internal table and cannot be synced")]
+    ReservedTable(String),
+    /// The name is a view, virtual table or other object that is not an ordinary table.
+    #[error("{0} is not an ordinary table")]
+    NotATable(String),
+    /// The table is not marked for sync.
+    #[error("table {0} is not synced")]
+    TableNotSynced(String),
+    /// The requested storage is not available in this runtime or build.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+    /// The engine's own bookkeeping is unreadable; the database was modified outside the engine.
+    #[error("internal sync data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The stable, public identifier of an error category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    Sql,
+    Busy,
+    Closed,
+    InvalidArgument,
+    TableNotFound,
+    NoPrimaryKey,
+    ReservedTable,
+    NotATable,
+    TableNotSynced,
+    StorageUnavailable,
+    Corrupt,
+    /// A bug: a panic or an impossible state reached the boundary. Only the wasm layer raises it.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this).
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::Sql,
+        ErrorCode::Busy,
+        ErrorCode::Closed,
+        ErrorCode::InvalidArgument,
+        ErrorCode::TableNotFound,
+        ErrorCode::NoPrimaryKey,
+        ErrorCode::ReservedTable,
+        ErrorCode::NotATable,
+        ErrorCode::TableNotSynced,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::Corrupt,
+        ErrorCode::Internal,
+    ];
+
+    /// The string form, as JavaScript sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Sql => "ERR_SQL",
+            ErrorCode::Busy => "ERR_BUSY",
+            ErrorCode::Closed => "ERR_CLOSED",
+            ErrorCode::InvalidArgument => "ERR_INVALID_ARGUMENT",
+            ErrorCode::TableNotFound => "ERR_TABLE_NOT_FOUND",
+            ErrorCode::NoPrimaryKey => "ERR_NO_PRIMARY_KEY",
+            ErrorCode::ReservedTable => "ERR_RESERVED_TABLE",
+            ErrorCode::NotATable => "ERR_NOT_A_TABLE",
+            ErrorCode::TableNotSynced => "ERR_TABLE_NOT_SYNCED",
+            ErrorCode::StorageUnavailable => "ERR_STORAGE_UNAVAILABLE",
+            ErrorCode::Corrupt => "ERR_CORRUPT",
+            ErrorCode::Internal => "ERR_INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Sql { .. } => ErrorCode::Sql,
+            Error::Busy(_) => ErrorCode::Busy,
+            Error::Closed => ErrorCode::Closed,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::TableNotFound(_) => ErrorCode::TableNotFound,
+            Error::NoPrimaryKey(_) => ErrorCode::NoPrimaryKey,
+            Error::ReservedTable(_) => ErrorCode::ReservedTable,
+            Error::NotATable(_) => ErrorCode::NotATable,
+            Error::TableNotSynced(_) => ErrorCode::TableNotSynced,
+            Error::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
+            Error::Corrupt(_) => ErrorCode::Corrupt,
+        }
+    }
+
+    /// Whether the same call may succeed if simply tried again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Busy(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(code.as_str().starts_with("ERR_"));
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+        }
+    }
+
+    #[test]
+    fn only_busy_is_retryable() {
+        assert!(Error::Busy("locked".into()).is_retryable());
+        assert!(!Error::Closed.is_retryable());
+        assert_eq!(Error::Closed.code().as_str(), "ERR_CLOSED");
+    }
+}

@@ -1,0 +1,475 @@
+//! The storage seam: the only code that speaks SQL. [`Store`] owns the rusqlite connection, runs
+//! the caller's statements, and keeps the change log in step with every write.
+//!
+//! Capture works at transaction boundaries. The pre-update hook ([`capture`]) buffers row images;
+//! before anything commits (a `COMMIT`, `END`, `RELEASE`, the end of an autocommit statement, which
+//! the store wraps in its own transaction) the store diffs the buffer into one change-log record in
+//! the same transaction. Before `SAVEPOINT` and schema statements it flushes too, so a later
+//! `ROLLBACK TO` removes data and log records together. A rollback discards the buffer. The result:
+//! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
+
+pub mod apply;
+mod capture;
+mod exec;
+mod log;
+pub mod quote;
+mod schema;
+mod statement;
+mod tables;
+
+use std::sync::{Arc, Mutex};
+
+use fallible_iterator::FallibleIterator;
+use rusqlite::{Batch, Connection, OpenFlags, Statement};
+
+use crate::clock::{Hlc, VectorClock};
+use crate::error::{Error, Result};
+use crate::model::{
+    ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
+    TableChanges, Value,
+};
+use capture::{lock, SharedCapture};
+use exec::{Binder, Output};
+use statement::{classify, StatementKind};
+use tables::TableShape;
+
+pub use schema::RESERVED_PREFIX;
+
+use rusqlite::fallible_iterator;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A private in-memory database.
+    Memory,
+    /// A file (or VFS path), optionally through a named SQLite VFS.
+    Path { path: String, vfs: Option<String> },
+}
+
+/// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
+pub type WallClock = Box<dyn Fn() -> u64>;
+
+/// One open database with change capture.
+pub struct Store {
+    conn: Connection,
+    journal: Journal,
+}
+
+/// Everything besides the connection: identity, clocks and capture state.
+struct Journal {
+    device: DeviceId,
+    capture: SharedCapture,
+    /// True when at least one table is synced (so autocommit writes need wrapping).
+    capturing: bool,
+    local_seq: u64,
+    hlc: Hlc,
+    /// Encoded causal context recorded with local changes.
+    context: Vec<u8>,
+    now_ms: WallClock,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        match error {
+            rusqlite::Error::SqliteFailure(failure, message) => {
+                let message = message.unwrap_or_else(|| failure.to_string());
+                match failure.code {
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                        Error::Busy(message)
+                    }
+                    _ => Error::Sql {
+                        message,
+                        sqlite_code: Some(failure.extended_code),
+                    },
+                }
+            }
+            other => Error::Sql {
+                message: other.to_string(),
+                sqlite_code: None,
+            },
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating when needed) a database and its sync bookkeeping.
+    pub fn open(location: &Location, now_ms: WallClock) -> Result<Store> {
+        let mut conn = match location {
+            Location::Memory => Connection::open_in_memory()?,
+            Location::Path { path, vfs: None } => Connection::open(path)?,
+            Location::Path {
+                path,
+                vfs: Some(vfs),
+            } => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs.as_str())?,
+        };
+        let device = schema::initialise(&conn, now_ms())?;
+        let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
+        conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
+        let (local_seq, last_hlc) = log::latest(&conn, &device)?.unwrap_or((0, 0));
+        let mut journal = Journal {
+            device,
+            capture,
+            capturing: false,
+            local_seq,
+            hlc: Hlc::starting_after(last_hlc),
+            context: Vec::new(),
+            now_ms,
+        };
+        journal.context = log::encode_clock(&journal.others(&conn)?)?;
+        for (name, _strategy) in tables::load(&conn)? {
+            journal.follow(&conn, &name)?;
+        }
+        Ok(Store { conn, journal })
+    }
+
+    /// This replica's id.
+    pub fn device_id(&self) -> DeviceId {
+        self.journal.device
+    }
+
+    /// True while a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Runs one or more statements; keeps the last result set's rows when `collect` is set.
+    pub fn run(
+        &mut self,
+        sql: &str,
+        params: &Params,
+        collect: bool,
+    ) -> Result<(ExecOutcome, Rows)> {
+        let Store { conn, journal } = self;
+        let mut binder = Binder::new(params);
+        let mut out = Output::default();
+        match conn.prepare_cached(sql) {
+            Ok(mut stmt) => journal.step(
+                conn,
+                &mut stmt,
+                classify(sql),
+                &mut binder,
+                collect,
+                &mut out,
+            )?,
+            Err(rusqlite::Error::Empty) => {}
+            Err(_) => {
+                let mut batch = Batch::new(conn, sql);
+                while let Some(mut stmt) = batch.next()? {
+                    let kind = classify(&stmt.expanded_sql().unwrap_or_default());
+                    journal.step(conn, &mut stmt, kind, &mut binder, collect, &mut out)?;
+                }
+            }
+        }
+        binder.finish()?;
+        Ok((out.outcome, out.rows))
+    }
+
+    /// Starts capturing `table` (recording the rows it already holds as inserts), or changes its
+    /// strategy when it is already synced.
+    pub fn enable_sync(&mut self, table: &str, strategy: ConflictStrategy) -> Result<()> {
+        let Store { conn, journal } = self;
+        let shape = TableShape::describe(conn, table)?;
+        let already = lock(&journal.capture)
+            .tracked()
+            .any(|s| s.name == shape.name);
+        in_savepoint(conn, || {
+            tables::save(conn, &shape.name, strategy)?;
+            if !already {
+                let existing = existing_rows(conn, &shape)?;
+                if !existing.rows.is_empty() {
+                    journal.append_local(
+                        conn,
+                        &ChangeSet {
+                            tables: vec![existing],
+                        },
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        journal.follow(conn, &shape.name)
+    }
+
+    /// Stops capturing `table`; changes made before this call are kept in the log.
+    pub fn disable_sync(&mut self, table: &str) -> Result<()> {
+        let Store { conn, journal } = self;
+        let name = journal
+            .synced_name(table)
+            .ok_or_else(|| Error::TableNotSynced(table.to_owned()))?;
+        journal.flush(conn)?;
+        in_savepoint(conn, || tables::remove(conn, &name).map(drop))?;
+        journal.unfollow(&name);
+        Ok(())
+    }
+
+    /// Names of the synced tables, sorted.
+    pub fn synced_tables(&self) -> Vec<String> {
+        lock(&self.journal.capture)
+            .tracked()
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Highest change counter known per device.
+    pub fn vector_clock(&self) -> Result<VectorClock> {
+        log::clock(&self.conn)
+    }
+
+    /// Every record of the change log, in commit order.
+    pub fn change_log(&self) -> Result<Vec<ChangeRecord>> {
+        log::read_all(&self.conn)
+    }
+
+    /// Writes changes that came from another replica, without capturing them. Every table must be
+    /// synced here, and every column known; the caller owns the surrounding transaction.
+    pub fn apply_remote(&mut self, set: &ChangeSet) -> Result<()> {
+        for table in &set.tables {
+            self.journal.check_remote(table)?;
+        }
+        in_savepoint(&self.conn, || {
+            apply::apply(&self.conn, &self.journal.capture, set)
+        })
+    }
+
+    /// Closes the connection.
+    pub fn close(self) -> Result<()> {
+        self.conn.close().map_err(|(_, error)| Error::from(error))
+    }
+}
+
+impl Journal {
+    /// Runs one statement with the capture bookkeeping its kind needs.
+    fn step(
+        &mut self,
+        conn: &Connection,
+        stmt: &mut Statement<'_>,
+        kind: StatementKind,
+        binder: &mut Binder<'_>,
+        collect: bool,
+        out: &mut Output,
+    ) -> Result<()> {
+        binder.bind(stmt)?;
+        let counts = kind == StatementKind::Write;
+        let mut run = |stmt: &mut Statement<'_>| exec::run_to_end(conn, stmt, counts, collect, out);
+        match kind {
+            StatementKind::Begin => run(stmt),
+            StatementKind::Commit | StatementKind::Savepoint | StatementKind::Release => {
+                self.flush(conn)?;
+                run(stmt)
+            }
+            StatementKind::Rollback | StatementKind::RollbackTo => {
+                run(stmt)?;
+                self.rolled_back(conn)
+            }
+            StatementKind::Schema => {
+                self.flush(conn)?;
+                lock(&self.capture).suspended = true;
+                let result = run(stmt);
+                lock(&self.capture).suspended = false;
+                self.refresh(conn)?;
+                result
+            }
+            StatementKind::Write | StatementKind::Other | StatementKind::Unwrappable => {
+                let wrap = self.capturing
+                    && kind != StatementKind::Unwrappable
+                    && conn.is_autocommit()
+                    && !stmt.readonly();
+                if wrap {
+                    conn.prepare_cached("BEGIN")?.raw_execute()?;
+                }
+                let result = run(stmt).and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
+                if result.is_err() {
+                    self.failed(conn, wrap)?;
+                }
+                result
+            }
+        }
+    }
+
+    /// Commits the store's own wrapping transaction, flushing capture first.
+    fn commit(&mut self, conn: &Connection) -> Result<()> {
+        self.flush(conn)?;
+        conn.prepare_cached("COMMIT")?.raw_execute()?;
+        Ok(())
+    }
+
+    /// Restores a consistent state after a statement failed.
+    fn failed(&mut self, conn: &Connection, wrapped: bool) -> Result<()> {
+        if wrapped && !conn.is_autocommit() {
+            conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+        }
+        if conn.is_autocommit() {
+            self.rolled_back(conn)
+        } else {
+            lock(&self.capture).needs_verify = true;
+            Ok(())
+        }
+    }
+
+    /// Forgets buffered changes and re-reads the local counter after a rollback.
+    fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
+        lock(&self.capture).discard();
+        self.local_seq = log::latest(conn, &self.device)?.map_or(0, |(seq, _)| seq);
+        Ok(())
+    }
+
+    /// Turns buffered row images into a change-log record, inside the current transaction.
+    fn flush(&mut self, conn: &Connection) -> Result<()> {
+        if !self.capturing {
+            return Ok(());
+        }
+        let (taken, verify) = lock(&self.capture).take()?;
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let set = capture::diff(taken, verify, |shape, key| current_row(conn, shape, key))?;
+        if set.is_empty() {
+            return Ok(());
+        }
+        self.append_local(conn, &set)
+    }
+
+    /// Appends a local record with the next sequence number.
+    fn append_local(&mut self, conn: &Connection, set: &ChangeSet) -> Result<()> {
+        let seq = self.local_seq + 1;
+        let hlc = self.hlc.tick((self.now_ms)());
+        log::append(
+            conn,
+            &self.device,
+            seq,
+            hlc,
+            &self.context,
+            &set.to_bytes()?,
+        )?;
+        self.local_seq = seq;
+        Ok(())
+    }
+
+    /// Starts (or refreshes) capture of a table recorded as synced; forgets it if it is gone.
+    fn follow(&mut self, conn: &Connection, name: &str) -> Result<()> {
+        match TableShape::describe(conn, name) {
+            Ok(shape) => lock(&self.capture).track(shape),
+            Err(Error::TableNotFound(_)) => {
+                tables::remove(conn, name)?;
+                lock(&self.capture).untrack(name);
+            }
+            Err(other) => return Err(other),
+        }
+        self.capturing = lock(&self.capture).tracked().next().is_some();
+        Ok(())
+    }
+
+    fn unfollow(&mut self, name: &str) {
+        let mut capture = lock(&self.capture);
+        capture.untrack(name);
+        self.capturing = capture.tracked().next().is_some();
+    }
+
+    /// Re-reads every synced table's shape after a schema statement.
+    fn refresh(&mut self, conn: &Connection) -> Result<()> {
+        let names: Vec<String> = lock(&self.capture)
+            .tracked()
+            .map(|s| s.name.clone())
+            .collect();
+        names.iter().try_for_each(|name| self.follow(conn, name))
+    }
+
+    /// The declared name of a synced table, matched case-insensitively.
+    fn synced_name(&self, table: &str) -> Option<String> {
+        lock(&self.capture)
+            .tracked()
+            .find(|s| s.name.eq_ignore_ascii_case(table))
+            .map(|s| s.name.clone())
+    }
+
+    /// Checks that a remote table change only names a synced table, its known columns and its key.
+    fn check_remote(&self, table: &TableChanges) -> Result<()> {
+        let capture = lock(&self.capture);
+        let shape = capture
+            .tracked()
+            .find(|s| s.name == table.table)
+            .ok_or_else(|| Error::TableNotSynced(table.table.clone()))?;
+        if let Some(unknown) = table.columns.iter().find(|c| !shape.columns.contains(c)) {
+            return Err(Error::InvalidArgument(format!(
+                "table {} has no column {unknown:?}",
+                shape.name
+            )));
+        }
+        let remote_key: Vec<&str> = table
+            .primary_key
+            .iter()
+            .filter_map(|&i| table.columns.get(i as usize).map(String::as_str))
+            .collect();
+        if remote_key != shape.key_columns().collect::<Vec<_>>() {
+            return Err(Error::InvalidArgument(format!(
+                "primary key of {} does not match",
+                shape.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Clock of every other device, as recorded in the log.
+    fn others(&self, conn: &Connection) -> Result<VectorClock> {
+        Ok(log::clock(conn)?
+            .iter()
+            .filter(|(d, _)| **d != self.device)
+            .map(|(d, s)| (*d, *s))
+            .collect())
+    }
+}
+
+/// Runs `f` inside a savepoint, undoing its writes when it fails.
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT _sync_internal")?;
+    match f() {
+        Ok(value) => {
+            conn.execute_batch("RELEASE _sync_internal")?;
+            Ok(value)
+        }
+        Err(error) => {
+            conn.execute_batch("ROLLBACK TO _sync_internal; RELEASE _sync_internal")?;
+            Err(error)
+        }
+    }
+}
+
+/// The current values of the row with `key`, if it exists.
+fn current_row(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<Option<Vec<Value>>> {
+    let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
+    let key_columns: Vec<&str> = shape.key_columns().collect();
+    let mut stmt = conn.prepare_cached(&apply::select_sql(&shape.name, &columns, &key_columns))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(key.iter()))?;
+    match rows.next()? {
+        Some(row) => Ok(Some(
+            (0..columns.len())
+                .map(|i| row.get_ref(i).map(capture::owned))
+                .collect::<rusqlite::Result<_>>()?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Every row of a table, as inserts.
+fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> {
+    let sql = format!(
+        "SELECT {} FROM {}",
+        quote::ident_list(shape.columns.iter().map(String::as_str)),
+        quote::ident(&shape.name)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut changes = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..shape.columns.len())
+            .map(|i| row.get_ref(i).map(capture::owned))
+            .collect::<rusqlite::Result<_>>()?;
+        changes.push(RowChange::Insert { values });
+    }
+    Ok(TableChanges {
+        table: shape.name.clone(),
+        columns: shape.columns.clone(),
+        primary_key: shape.primary_key.clone(),
+        rows: changes,
+    })
+}

@@ -1,0 +1,129 @@
+//! The engine's internal tables, their reserved name prefix, and per-database metadata.
+//!
+//! Every internal object is named with [`RESERVED_PREFIX`]; user tables with that prefix, and
+//! SQLite's own `sqlite_` tables, can never be synced. All internal tables are `WITHOUT ROWID`, so
+//! writing them never disturbs the user's `last_insert_rowid()`. The layout is versioned by
+//! [`FORMAT_VERSION`] in `_sync_meta`; a database written by a newer format is refused rather than
+//! misread.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::model::DeviceId;
+
+/// Prefix of every internal table.
+pub const RESERVED_PREFIX: &str = "_sync_";
+
+/// Version of the internal table layout.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Creates the internal tables when missing. Idempotent.
+pub const DDL: &str = "
+CREATE TABLE IF NOT EXISTS _sync_meta (
+    key   TEXT PRIMARY KEY,
+    value ANY
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sync_tables (
+    name     TEXT PRIMARY KEY,
+    strategy TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sync_log (
+    origin  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    hlc     INTEGER NOT NULL,
+    clock   BLOB NOT NULL,
+    changes BLOB NOT NULL,
+    PRIMARY KEY (origin, seq)
+) STRICT, WITHOUT ROWID;
+";
+
+/// True for names the engine or SQLite reserve (compared case-insensitively, as SQLite does).
+pub fn is_reserved(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with(RESERVED_PREFIX) || lower.starts_with("sqlite_")
+}
+
+/// Creates or checks the internal tables and returns this database's device id, making one (from
+/// `now_ms` and SQLite's random source) the first time.
+pub fn initialise(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
+    conn.execute_batch(DDL)?;
+    let format: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM _sync_meta WHERE key = 'format'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match format {
+        Some(version) if version > FORMAT_VERSION => {
+            return Err(Error::Corrupt(format!(
+                "database uses sync format {version}; this build reads up to {FORMAT_VERSION}"
+            )))
+        }
+        Some(_) => {}
+        None => {
+            conn.execute(
+                "INSERT INTO _sync_meta (key, value) VALUES ('format', ?1)",
+                params![FORMAT_VERSION],
+            )?;
+        }
+    }
+    let stored: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM _sync_meta WHERE key = 'device_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(bytes) = stored {
+        return DeviceId::from_slice(&bytes);
+    }
+    let random: Vec<u8> = conn.query_row("SELECT randomblob(10)", [], |r| r.get(0))?;
+    let random: [u8; 10] = random
+        .try_into()
+        .map_err(|_| Error::Corrupt("randomblob returned the wrong length".into()))?;
+    let device = DeviceId::new_v7(now_ms, random);
+    conn.execute(
+        "INSERT INTO _sync_meta (key, value) VALUES ('device_id', ?1)",
+        params![device.0.as_slice()],
+    )?;
+    Ok(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn reserved_names_are_case_insensitive() {
+        assert!(is_reserved("_sync_log"));
+        assert!(is_reserved("_SYNC_Anything"));
+        assert!(is_reserved("sqlite_sequence"));
+        assert!(!is_reserved("sync_log"));
+        assert!(!is_reserved("todos"));
+    }
+
+    #[test]
+    fn device_id_is_made_once_and_kept() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        let first = initialise(&conn, 1_700_000_000_000)?;
+        let second = initialise(&conn, 1_800_000_000_000)?;
+        assert_eq!(first, second);
+        assert!(first.to_string().starts_with("018bcfe56800"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        initialise(&conn, 0)?;
+        conn.execute("UPDATE _sync_meta SET value = 99 WHERE key = 'format'", [])?;
+        assert_eq!(
+            initialise(&conn, 0).map_err(|e| e.code()),
+            Err(crate::ErrorCode::Corrupt)
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! Which tables are synced, and what the engine knows about each one's columns.
+//!
+//! A table can be synced when it is an ordinary table (not a view, not virtual), is not internal,
+//! and declares a primary key. Its shape is read from `PRAGMA table_xinfo`, so it follows
+//! `ALTER TABLE` (the store re-reads it after every schema statement). Generated columns are left
+//! out: they are computed from the others on every replica. The set of synced tables and each one's
+//! conflict strategy persist in `_sync_tables`.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::model::ConflictStrategy;
+use crate::store::quote;
+use crate::store::schema::is_reserved;
+
+/// The shape of a synced table as capture and apply need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableShape {
+    /// The table's name as declared.
+    pub name: String,
+    /// Stored (non-generated) column names, in declaration order.
+    pub columns: Vec<String>,
+    /// For each entry of `columns`, its index among all of the table's columns (the index the
+    /// pre-update hook uses).
+    pub hook_index: Vec<i32>,
+    /// Positions into `columns` of the primary key columns, in key order.
+    pub primary_key: Vec<u32>,
+}
+
+impl TableShape {
+    /// Reads a table's shape, rejecting what cannot be synced with a coded error.
+    pub fn describe(conn: &Connection, requested: &str) -> Result<TableShape> {
+        if is_reserved(requested) {
+            return Err(Error::ReservedTable(requested.to_owned()));
+        }
+        let found: Option<(String, String, Option<String>)> = conn
+            .query_row(
+                "SELECT type, name, sql FROM sqlite_schema
+                 WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
+                params![requested],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((kind, name, sql)) = found else {
+            return Err(Error::TableNotFound(requested.to_owned()));
+        };
+        let is_virtual = sql.as_deref().is_some_and(|s| {
+            s.trim_start()
+                .to_ascii_uppercase()
+                .starts_with("CREATE VIRTUAL")
+        });
+        if kind != "table" || is_virtual {
+            return Err(Error::NotATable(name));
+        }
+        let mut stmt = conn.prepare(&format!("PRAGMA table_xinfo({})", quote::ident(&name)))?;
+        let mut columns = Vec::new();
+        let mut hook_index = Vec::new();
+        let mut keyed = Vec::new();
+        let mut rows = stmt.query([])?;
+        let mut index = 0i32;
+        while let Some(row) = rows.next()? {
+            let column: String = row.get("name")?;
+            let pk: i64 = row.get("pk")?;
+            let hidden: i64 = row.get("hidden")?;
+            if hidden == 0 {
+                if pk > 0 {
+                    keyed.push((pk, columns.len() as u32));
+                }
+                columns.push(column);
+                hook_index.push(index);
+            }
+            index += 1;
+        }
+        if keyed.is_empty() {
+            return Err(Error::NoPrimaryKey(name));
+        }
+        keyed.sort_unstable();
+        Ok(TableShape {
+            name,
+            columns,
+            hook_index,
+            primary_key: keyed.into_iter().map(|(_, position)| position).collect(),
+        })
+    }
+
+    /// Names of the primary key columns, in key order.
+    pub fn key_columns(&self) -> impl Iterator<Item = &str> {
+        self.primary_key
+            .iter()
+            .map(|&i| self.columns[i as usize].as_str())
+    }
+}
+
+/// The synced tables recorded in `_sync_tables`, with their strategies.
+pub fn load(conn: &Connection) -> Result<Vec<(String, ConflictStrategy)>> {
+    let mut stmt = conn.prepare("SELECT name, strategy FROM _sync_tables ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut tables = Vec::new();
+    for row in rows {
+        let (name, strategy) = row?;
+        let strategy = ConflictStrategy::parse(&strategy)
+            .map_err(|_| Error::Corrupt(format!("unknown strategy {strategy:?} for {name}")))?;
+        tables.push((name, strategy));
+    }
+    Ok(tables)
+}
+
+/// Records `name` as synced with `strategy` (replacing an earlier strategy).
+pub fn save(conn: &Connection, name: &str, strategy: ConflictStrategy) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO _sync_tables (name, strategy) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy",
+    )?
+    .execute(params![name, strategy.as_str()])?;
+    Ok(())
+}
+
+/// Forgets `name`; returns whether it was synced.
+pub fn remove(conn: &Connection, name: &str) -> Result<bool> {
+    let removed = conn
+        .prepare_cached("DELETE FROM _sync_tables WHERE name = ?1")?
+        .execute(params![name])?;
+    Ok(removed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema;
+    use crate::ErrorCode;
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn db() -> Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        schema::initialise(&conn, 0)?;
+        Ok(conn)
+    }
+
+    #[test]
+    fn composite_keys_follow_key_order_not_column_order() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch("CREATE TABLE t (a, \"my col\" TEXT, b INT, PRIMARY KEY (b, a))")?;
+        let shape = TableShape::describe(&conn, "T")?;
+        assert_eq!(shape.name, "t");
+        assert_eq!(shape.columns, ["a", "my col", "b"]);
+        assert_eq!(shape.primary_key, [2, 0]);
+        assert_eq!(shape.key_columns().collect::<Vec<_>>(), ["b", "a"]);
+        Ok(())
+    }
+
+    #[test]
+    fn generated_columns_are_left_out() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE g (id INTEGER PRIMARY KEY, x INT, twice INT AS (x * 2), y INT)",
+        )?;
+        let shape = TableShape::describe(&conn, "g")?;
+        assert_eq!(shape.columns, ["id", "x", "y"]);
+        assert_eq!(shape.hook_index, [0, 1, 3]);
+        Ok(())
+    }
+
+    #[test]
+    fn unsyncable_objects_get_coded_errors() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE nokey (a, b); CREATE VIEW v AS SELECT 1 AS x;
+             CREATE VIRTUAL TABLE f USING fts5(body);",
+        )?;
+        let code = |name: &str| {
+            TableShape::describe(&conn, name)
+                .map(|_| ())
+                .map_err(|e| e.code())
+        };
+        assert_eq!(code("missing"), Err(ErrorCode::TableNotFound));
+        assert_eq!(code("nokey"), Err(ErrorCode::NoPrimaryKey));
+        assert_eq!(code("v"), Err(ErrorCode::NotATable));
+        assert_eq!(code("f"), Err(ErrorCode::NotATable));
+        assert_eq!(code("_sync_log"), Err(ErrorCode::ReservedTable));
+        assert_eq!(code("sqlite_schema"), Err(ErrorCode::ReservedTable));
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! `DatabaseHandle`: the exported class behind the TypeScript `Database`.
+//!
+//! Every method takes `&self`, borrows the engine only for the duration of the call (no JS runs
+//! while it is borrowed), and returns plain JS values or throws a coded `SyncError`. After
+//! `close()` every call throws `ERR_CLOSED`.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::model::ConflictStrategy;
+use crate::store::Location;
+use crate::wasm::convert;
+use crate::wasm::error::{internal, to_js};
+
+/// One open database (internal; the public API is the TypeScript `Database`).
+#[wasm_bindgen]
+pub struct DatabaseHandle {
+    engine: RefCell<Option<Engine>>,
+    device_id: String,
+}
+
+#[wasm_bindgen]
+impl DatabaseHandle {
+    /// Opens a database. `options.storage` is `"memory"` (the default).
+    pub fn open(options: JsValue) -> Result<DatabaseHandle, JsValue> {
+        let storage = convert::string_option(&options, "storage").map_err(|e| to_js(&e))?;
+        let location = match storage.as_deref() {
+            None | Some("memory") => Location::Memory,
+            Some(other @ ("opfs" | "idb")) => {
+                return Err(to_js(&Error::StorageUnavailable(format!(
+                    "storage {other:?} is not available in this build yet; use \"memory\""
+                ))))
+            }
+            Some(other) => {
+                return Err(to_js(&Error::InvalidArgument(format!(
+                    "storage must be \"memory\", \"opfs\" or \"idb\", not {other:?}"
+                ))))
+            }
+        };
+        let engine = Engine::open(&location, Box::new(|| js_sys::Date::now() as u64))
+            .map_err(|e| to_js(&e))?;
+        let device_id = engine.device_id().to_string();
+        Ok(DatabaseHandle {
+            engine: RefCell::new(Some(engine)),
+            device_id,
+        })
+    }
+
+    /// This replica's id: 32 lowercase hex characters.
+    #[wasm_bindgen(getter, js_name = deviceId)]
+    pub fn device_id(&self) -> String {
+        self.device_id.clone()
+    }
+
+    /// Runs one or more statements; returns `{ changes, lastInsertRowid }`.
+    pub fn exec(&self, sql: &str, params: JsValue) -> Result<Object, JsValue> {
+        self.with(|engine| {
+            let params = convert::params_from_js(&params)?;
+            let outcome = engine.execute(sql, &params)?;
+            let result = Object::new();
+            let set = |key: &str, value: f64| {
+                js_sys::Reflect::set(&result, &JsValue::from_str(key), &JsValue::from_f64(value))
+                    .map_err(|_| Error::InvalidArgument("cannot build a result object".into()))
+            };
+            set("changes", outcome.changes as f64)?;
+            set("lastInsertRowid", outcome.last_insert_rowid as f64)?;
+            Ok(result)
+        })
+    }
+
+    /// Runs statements and returns the last result set as an array of row objects.
+    pub fn query(&self, sql: &str, params: JsValue) -> Result<Array, JsValue> {
+        self.with(|engine| {
+            let params = convert::params_from_js(&params)?;
+            convert::rows_to_js(&engine.query(sql, &params)?)
+        })
+    }
+
+    /// Starts capturing changes to `table`; `options.conflictStrategy` defaults to `"manual"`.
+    #[wasm_bindgen(js_name = enableSync)]
+    pub fn enable_sync(&self, table: &str, options: JsValue) -> Result<(), JsValue> {
+        self.with(|engine| {
+            let strategy = match convert::string_option(&options, "conflictStrategy")? {
+                Some(text) => ConflictStrategy::parse(&text)?,
+                None => ConflictStrategy::default(),
+            };
+            engine.enable_sync(table, strategy)
+        })
+    }
+
+    /// Stops capturing changes to `table`.
+    #[wasm_bindgen(js_name = disableSync)]
+    pub fn disable_sync(&self, table: &str) -> Result<(), JsValue> {
+        self.with(|engine| engine.disable_sync(table))
+    }
+
+    /// The synced tables, sorted.
+    #[wasm_bindgen(js_name = syncedTables)]
+    pub fn synced_tables(&self) -> Result<Vec<String>, JsValue> {
+        self.with(|engine| Ok(engine.synced_tables()))
+    }
+
+    /// `{ deviceId: highest counter }` for every device with known changes.
+    #[wasm_bindgen(js_name = vectorClock)]
+    pub fn vector_clock(&self) -> Result<Object, JsValue> {
+        self.with(|engine| convert::clock_to_js(&engine.vector_clock()?))
+    }
+
+    /// The change log, oldest first.
+    #[wasm_bindgen(js_name = changeLog)]
+    pub fn change_log(&self) -> Result<Array, JsValue> {
+        self.with(|engine| {
+            let out = Array::new();
+            for record in engine.change_log()? {
+                out.push(&convert::record_to_js(&record)?.into());
+            }
+            Ok(out)
+        })
+    }
+
+    /// True while a transaction is open.
+    #[wasm_bindgen(js_name = inTransaction)]
+    pub fn in_transaction(&self) -> Result<bool, JsValue> {
+        self.with(|engine| Ok(engine.in_transaction()))
+    }
+
+    /// Closes the database. Calling it again does nothing.
+    pub fn close(&self) -> Result<(), JsValue> {
+        let engine = self
+            .engine
+            .try_borrow_mut()
+            .map_err(|_| internal("close() called while the database is in use"))?
+            .take();
+        match engine {
+            Some(engine) => engine.close().map_err(|e| to_js(&e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl DatabaseHandle {
+    /// Runs `f` with the open engine, converting errors for JS.
+    fn with<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, JsValue> {
+        let mut slot = self
+            .engine
+            .try_borrow_mut()
+            .map_err(|_| internal("re-entrant call into the database"))?;
+        let engine = slot.as_mut().ok_or_else(|| to_js(&Error::Closed))?;
+        f(engine).map_err(|e| to_js(&e))
+    }
+}

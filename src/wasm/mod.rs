@@ -1,0 +1,23 @@
+//! The wasm-bindgen boundary: the only code that knows JavaScript exists.
+//!
+//! It exports one class, [`handle::DatabaseHandle`], wrapping an [`Engine`](crate::Engine), and the
+//! list of error codes. Values cross as plain JS values (numbers, bigints, strings, `Uint8Array`s,
+//! objects); errors cross as JS `Error`s named `SyncError` carrying `code` and `retryable`, which the
+//! TypeScript wrapper turns into `SyncError` instances. Nothing here panics on any input.
+
+mod convert;
+mod error;
+mod handle;
+
+use wasm_bindgen::prelude::*;
+
+use crate::error::ErrorCode;
+
+/// Every error code the engine can raise, in a stable order.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Vec<String> {
+    ErrorCode::ALL
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect()
+}

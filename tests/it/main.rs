@@ -1,0 +1,10 @@
+//! Integration tests of the public Rust API against real SQLite. They run natively (`cargo test`)
+//! and on wasm32 in Node (`cargo test --target wasm32-unknown-unknown`), where `#[test]` is
+//! wasm-bindgen-test's.
+
+mod capture;
+mod common;
+mod errors;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod properties;
+mod transactions;
