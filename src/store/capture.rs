@@ -1,24 +1,23 @@
-//! Change capture: the pre-update hook that records row images, and the per-transaction buffer
-//! that turns them into one net [`ChangeSet`].
+//! Change capture: the pre-update hook that records row images, buffered per transaction.
 //!
 //! SQLite calls the hook before every row insert, update and delete. For rows of synced tables the
 //! buffer keeps, per primary key, the row as it was when the transaction first touched it and the
-//! row as it is now. When the store commits (or reaches a savepoint or schema change) it takes the
-//! buffer and diffs the two images: that yields the net insert, update (changed columns only) or
-//! delete, and nothing for a row that ended as it began. A primary-key change is a delete of the
-//! old key plus an insert of the new one. If a statement failed inside a transaction, SQLite may
-//! have undone part of what the hook saw, so the buffer is marked for verification and the "now"
-//! images are re-read from the table instead of trusted. The hook never touches the database, and
-//! the buffer lock is never held while the store writes, so the hook cannot re-enter it.
+//! row as it is now; [`net`](super::net) later diffs the two into the change-log record. Images are
+//! written straight into a per-table byte arena in their final MessagePack form, and rows are found
+//! again through a hash of their encoded key, so the hook allocates nothing per row in the common
+//! case and an insert reaches the log as a byte copy. The hook never touches the database, and the
+//! buffer lock is never held while the store writes, so the hook cannot re-enter it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::hooks::{Action, PreUpdateCase};
 use rusqlite::types::ValueRef;
+use rustc_hash::FxBuildHasher;
 
 use crate::error::{Error, Result};
-use crate::model::{ChangeSet, RowChange, TableChanges, Value};
+use crate::model::Value;
 use crate::store::tables::TableShape;
 
 /// Shared between the store and the hook closure.
@@ -38,33 +37,50 @@ pub struct Capture {
     pub suspended: bool,
     /// Set when a statement failed inside the transaction: "now" images must be re-read.
     pub needs_verify: bool,
-    /// A failure inside the hook (reading a value); the next flush reports it.
-    pub failure: Option<String>,
+    /// A failure inside the hook; the next flush reports it.
+    failure: Option<String>,
     tables: BTreeMap<String, Pending>,
 }
 
+/// A byte range of an arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// A row the transaction touched: its encoded key, its image before the first touch and its
+/// latest image (`None` where the row did not exist), all as spans of the table's arena.
+#[derive(Debug, Clone, Copy)]
+pub struct Touched {
+    pub key: Span,
+    pub before: Option<Span>,
+    pub after: Option<Span>,
+    /// The previously touched row whose key has the same hash.
+    collision: Option<u32>,
+}
+
 /// Buffered images of one synced table.
+#[derive(Debug, Default)]
+pub struct Buffer {
+    pub arena: Vec<u8>,
+    pub rows: Vec<Touched>,
+    index: HashMap<u64, u32, FxBuildHasher>,
+    /// Where each column's value starts and ends in the image being encoded.
+    columns: Vec<(usize, usize)>,
+}
+
 #[derive(Debug)]
 struct Pending {
     shape: TableShape,
-    rows: Vec<Touched>,
-    by_key: HashMap<Vec<Value>, usize>,
-}
-
-/// A row the transaction touched: its image before the first touch and its latest image (`None`
-/// where the row did not exist).
-#[derive(Debug)]
-struct Touched {
-    key: Vec<Value>,
-    before: Option<Vec<Value>>,
-    after: Option<Vec<Value>>,
+    buffer: Buffer,
 }
 
 /// A table's buffered rows, handed out by [`Capture::take`] for diffing.
 #[derive(Debug)]
 pub struct TakenTable {
     pub shape: TableShape,
-    rows: Vec<Touched>,
+    pub buffer: Buffer,
 }
 
 impl Capture {
@@ -73,12 +89,14 @@ impl Capture {
         match self.tables.get_mut(&shape.name) {
             Some(pending) => pending.shape = shape,
             None => {
-                let pending = Pending {
-                    shape,
-                    rows: Vec::new(),
-                    by_key: HashMap::new(),
-                };
-                self.tables.insert(pending.shape.name.clone(), pending);
+                let name = shape.name.clone();
+                self.tables.insert(
+                    name,
+                    Pending {
+                        shape,
+                        buffer: Buffer::default(),
+                    },
+                );
             }
         }
     }
@@ -88,7 +106,7 @@ impl Capture {
         self.tables.remove(name);
     }
 
-    /// Names of the tables being captured.
+    /// The tables being captured.
     pub fn tracked(&self) -> impl Iterator<Item = &TableShape> {
         self.tables.values().map(|p| &p.shape)
     }
@@ -96,8 +114,7 @@ impl Capture {
     /// Drops everything buffered (the transaction rolled back).
     pub fn discard(&mut self) {
         for pending in self.tables.values_mut() {
-            pending.rows.clear();
-            pending.by_key.clear();
+            pending.buffer.clear();
         }
         self.needs_verify = false;
         self.failure = None;
@@ -110,17 +127,15 @@ impl Capture {
             return Err(Error::Corrupt(format!("change capture failed: {failure}")));
         }
         let verify = std::mem::take(&mut self.needs_verify);
-        let mut taken = Vec::new();
-        for pending in self.tables.values_mut() {
-            if pending.rows.is_empty() {
-                continue;
-            }
-            pending.by_key.clear();
-            taken.push(TakenTable {
-                shape: pending.shape.clone(),
-                rows: std::mem::take(&mut pending.rows),
-            });
-        }
+        let taken = self
+            .tables
+            .values_mut()
+            .filter(|p| !p.buffer.rows.is_empty())
+            .map(|p| TakenTable {
+                shape: p.shape.clone(),
+                buffer: std::mem::take(&mut p.buffer),
+            })
+            .collect();
         Ok((taken, verify))
     }
 
@@ -129,21 +144,30 @@ impl Capture {
         if self.suspended || database != "main" {
             return;
         }
-        let Some(pending) = self.tables.get_mut(table) else {
+        let Some(Pending { shape, buffer }) = self.tables.get_mut(table) else {
             return;
         };
         let outcome = match case {
-            PreUpdateCase::Insert(new) => read_row(&pending.shape, |i| new.get_new_column_value(i))
-                .map(|after| pending.record_insert(after)),
-            PreUpdateCase::Delete(old) => read_row(&pending.shape, |i| old.get_old_column_value(i))
-                .map(|before| pending.record_delete(before)),
+            PreUpdateCase::Insert(new) => buffer
+                .image(shape, |i| new.get_new_column_value(i))
+                .and_then(|(after, key)| buffer.touch(key, None, Some(after))),
+            PreUpdateCase::Delete(old) => buffer
+                .image(shape, |i| old.get_old_column_value(i))
+                .and_then(|(before, key)| buffer.touch(key, Some(before), None)),
             PreUpdateCase::Update {
                 old_value_accessor: old,
                 new_value_accessor: new,
-            } => read_row(&pending.shape, |i| old.get_old_column_value(i)).and_then(|before| {
-                read_row(&pending.shape, |i| new.get_new_column_value(i))
-                    .map(|after| pending.record_update(before, after))
-            }),
+            } => buffer
+                .image(shape, |i| old.get_old_column_value(i))
+                .and_then(|(before, old_key)| {
+                    let (after, new_key) = buffer.image(shape, |i| new.get_new_column_value(i))?;
+                    if buffer.bytes(old_key) == buffer.bytes(new_key) {
+                        buffer.touch(new_key, Some(before), Some(after))
+                    } else {
+                        buffer.touch(old_key, Some(before), None)?;
+                        buffer.touch(new_key, None, Some(after))
+                    }
+                }),
             PreUpdateCase::Unknown => Err("unknown pre-update case".to_owned()),
         };
         if let Err(message) = outcome {
@@ -159,15 +183,104 @@ pub fn hook(
     move |_action, database, table, case| lock(&shared).on_change(database, table, case)
 }
 
-fn read_row<'a>(
-    shape: &TableShape,
-    get: impl Fn(i32) -> rusqlite::Result<ValueRef<'a>>,
-) -> std::result::Result<Vec<Value>, String> {
-    shape
-        .hook_index
-        .iter()
-        .map(|&i| get(i).map(owned).map_err(|e| e.to_string()))
-        .collect()
+type HookResult<T> = std::result::Result<T, String>;
+
+impl Buffer {
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.rows.clear();
+        self.index.clear();
+    }
+
+    /// The bytes of a span.
+    pub fn bytes(&self, span: Span) -> &[u8] {
+        &self.arena[span.start as usize..span.end as usize]
+    }
+
+    /// Encodes a row image (a MessagePack array of its values) and then its key (an array of the
+    /// key columns' values) into the arena.
+    pub fn image<'a>(
+        &mut self,
+        shape: &TableShape,
+        get: impl Fn(i32) -> rusqlite::Result<ValueRef<'a>>,
+    ) -> HookResult<(Span, Span)> {
+        let start = self.arena.len();
+        write_array_len(&mut self.arena, shape.hook_index.len());
+        self.columns.clear();
+        for &i in &shape.hook_index {
+            let value = get(i).map_err(|e| e.to_string())?;
+            let from = self.arena.len();
+            write_value(&mut self.arena, value);
+            self.columns.push((from, self.arena.len()));
+        }
+        let image = self.span(start)?;
+        let key_start = self.arena.len();
+        write_array_len(&mut self.arena, shape.primary_key.len());
+        for &position in &shape.primary_key {
+            let (from, to) = self.columns[position as usize];
+            self.arena.extend_from_within(from..to);
+        }
+        Ok((image, self.span(key_start)?))
+    }
+
+    fn span(&self, start: usize) -> HookResult<Span> {
+        let to_u32 =
+            |n: usize| u32::try_from(n).map_err(|_| "transaction too large to capture".to_owned());
+        Ok(Span {
+            start: to_u32(start)?,
+            end: to_u32(self.arena.len())?,
+        })
+    }
+
+    /// Records the latest image of the row with `key`, remembering `first_before` if this is the
+    /// transaction's first touch of that row.
+    pub fn touch(
+        &mut self,
+        key: Span,
+        first_before: Option<Span>,
+        after: Option<Span>,
+    ) -> HookResult<()> {
+        let hash = FxBuildHasher.hash_one(self.bytes(key));
+        let mut candidate = self.index.get(&hash).copied();
+        while let Some(i) = candidate {
+            let row = self.rows[i as usize];
+            if self.bytes(row.key) == self.bytes(key) {
+                self.rows[i as usize].after = after;
+                return Ok(());
+            }
+            candidate = row.collision;
+        }
+        let position =
+            u32::try_from(self.rows.len()).map_err(|_| "too many rows to capture".to_owned())?;
+        let collision = self.index.insert(hash, position);
+        self.rows.push(Touched {
+            key,
+            before: first_before,
+            after,
+            collision,
+        });
+        Ok(())
+    }
+}
+
+/// Writes a MessagePack array header. Writing to a `Vec` cannot fail.
+pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
+    let _ = rmp::encode::write_array_len(out, len as u32);
+}
+
+/// Writes one SQLite value in the MessagePack form [`Value`] serialises to.
+pub fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
+    // Writing to a `Vec` cannot fail, so the results carry no information.
+    let _ = match value {
+        ValueRef::Null => rmp::encode::write_nil(out).map_err(drop),
+        ValueRef::Integer(v) => rmp::encode::write_sint(out, v).map(drop).map_err(drop),
+        ValueRef::Real(v) => rmp::encode::write_f64(out, v).map_err(drop),
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => rmp::encode::write_str(out, text).map_err(drop),
+            Err(_) => rmp::encode::write_str(out, &String::from_utf8_lossy(bytes)).map_err(drop),
+        },
+        ValueRef::Blob(bytes) => rmp::encode::write_bin(out, bytes).map_err(drop),
+    };
 }
 
 /// Copies a borrowed SQLite value.
@@ -181,203 +294,13 @@ pub fn owned(value: ValueRef<'_>) -> Value {
     }
 }
 
-impl Pending {
-    fn key_of(&self, row: &[Value]) -> Vec<Value> {
-        self.shape
-            .primary_key
-            .iter()
-            .map(|&i| row[i as usize].clone())
-            .collect()
-    }
-
-    fn record_insert(&mut self, after: Vec<Value>) {
-        let key = self.key_of(&after);
-        self.set_after(key, None, Some(after));
-    }
-
-    fn record_delete(&mut self, before: Vec<Value>) {
-        let key = self.key_of(&before);
-        self.set_after(key, Some(before), None);
-    }
-
-    fn record_update(&mut self, before: Vec<Value>, after: Vec<Value>) {
-        let old_key = self.key_of(&before);
-        let new_key = self.key_of(&after);
-        if old_key == new_key {
-            self.set_after(new_key, Some(before), Some(after));
-        } else {
-            self.set_after(old_key, Some(before), None);
-            self.set_after(new_key, None, Some(after));
-        }
-    }
-
-    /// Updates the latest image of `key`, remembering `first_before` if this is the first touch.
-    fn set_after(
-        &mut self,
-        key: Vec<Value>,
-        first_before: Option<Vec<Value>>,
-        after: Option<Vec<Value>>,
-    ) {
-        match self.by_key.get(&key) {
-            Some(&index) => self.rows[index].after = after,
-            None => {
-                self.by_key.insert(key.clone(), self.rows.len());
-                self.rows.push(Touched {
-                    key,
-                    before: first_before,
-                    after,
-                });
-            }
-        }
-    }
-}
-
-/// Diffs taken rows into a change set. `reread` fetches a row's current image when the buffer
-/// needs verification.
-pub fn diff(
-    taken: Vec<TakenTable>,
-    verify: bool,
-    mut reread: impl FnMut(&TableShape, &[Value]) -> Result<Option<Vec<Value>>>,
-) -> Result<ChangeSet> {
-    let mut set = ChangeSet::default();
-    for table in taken {
-        let mut rows = Vec::new();
-        for touched in table.rows {
-            let after = if verify {
-                reread(&table.shape, &touched.key)?
-            } else {
-                touched.after
-            };
-            if let Some(change) = net_change(touched.key, touched.before, after) {
-                rows.push(change);
-            }
-        }
-        if !rows.is_empty() {
-            set.tables.push(TableChanges {
-                table: table.shape.name,
-                columns: table.shape.columns,
-                primary_key: table.shape.primary_key,
-                rows,
-            });
-        }
-    }
-    Ok(set)
-}
-
-/// The net change between a row's first and last image.
-fn net_change(
-    key: Vec<Value>,
-    before: Option<Vec<Value>>,
-    after: Option<Vec<Value>>,
-) -> Option<RowChange> {
-    match (before, after) {
-        (None, None) => None,
-        (None, Some(values)) => Some(RowChange::Insert { values }),
-        (Some(old), None) => Some(RowChange::Delete { old }),
-        (Some(before), Some(after)) => {
-            let mut columns = Vec::new();
-            let (mut old, mut new) = (Vec::new(), Vec::new());
-            for (i, (b, a)) in before.into_iter().zip(after).enumerate() {
-                if b != a {
-                    columns.push(i as u32);
-                    old.push(b);
-                    new.push(a);
-                }
-            }
-            (!columns.is_empty()).then_some(RowChange::Update {
-                key,
-                columns,
-                old,
-                new,
-            })
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn int(v: i64) -> Value {
-        Value::Integer(v)
-    }
-
-    #[test]
-    fn net_change_keeps_only_what_differs() {
-        assert_eq!(net_change(vec![int(1)], None, None), None);
-        assert_eq!(
-            net_change(
-                vec![int(1)],
-                Some(vec![int(1), int(2)]),
-                Some(vec![int(1), int(2)])
-            ),
-            None
-        );
-        assert_eq!(
-            net_change(
-                vec![int(1)],
-                Some(vec![int(1), int(2), int(3)]),
-                Some(vec![int(1), int(5), int(3)])
-            ),
-            Some(RowChange::Update {
-                key: vec![int(1)],
-                columns: vec![1],
-                old: vec![int(2)],
-                new: vec![int(5)]
-            })
-        );
-        assert_eq!(
-            net_change(vec![int(1)], Some(vec![int(1)]), None),
-            Some(RowChange::Delete { old: vec![int(1)] })
-        );
-    }
-
-    #[test]
-    fn first_image_is_kept_and_last_image_wins() {
-        let shape = TableShape {
-            name: "t".into(),
-            columns: vec!["id".into(), "v".into()],
-            hook_index: vec![0, 1],
-            primary_key: vec![0],
-        };
-        let mut pending = Pending {
-            shape,
-            rows: Vec::new(),
-            by_key: HashMap::new(),
-        };
-        pending.record_update(vec![int(1), int(10)], vec![int(1), int(11)]);
-        pending.record_update(vec![int(1), int(11)], vec![int(1), int(12)]);
-        pending.record_insert(vec![int(2), int(20)]);
-        pending.record_delete(vec![int(2), int(20)]);
-        pending.record_update(vec![int(3), int(30)], vec![int(4), int(30)]);
-        let shape = pending.shape.clone();
-        let set = diff(
-            vec![TakenTable {
-                shape,
-                rows: pending.rows,
-            }],
-            false,
-            |_, _| Ok(None),
-        )
-        .expect("diff");
-        assert_eq!(
-            set.tables[0].rows,
-            vec![
-                RowChange::Update {
-                    key: vec![int(1)],
-                    columns: vec![1],
-                    old: vec![int(10)],
-                    new: vec![int(12)]
-                },
-                RowChange::Delete {
-                    old: vec![int(3), int(30)]
-                },
-                RowChange::Insert {
-                    values: vec![int(4), int(30)]
-                },
-            ]
-        );
+/// Borrows an owned value.
+pub fn borrowed(value: &Value) -> ValueRef<'_> {
+    match value {
+        Value::Null => ValueRef::Null,
+        Value::Integer(v) => ValueRef::Integer(*v),
+        Value::Real(v) => ValueRef::Real(*v),
+        Value::Text(v) => ValueRef::Text(v.as_bytes()),
+        Value::Blob(v) => ValueRef::Blob(v),
     }
 }

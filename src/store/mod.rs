@@ -12,6 +12,7 @@ pub mod apply;
 mod capture;
 mod exec;
 mod log;
+mod net;
 pub mod quote;
 mod schema;
 mod statement;
@@ -177,12 +178,10 @@ impl Store {
             if !already {
                 let existing = existing_rows(conn, &shape)?;
                 if !existing.rows.is_empty() {
-                    journal.append_local(
-                        conn,
-                        &ChangeSet {
-                            tables: vec![existing],
-                        },
-                    )?;
+                    let set = ChangeSet {
+                        tables: vec![existing],
+                    };
+                    journal.append_local(conn, &set.to_bytes()?)?;
                 }
             }
             Ok(())
@@ -322,25 +321,17 @@ impl Journal {
         if taken.is_empty() {
             return Ok(());
         }
-        let set = capture::diff(taken, verify, |shape, key| current_row(conn, shape, key))?;
-        if set.is_empty() {
-            return Ok(());
+        match net::encode(taken, verify, |shape, key| current_row(conn, shape, key))? {
+            Some(changes) => self.append_local(conn, &changes),
+            None => Ok(()),
         }
-        self.append_local(conn, &set)
     }
 
-    /// Appends a local record with the next sequence number.
-    fn append_local(&mut self, conn: &Connection, set: &ChangeSet) -> Result<()> {
+    /// Appends a local record (an encoded change set) with the next sequence number.
+    fn append_local(&mut self, conn: &Connection, changes: &[u8]) -> Result<()> {
         let seq = self.local_seq + 1;
         let hlc = self.hlc.tick((self.now_ms)());
-        log::append(
-            conn,
-            &self.device,
-            seq,
-            hlc,
-            &self.context,
-            &set.to_bytes()?,
-        )?;
+        log::append(conn, &self.device, seq, hlc, &self.context, changes)?;
         self.local_seq = seq;
         Ok(())
     }

@@ -168,37 +168,7 @@ fn row_change_to_js(table: &TableChanges, row: &RowChange) -> Result<Object> {
     }
     put(&object, &"primaryKey".into(), &key.into())?;
     let columns = Object::new();
-    let (op, cells): (&str, Vec<(usize, Option<&Value>, Option<&Value>)>) = match row {
-        RowChange::Insert { values } => (
-            "insert",
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i, None, Some(v)))
-                .collect(),
-        ),
-        RowChange::Delete { old } => (
-            "delete",
-            old.iter()
-                .enumerate()
-                .map(|(i, v)| (i, Some(v), None))
-                .collect(),
-        ),
-        RowChange::Update {
-            columns: changed,
-            old,
-            new,
-            ..
-        } => (
-            "update",
-            changed
-                .iter()
-                .zip(old.iter().zip(new))
-                .map(|(&i, (o, n))| (i as usize, Some(o), Some(n)))
-                .collect(),
-        ),
-    };
-    for (i, old, new) in cells {
+    let cell = |i: usize, old: Option<&Value>, new: Option<&Value>| -> Result<()> {
         let cell = Object::new();
         if let Some(old) = old {
             put(&cell, &"old".into(), &value_to_js(old))?;
@@ -207,8 +177,34 @@ fn row_change_to_js(table: &TableChanges, row: &RowChange) -> Result<Object> {
             put(&cell, &"new".into(), &value_to_js(new))?;
         }
         let name = table.columns.get(i).map(String::as_str).unwrap_or_default();
-        put(&columns, &JsValue::from_str(name), &cell.into())?;
-    }
+        put(&columns, &JsValue::from_str(name), &cell.into())
+    };
+    let op = match row {
+        RowChange::Insert { values } => {
+            values
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| cell(i, None, Some(v)))?;
+            "insert"
+        }
+        RowChange::Delete { old } => {
+            old.iter()
+                .enumerate()
+                .try_for_each(|(i, v)| cell(i, Some(v), None))?;
+            "delete"
+        }
+        RowChange::Update {
+            columns: changed,
+            old,
+            new,
+            ..
+        } => {
+            for ((&i, o), n) in changed.iter().zip(old).zip(new) {
+                cell(i as usize, Some(o), Some(n))?;
+            }
+            "update"
+        }
+    };
     put(&object, &"op".into(), &JsValue::from_str(op))?;
     put(&object, &"columns".into(), &columns.into())?;
     Ok(object)
