@@ -153,13 +153,7 @@ impl Store {
                 &mut out,
             )?,
             Err(rusqlite::Error::Empty) => {}
-            Err(_) => {
-                let mut batch = Batch::new(conn, sql);
-                while let Some(mut stmt) = batch.next()? {
-                    let kind = classify(&stmt.expanded_sql().unwrap_or_default());
-                    journal.step(conn, &mut stmt, kind, &mut binder, collect, &mut out)?;
-                }
-            }
+            Err(_) => journal.run_batch(conn, sql, &mut binder, collect, &mut out)?,
         }
         binder.finish()?;
         Ok((out.outcome, out.rows))
@@ -281,6 +275,49 @@ impl Journal {
                     self.failed(conn, wrap)?;
                 }
                 result
+            }
+        }
+    }
+
+    /// Runs several statements. Started outside a transaction, the batch runs inside one of the
+    /// store's own, so it applies whole or not at all; the wrapping transaction ends (committing
+    /// what ran so far) just before a statement that controls transactions itself or cannot run
+    /// inside one.
+    fn run_batch(
+        &mut self,
+        conn: &Connection,
+        sql: &str,
+        binder: &mut Binder<'_>,
+        collect: bool,
+        out: &mut Output,
+    ) -> Result<()> {
+        let mut wrapped = conn.is_autocommit();
+        if wrapped {
+            conn.prepare_cached("BEGIN")?.raw_execute()?;
+        }
+        let mut batch = Batch::new(conn, sql);
+        let outcome = (|| {
+            while let Some(mut stmt) = batch.next()? {
+                let kind = classify(&stmt.expanded_sql().unwrap_or_default());
+                if wrapped && kind.controls_transactions() {
+                    wrapped = false;
+                    self.commit(conn)?;
+                }
+                self.step(conn, &mut stmt, kind, binder, collect, out)?;
+            }
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) if wrapped => self.commit(conn).or_else(|error| {
+                self.failed(conn, true)?;
+                Err(error)
+            }),
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if wrapped {
+                    self.failed(conn, true)?;
+                }
+                Err(error)
             }
         }
     }

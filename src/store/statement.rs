@@ -30,6 +30,17 @@ pub enum StatementKind {
     Other,
 }
 
+impl StatementKind {
+    /// Statements that begin or end transactions or savepoints, or that cannot run inside a
+    /// transaction at all.
+    pub fn controls_transactions(self) -> bool {
+        !matches!(
+            self,
+            StatementKind::Schema | StatementKind::Write | StatementKind::Other
+        )
+    }
+}
+
 /// Classifies one statement by its leading keywords.
 pub fn classify(sql: &str) -> StatementKind {
     let mut words = Keywords { rest: sql };

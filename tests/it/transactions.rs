@@ -156,3 +156,43 @@ fn last_insert_rowid_and_changes_are_the_users() {
         .unwrap();
     assert_eq!(rowid.rows, vec![vec![int(2)]]);
 }
+
+#[test]
+fn a_failing_batch_changes_nothing() {
+    let mut db = synced();
+    let error = exec(
+        &mut db,
+        "INSERT INTO t VALUES (1, 'a'); CREATE TABLE x (y); INSERT INTO missing VALUES (2)",
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Sql);
+    assert!(rows(&mut db, "t").is_empty());
+    assert!(db
+        .query(
+            "SELECT name FROM sqlite_schema WHERE name = 'x'",
+            &Params::None
+        )
+        .unwrap()
+        .rows
+        .is_empty());
+    assert!(db.change_log().unwrap().is_empty());
+    assert!(!db.in_transaction());
+    exec(
+        &mut db,
+        "INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b')",
+    )
+    .unwrap();
+    assert_eq!(
+        db.change_log().unwrap().len(),
+        1,
+        "a batch is one transaction"
+    );
+}
+
+#[test]
+fn a_batch_with_its_own_transaction_statements_still_runs() {
+    let mut db = synced();
+    exec(&mut db, "INSERT INTO t VALUES (1, 'a'); BEGIN; INSERT INTO t VALUES (2, 'b'); COMMIT; PRAGMA user_version = 3").unwrap();
+    assert_eq!(rows(&mut db, "t").len(), 2);
+    assert_eq!(db.change_log().unwrap().len(), 2);
+}
