@@ -1,0 +1,276 @@
+// The `Database` interface and its in-process implementation over the wasm `DatabaseHandle`.
+//
+// Invariants: every method converts wasm errors into `SyncError`; calls on the database run in
+// the order they were made, and while a `transaction` is open they wait for it to end (only the
+// callback's `tx` reaches SQLite meanwhile); once `close()` has been called every call rejects with
+// `ERR_CLOSED`, and the handle is released after the calls queued before it have run.
+
+import { SyncError, toSyncError } from "./errors.js";
+import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import type {
+  ChangeRecord,
+  ExecResult,
+  Params,
+  Row,
+  SyncOptions,
+  VectorClock,
+} from "./types.js";
+
+/** The statements available inside {@link Database.transaction}. */
+export interface Transaction {
+  /** Like {@link Database.exec}, inside the transaction. */
+  exec(sql: string, params?: Params): Promise<ExecResult>;
+  /** Like {@link Database.query}, inside the transaction. */
+  query(sql: string, params?: Params): Promise<Row[]>;
+}
+
+/** A SQLite database whose changes to synced tables are captured. */
+export interface Database extends AsyncDisposable {
+  /** This replica's id: 32 lowercase hex characters, made once and stored with the database. */
+  readonly deviceId: string;
+
+  /**
+   * Runs one or more SQL statements (separated by `;`). Positional `params` are consumed by the
+   * statements in order; named `params` are looked up by name. Every placeholder must be bound and
+   * every positional value used, or the call rejects with `ERR_INVALID_ARGUMENT`.
+   * @returns the rows the statements changed and the last inserted rowid
+   */
+  exec(sql: string, params?: Params): Promise<ExecResult>;
+
+  /**
+   * Runs SQL (usually one SELECT) and returns the rows of the last statement that produced a
+   * result, as plain objects keyed by column name. `params` work as in {@link Database.exec}.
+   */
+  query(sql: string, params?: Params): Promise<Row[]>;
+
+  /**
+   * Runs `fn` inside one SQLite transaction: commits when it resolves (returning its value), rolls
+   * back and rethrows when it throws. Use `tx` inside the callback: calls on the database itself
+   * wait until the transaction ends, so awaiting one inside the callback never finishes.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>;
+
+  /**
+   * Starts capturing every INSERT, UPDATE and DELETE on `table`, which must be an ordinary table
+   * with a primary key. Rejects with `ERR_TABLE_NOT_FOUND`, `ERR_NO_PRIMARY_KEY`,
+   * `ERR_RESERVED_TABLE` or `ERR_NOT_A_TABLE` otherwise.
+   */
+  enableSync(table: string, options?: SyncOptions): Promise<void>;
+
+  /** Stops capturing changes on `table`; changes already captured stay in the log. */
+  disableSync(table: string): Promise<void>;
+
+  /** The tables whose changes are captured. */
+  syncedTables(): Promise<string[]>;
+
+  /** Device id → the highest change counter known from that device. */
+  vectorClock(): Promise<VectorClock>;
+
+  /** Every captured change record, oldest first (for inspection and debugging). */
+  changeLog(): Promise<ChangeRecord[]>;
+
+  /** Waits for queued calls, then releases the database. Idempotent. */
+  close(): Promise<void>;
+
+  /** Same as {@link Database.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function closedError(): SyncError {
+  return new SyncError("ERR_CLOSED", "the database is closed");
+}
+
+function requireString(value: unknown, what: string): void {
+  if (typeof value !== "string") {
+    throw new SyncError("ERR_INVALID_ARGUMENT", `${what} must be a string, got ${typeof value}`);
+  }
+}
+
+/**
+ * Runs a synchronous call into the wasm handle as a Promise; whatever it throws becomes a
+ * rejection with a `SyncError`.
+ */
+function settle<T>(call: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    try {
+      resolve(call());
+    } catch (e) {
+      throw toSyncError(e);
+    }
+  });
+}
+
+function execOn(handle: DatabaseHandle, sql: string, params: Params | undefined): ExecResult {
+  requireString(sql, "sql");
+  return handle.exec(sql, params ?? null) as ExecResult;
+}
+
+function queryOn(handle: DatabaseHandle, sql: string, params: Params | undefined): Row[] {
+  requireString(sql, "sql");
+  return handle.query(sql, params ?? null) as Row[];
+}
+
+/** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
+class LocalTransaction implements Transaction {
+  #handle: DatabaseHandle | undefined;
+
+  constructor(handle: DatabaseHandle) {
+    this.#handle = handle;
+  }
+
+  /** Makes every later call reject: the transaction is over. */
+  end(): void {
+    this.#handle = undefined;
+  }
+
+  exec(sql: string, params?: Params): Promise<ExecResult> {
+    return settle(() => execOn(this.#live(), sql, params));
+  }
+
+  query(sql: string, params?: Params): Promise<Row[]> {
+    return settle(() => queryOn(this.#live(), sql, params));
+  }
+
+  #live(): DatabaseHandle {
+    if (this.#handle === undefined) {
+      throw new SyncError("ERR_CLOSED", "the transaction has already ended");
+    }
+    return this.#handle;
+  }
+}
+
+/** {@link Database} running in this thread, over one wasm `DatabaseHandle`. */
+export class LocalDatabase implements Database {
+  readonly deviceId: string;
+  #handle: DatabaseHandle | undefined;
+  /** The end of the queue of calls waiting behind a transaction. */
+  #tail: Promise<void> = Promise.resolve();
+  /** Calls queued or running on `#tail`; when 0, calls run at once. */
+  #queued = 0;
+  /** Set by the first `close()`; resolves once the handle is released. */
+  #closing: Promise<void> | undefined;
+
+  /** Wraps an open handle; the database owns it from now on. */
+  constructor(handle: DatabaseHandle) {
+    this.#handle = handle;
+    this.deviceId = handle.deviceId;
+  }
+
+  exec(sql: string, params?: Params): Promise<ExecResult> {
+    return this.#call((handle) => execOn(handle, sql, params));
+  }
+
+  query(sql: string, params?: Params): Promise<Row[]> {
+    return this.#call((handle) => queryOn(handle, sql, params));
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError());
+    if (typeof fn !== "function") {
+      return Promise.reject(new SyncError("ERR_INVALID_ARGUMENT", "transaction needs a callback"));
+    }
+    return this.#enqueue(async () => {
+      const handle = this.#open();
+      await settle(() => execOn(handle, "BEGIN", undefined));
+      const tx = new LocalTransaction(handle);
+      let value: T;
+      try {
+        value = await fn(tx);
+      } catch (e) {
+        tx.end();
+        rollback(handle);
+        throw e;
+      }
+      tx.end();
+      try {
+        await settle(() => execOn(handle, "COMMIT", undefined));
+      } catch (e) {
+        rollback(handle);
+        throw e;
+      }
+      return value;
+    });
+  }
+
+  enableSync(table: string, options?: SyncOptions): Promise<void> {
+    return this.#call((handle) => {
+      requireString(table, "table");
+      handle.enableSync(table, options ?? null);
+    });
+  }
+
+  disableSync(table: string): Promise<void> {
+    return this.#call((handle) => {
+      requireString(table, "table");
+      handle.disableSync(table);
+    });
+  }
+
+  syncedTables(): Promise<string[]> {
+    return this.#call((handle) => handle.syncedTables());
+  }
+
+  vectorClock(): Promise<VectorClock> {
+    return this.#call((handle) => handle.vectorClock() as VectorClock);
+  }
+
+  changeLog(): Promise<ChangeRecord[]> {
+    return this.#call((handle) => handle.changeLog() as ChangeRecord[]);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#enqueue(() => {
+      const handle = this.#handle;
+      this.#handle = undefined;
+      return settle(() => {
+        if (handle === undefined) return;
+        try {
+          handle.close();
+        } finally {
+          handle.free();
+        }
+      });
+    });
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The live handle, or `ERR_CLOSED`. */
+  #open(): DatabaseHandle {
+    if (this.#handle === undefined) throw closedError();
+    return this.#handle;
+  }
+
+  /** Runs a synchronous wasm call now, or after the queued calls when a transaction is open. */
+  #call<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError());
+    if (this.#queued === 0) return settle(() => body(this.#open()));
+    return this.#enqueue(() => settle(() => body(this.#open())));
+  }
+
+  /** Appends `task` to the queue: it starts once every earlier queued task has settled. */
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.#queued += 1;
+    const result = this.#tail.then(task);
+    const done = (): void => {
+      this.#queued -= 1;
+    };
+    this.#tail = result.then(done, done);
+    return result;
+  }
+}
+
+/**
+ * Rolls back the open transaction, if SQLite still has one (a failed COMMIT may have ended it).
+ * A failure here is not reported: the error that caused the rollback is the one the caller needs.
+ */
+function rollback(handle: DatabaseHandle): void {
+  try {
+    if (handle.inTransaction()) handle.exec("ROLLBACK", null);
+  } catch {
+    // The original error is rethrown by the caller.
+  }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# scripts/bootstrap.sh: installs everything building and testing needs, idempotently, on Debian 12
+# with Rust (rustup) and Node 20. Each step runs only when its tool is missing or stale, so a run
+# on a ready machine takes about a second.
+#   apt:   clang (compiles SQLite's C for wasm32), chromium + chromium-driver (browser tests)
+#   rust:  the wasm32-unknown-unknown target; wasm-bindgen-cli at the exact version in Cargo.lock
+#   npm:   devDependencies from package-lock.json (wasm-opt, deno, miniflare, playwright-core, tsc)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+step() { echo "==> $*"; local start=$SECONDS; "$@"; echo "    done in $((SECONDS - start))s"; }
+ok() { echo "==> $* (ok)"; }
+
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+
+missing=()
+command -v clang >/dev/null || missing+=(clang)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if ((${#missing[@]})); then
+  # Chromium keeps its recommended packages (fonts, codecs) so pages render as they would for users.
+  step "${sudo[@]}" apt-get update -q
+  step "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+else
+  ok "apt packages clang chromium chromium-driver"
+fi
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  ok "rust target wasm32-unknown-unknown"
+else
+  step rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must match the wasm-bindgen crate exactly. No --locked: the CLI's lockfile names a
+# webpki-roots release the registry does not have.
+want=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [[ -z $want ]]; then
+  echo "bootstrap: no wasm-bindgen in Cargo.lock" >&2
+  exit 1
+elif [[ $have == "$want" ]]; then
+  ok "wasm-bindgen-cli $want"
+else
+  step cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+# node_modules is current when the lockfile it was installed from equals package-lock.json.
+stamp=node_modules/.bootstrap-package-lock.json
+if [[ -f $stamp ]] && cmp -s package-lock.json "$stamp"; then
+  ok "npm devDependencies"
+else
+  step npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi

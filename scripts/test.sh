@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite (`npm test`). Bootstraps, then runs every layer in order,
+# keeps going after a failure, and ends with the line "N passed, N failed", where N sums the tests
+# that runners count (cargo, node:test) and counts each other step as one. Exits non-zero if
+# anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
+
+bash scripts/bootstrap.sh || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+summary=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# step NAME COMMAND...: runs one layer, adds its counts, records a one-line verdict.
+step() {
+  local name=$1 start=$SECONDS rc p f
+  shift
+  echo
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # cargo: "test result: ok. 12 passed; 0 failed; ..." per test binary; node: "ℹ pass 12" / "ℹ fail 0".
+  read -r p f < <(awk '
+    /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }; n++ }
+    /^ℹ pass [0-9]+$/ { p += $3; n++ }
+    /^ℹ fail [0-9]+$/ { f += $3; n++ }
+    END { if (n) print p + 0, f + 0; else print "-", "-" }' "$log")
+  if [[ $p == "-" ]]; then
+    if ((rc == 0)); then p=1 f=0; else p=0 f=1; fi
+  elif ((rc != 0 && f == 0)); then
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  local verdict=PASS
+  ((rc == 0)) || verdict="FAIL (exit $rc)"
+  summary+=("$(printf '%-22s %-16s %4d passed, %d failed  (%ds)' "$name" "$verdict" "$p" "$f" $((SECONDS - start)))")
+  echo "=== $name: $verdict"
+}
+
+step "cargo test (native)" cargo test
+step "build" bash scripts/build.sh
+step "cargo test (wasm)" cargo test --target wasm32-unknown-unknown
+step "node:test" node --test --test-reporter=spec tests/js/
+step "types" node_modules/.bin/tsc -p tests/types
+step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
+step "workerd smoke" node tests/smoke/workerd.mjs
+step "chromium smoke" node tests/smoke/chromium.mjs
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,61 @@
+// Packaging: `npm pack` the built package, install the tarball into a temporary project, and use it
+// from Node ESM exactly as a user would.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const npm = (args, cwd) => execFileSync("npm", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+let dir;
+let packed;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "sqlite-sync-wasm-pack-"));
+  [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", dir], root));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("the tarball holds dist/ and package.json, and nothing else", () => {
+  const paths = packed.files.map((f) => f.path).sort();
+  for (const needed of [
+    "package.json",
+    "dist/index.d.ts",
+    "dist/load/node.js",
+    "dist/load/web.js",
+    "dist/load/workerd.js",
+    "dist/generated/sqlite_sync_wasm.js",
+    "dist/generated/sqlite_sync_wasm_bg.wasm",
+  ]) {
+    assert.ok(paths.includes(needed), `missing ${needed}`);
+  }
+  const stray = paths.filter((p) => p !== "package.json" && !p.startsWith("dist/") && !/^(README|LICENSE)/i.test(p));
+  assert.deepEqual(stray, []);
+});
+
+test("the installed tarball works from Node ESM", () => {
+  const app = join(dir, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  npm(["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, packed.filename)], app);
+  writeFileSync(
+    join(app, "main.js"),
+    `import { openDatabase, SyncError } from "sqlite-sync-wasm";
+const db = await openDatabase();
+await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+await db.enableSync("t");
+await db.exec("INSERT INTO t (v) VALUES (?)", ["packed"]);
+const rows = await db.query("SELECT v FROM t");
+const log = await db.changeLog();
+const error = await db.query("nope").catch((e) => e);
+await db.close();
+console.log(JSON.stringify({ rows, records: log.length, isSyncError: error instanceof SyncError, code: error.code }));
+`,
+  );
+  const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), { rows: [{ v: "packed" }], records: 1, isSyncError: true, code: "ERR_SQL" });
+});

@@ -1,0 +1,76 @@
+// Type tests for the public declarations: every line must compile, and every `@ts-expect-error`
+// must really be an error (tsc fails on an unused one). Run by `tsc -p tests/types`; never executed.
+
+import {
+  openDatabase,
+  SYNC_ERROR_CODES,
+  SyncError,
+  type ChangeRecord,
+  type ColumnValue,
+  type Database,
+  type ExecResult,
+  type Row,
+  type SqlValue,
+  type SyncErrorCode,
+  type Transaction,
+  type VectorClock,
+} from "sqlite-sync-wasm";
+// @ts-expect-error the wasm handle is internal
+import { DatabaseHandle } from "sqlite-sync-wasm";
+
+export async function usage(): Promise<void> {
+  const db: Database = await openDatabase({ name: "app.db", storage: "memory" });
+  await openDatabase();
+  // @ts-expect-error storage kinds are a closed set
+  await openDatabase({ storage: "disk" });
+
+  const id: string = db.deviceId;
+  // @ts-expect-error deviceId is read-only
+  db.deviceId = id;
+
+  const values: SqlValue[] = [null, 1, 2n, "s", true, new Uint8Array()];
+  const result: ExecResult = await db.exec("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", values);
+  const changes: number = result.changes + result.lastInsertRowid;
+  await db.exec("SELECT :a, :b", { a: 1, b: "x" });
+  // @ts-expect-error a Date is not an SqlValue
+  await db.exec("SELECT ?", [new Date()]);
+  // @ts-expect-error sql is a string
+  await db.query(1);
+
+  const rows: Row[] = await db.query("SELECT * FROM t");
+  const cell: ColumnValue | undefined = rows[0]?.["x"];
+  // @ts-expect-error values read back are never booleans
+  const flag: boolean | undefined = rows[0]?.["x"];
+
+  const fromTx: number = await db.transaction(async (tx: Transaction) => {
+    await tx.exec("DELETE FROM t");
+    return (await tx.query("SELECT 1")).length;
+  });
+  // @ts-expect-error tx only runs statements
+  await db.transaction((tx) => tx.enableSync("t"));
+
+  await db.enableSync("t");
+  await db.enableSync("t", { conflictStrategy: "field-merge" });
+  // @ts-expect-error unknown conflict strategy
+  await db.enableSync("t", { conflictStrategy: "newest" });
+  await db.disableSync("t");
+  const tables: string[] = await db.syncedTables();
+  const clock: VectorClock = await db.vectorClock();
+  const counter: number | undefined = clock[id];
+  const log: ChangeRecord[] = await db.changeLog();
+  const op: "insert" | "update" | "delete" | undefined = log[0]?.changes[0]?.op;
+
+  const code: SyncErrorCode = SYNC_ERROR_CODES[0];
+  // @ts-expect-error error codes are a closed set
+  const unknown: SyncErrorCode = "ERR_NOPE";
+  const error = new SyncError("ERR_BUSY", "locked", { retryable: true });
+  const retryable: boolean = error.retryable && error instanceof Error;
+  const sqliteCode: number | undefined = error.sqliteCode;
+
+  {
+    await using scoped = await openDatabase();
+    await scoped.query("SELECT 1");
+  }
+  await db.close();
+  void [DatabaseHandle, changes, cell, flag, fromTx, tables, counter, op, code, unknown, retryable, sqliteCode];
+}
