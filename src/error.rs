@@ -52,6 +52,24 @@ pub enum Error {
     /// The engine's own bookkeeping is unreadable; the database was modified outside the engine.
     #[error("internal sync data is corrupt: {0}")]
     Corrupt(String),
+    /// A bundle could not be decoded: truncated, garbage, or structurally invalid.
+    #[error("malformed bundle: {0}")]
+    BundleMalformed(String),
+    /// A bundle's content does not match its integrity digest.
+    #[error("bundle integrity check failed: its content was altered")]
+    BundleTampered,
+    /// A bundle uses a format version (or feature flags) this build cannot read.
+    #[error("unsupported bundle format version {version} (flags {flags:#06x})")]
+    BundleVersion { version: u16, flags: u16 },
+    /// A bundle is larger than the configured limit.
+    #[error("bundle of {size} bytes exceeds the limit of {limit} bytes")]
+    BundleTooLarge { size: usize, limit: usize },
+    /// A change names a column or key that the local table does not have.
+    #[error("schema mismatch: {0}")]
+    SchemaMismatch(String),
+    /// No conflict with that id is open.
+    #[error("no open conflict with id {0}")]
+    ConflictNotFound(String),
 }
 
 /// The stable, public identifier of an error category.
@@ -69,13 +87,19 @@ pub enum ErrorCode {
     TableNotSynced,
     StorageUnavailable,
     Corrupt,
+    BundleMalformed,
+    BundleTampered,
+    BundleVersion,
+    BundleTooLarge,
+    SchemaMismatch,
+    ConflictNotFound,
     /// A bug: a panic or an impossible state reached the boundary. Only the wasm layer raises it.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this).
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::Sql,
         ErrorCode::Busy,
         ErrorCode::Closed,
@@ -87,6 +111,12 @@ impl ErrorCode {
         ErrorCode::TableNotSynced,
         ErrorCode::StorageUnavailable,
         ErrorCode::Corrupt,
+        ErrorCode::BundleMalformed,
+        ErrorCode::BundleTampered,
+        ErrorCode::BundleVersion,
+        ErrorCode::BundleTooLarge,
+        ErrorCode::SchemaMismatch,
+        ErrorCode::ConflictNotFound,
         ErrorCode::Internal,
     ];
 
@@ -104,6 +134,12 @@ impl ErrorCode {
             ErrorCode::TableNotSynced => "ERR_TABLE_NOT_SYNCED",
             ErrorCode::StorageUnavailable => "ERR_STORAGE_UNAVAILABLE",
             ErrorCode::Corrupt => "ERR_CORRUPT",
+            ErrorCode::BundleMalformed => "ERR_BUNDLE_MALFORMED",
+            ErrorCode::BundleTampered => "ERR_BUNDLE_TAMPERED",
+            ErrorCode::BundleVersion => "ERR_BUNDLE_VERSION",
+            ErrorCode::BundleTooLarge => "ERR_BUNDLE_TOO_LARGE",
+            ErrorCode::SchemaMismatch => "ERR_SCHEMA_MISMATCH",
+            ErrorCode::ConflictNotFound => "ERR_CONFLICT_NOT_FOUND",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }
@@ -130,6 +166,12 @@ impl Error {
             Error::TableNotSynced(_) => ErrorCode::TableNotSynced,
             Error::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
             Error::Corrupt(_) => ErrorCode::Corrupt,
+            Error::BundleMalformed(_) => ErrorCode::BundleMalformed,
+            Error::BundleTampered => ErrorCode::BundleTampered,
+            Error::BundleVersion { .. } => ErrorCode::BundleVersion,
+            Error::BundleTooLarge { .. } => ErrorCode::BundleTooLarge,
+            Error::SchemaMismatch(_) => ErrorCode::SchemaMismatch,
+            Error::ConflictNotFound(_) => ErrorCode::ConflictNotFound,
         }
     }
 

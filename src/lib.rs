@@ -26,9 +26,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod bundle;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod merge;
 pub mod model;
 pub mod store;
 

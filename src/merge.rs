@@ -1,0 +1,374 @@
+//! The merge rules: how one row's state absorbs a change, whatever order changes arrive in.
+//!
+//! Each synced row carries a [`RowMeta`]. Every change has a [`Stamp`] (its hybrid logical clock,
+//! then origin device), unique per change and consistent with causality, because a replica's clock
+//! moves past everything it has seen. The rules make a row's state a function of the *set* of
+//! changes it has absorbed, never of their order, so replicas that received the same changes agree:
+//!
+//! - **Columns**: each column holds the value of the write with the greatest stamp (last writer
+//!   wins per column), so concurrent edits of different columns both survive.
+//! - **Existence**: the row-level event (insert, update or delete) with the greatest stamp decides
+//!   whether the row exists. A deleted row keeps its last values as a tombstone, so a concurrent
+//!   later update revives it with every column's winning value.
+//! - **Heads**: the changes not causally superseded by another change of the same row. One head
+//!   means no conflict. Two or more are concurrent edits: the greatest stamp is the provisional
+//!   winner shown in the table and each other head is a conflict kept for inspection.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::VectorClock;
+use crate::model::{DeviceId, Value};
+
+/// Total order of changes: hybrid logical clock, then origin device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stamp {
+    pub hlc: u64,
+    pub origin: DeviceId,
+}
+
+/// A change that is a head of a row: its identity and what it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub origin: DeviceId,
+    pub seq: u64,
+    pub hlc: u64,
+    /// True for a delete.
+    pub delete: bool,
+    /// Columns written; `None` for a whole row (insert or delete).
+    pub columns: Option<Vec<String>>,
+}
+
+impl Head {
+    /// The head's stamp.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            hlc: self.hlc,
+            origin: self.origin,
+        }
+    }
+
+    /// Whether this head and `other` touch a common column (a delete touches every column).
+    pub fn overlaps(&self, other: &Head) -> bool {
+        match (&self.columns, &other.columns) {
+            (Some(mine), Some(theirs)) => mine.iter().any(|c| theirs.contains(c)),
+            _ => true,
+        }
+    }
+}
+
+/// The merge state of one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowMeta {
+    /// Stamp of the row-level event that decides existence.
+    pub live: Stamp,
+    pub deleted: bool,
+    /// Stamps of columns whose winning write is not the `live` event.
+    pub columns: BTreeMap<String, Stamp>,
+    pub heads: Vec<Head>,
+    /// The row's values while it is deleted.
+    pub tombstone: Option<Vec<(String, Value)>>,
+}
+
+/// What a change does to a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A whole row written (values for every column).
+    Insert(Vec<(String, Value)>),
+    /// Some columns written.
+    Update(Vec<(String, Value)>),
+    Delete,
+}
+
+/// A change as the merge sees it.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub origin: DeviceId,
+    pub seq: u64,
+    pub hlc: u64,
+    /// What the origin had seen from other devices.
+    pub context: &'a VectorClock,
+    pub event: Event,
+}
+
+impl Change<'_> {
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            hlc: self.hlc,
+            origin: self.origin,
+        }
+    }
+
+    /// Whether this change had seen `head` when it was made.
+    fn has_seen(&self, head: &Head) -> bool {
+        if head.origin == self.origin {
+            head.seq < self.seq
+        } else {
+            self.context.get(&head.origin) >= head.seq
+        }
+    }
+
+    fn head(&self) -> Head {
+        let (delete, columns) = match &self.event {
+            Event::Insert(_) => (false, None),
+            Event::Update(written) => (
+                false,
+                Some(written.iter().map(|(c, _)| c.clone()).collect()),
+            ),
+            Event::Delete => (true, None),
+        };
+        Head {
+            origin: self.origin,
+            seq: self.seq,
+            hlc: self.hlc,
+            delete,
+            columns,
+        }
+    }
+}
+
+/// A row's values by column name.
+pub type RowValues = Vec<(String, Value)>;
+
+impl RowMeta {
+    /// The state of a row first seen through `change` (values as `values`, after the change).
+    pub fn first(change: &Change<'_>) -> (RowMeta, Option<RowValues>) {
+        let fresh = RowMeta {
+            live: Stamp {
+                hlc: 0,
+                origin: DeviceId([0; 16]),
+            },
+            deleted: true,
+            columns: BTreeMap::new(),
+            heads: Vec::new(),
+            tombstone: None,
+        };
+        let mut values = Vec::new();
+        let mut meta = fresh;
+        meta.absorb(change, &mut values);
+        let visible = (!meta.deleted).then_some(values.clone());
+        if meta.deleted {
+            meta.tombstone = Some(values);
+        }
+        (meta, visible)
+    }
+
+    /// Absorbs `change` into the row state. `values` are the row's current values (from the table,
+    /// or the tombstone while deleted) and are updated in place; the caller writes them back.
+    /// Returns whether the row's set of heads changed.
+    pub fn absorb(&mut self, change: &Change<'_>, values: &mut RowValues) -> bool {
+        let stamp = change.stamp();
+        let written: &[(String, Value)] = match &change.event {
+            Event::Insert(v) | Event::Update(v) => v,
+            Event::Delete => &[],
+        };
+        for (column, value) in written {
+            if stamp > self.stamp_of(column) {
+                match values.iter_mut().find(|(c, _)| c == column) {
+                    Some(slot) => slot.1 = value.clone(),
+                    None => values.push((column.clone(), value.clone())),
+                }
+                self.columns.insert(column.clone(), stamp);
+            }
+        }
+        if stamp > self.live {
+            let old = self.live;
+            for (column, _) in values.iter() {
+                self.columns.entry(column.clone()).or_insert(old);
+            }
+            self.live = stamp;
+            self.deleted = matches!(change.event, Event::Delete);
+        }
+        let live = self.live;
+        self.columns.retain(|_, s| *s != live);
+        let before = self.heads.len();
+        self.heads.retain(|h| !change.has_seen(h));
+        let superseded = before != self.heads.len();
+        self.heads.push(change.head());
+        self.heads.sort_by_key(|h| std::cmp::Reverse(h.stamp()));
+        superseded || before > 0
+    }
+
+    /// The stamp of a column's winning write.
+    pub fn stamp_of(&self, column: &str) -> Stamp {
+        self.columns.get(column).copied().unwrap_or(self.live)
+    }
+
+    /// The provisional winner and each concurrent loser, when the row is in conflict.
+    pub fn conflicts(&self) -> impl Iterator<Item = (&Head, &Head)> {
+        let winner = self.heads.first();
+        self.heads
+            .iter()
+            .skip(1)
+            .filter_map(move |loser| winner.map(|w| (w, loser)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn dev(n: u8) -> DeviceId {
+        DeviceId([n; 16])
+    }
+
+    fn col(name: &str, v: i64) -> (String, Value) {
+        (name.to_owned(), Value::Integer(v))
+    }
+
+    struct Op {
+        origin: u8,
+        seq: u64,
+        hlc: u64,
+        context: VectorClock,
+        event: Event,
+    }
+
+    fn run(ops: &[&Op]) -> (RowMeta, Option<RowValues>) {
+        fn change(op: &Op) -> Change<'_> {
+            Change {
+                origin: dev(op.origin),
+                seq: op.seq,
+                hlc: op.hlc,
+                context: &op.context,
+                event: op.event.clone(),
+            }
+        }
+        let (mut meta, visible) = RowMeta::first(&change(ops[0]));
+        let mut values = visible.or(meta.tombstone.clone()).unwrap_or_default();
+        for op in &ops[1..] {
+            meta.absorb(&change(op), &mut values);
+        }
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        (meta.clone(), (!meta.deleted).then_some(values))
+    }
+
+    fn permutations<'a>(ops: &[&'a Op]) -> Vec<Vec<&'a Op>> {
+        if ops.len() <= 1 {
+            return vec![ops.to_vec()];
+        }
+        let mut all = Vec::new();
+        for i in 0..ops.len() {
+            let mut rest = ops.to_vec();
+            let first = rest.remove(i);
+            for mut tail in permutations(&rest) {
+                tail.insert(0, first);
+                all.push(tail);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn concurrent_edits_of_different_columns_both_survive_in_any_order() {
+        let base = Op {
+            origin: 1,
+            seq: 1,
+            hlc: 10,
+            context: VectorClock::new(),
+            event: Event::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
+        };
+        let seen_base: VectorClock = [(dev(1), 1)].into_iter().collect();
+        let edit_a = Op {
+            origin: 2,
+            seq: 1,
+            hlc: 20,
+            context: seen_base.clone(),
+            event: Event::Update(vec![col("a", 5)]),
+        };
+        let edit_b = Op {
+            origin: 1,
+            seq: 2,
+            hlc: 15,
+            context: VectorClock::new(),
+            event: Event::Update(vec![col("b", 7)]),
+        };
+        let outcomes: Vec<_> = permutations(&[&edit_a, &edit_b])
+            .into_iter()
+            .map(|order| run(&[&[&base][..], &order].concat()))
+            .collect();
+        assert!(outcomes.windows(2).all(|w| w[0].1 == w[1].1));
+        assert_eq!(
+            outcomes[0].1,
+            Some(vec![col("a", 5), col("b", 7), col("id", 1)])
+        );
+        assert_eq!(outcomes[0].0.heads.len(), 2, "the two edits are concurrent");
+        assert!(!outcomes[0].0.heads[0].overlaps(&outcomes[0].0.heads[1]));
+    }
+
+    #[test]
+    fn a_later_delete_wins_and_a_later_update_revives_with_merged_values() {
+        let base = Op {
+            origin: 1,
+            seq: 1,
+            hlc: 10,
+            context: VectorClock::new(),
+            event: Event::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
+        };
+        let seen: VectorClock = [(dev(1), 1)].into_iter().collect();
+        let delete = Op {
+            origin: 2,
+            seq: 1,
+            hlc: 30,
+            context: seen.clone(),
+            event: Event::Delete,
+        };
+        let update = Op {
+            origin: 3,
+            seq: 1,
+            hlc: 20,
+            context: seen.clone(),
+            event: Event::Update(vec![col("a", 9)]),
+        };
+        for order in permutations(&[&delete, &update]) {
+            let (meta, values) = run(&[&[&base][..], &order].concat());
+            assert_eq!(values, None, "the delete is later");
+            assert_eq!(meta.heads.len(), 2);
+        }
+        let revive = Op {
+            origin: 3,
+            seq: 1,
+            hlc: 40,
+            context: seen,
+            event: Event::Update(vec![col("a", 9)]),
+        };
+        for order in permutations(&[&delete, &revive]) {
+            let (_, values) = run(&[&[&base][..], &order].concat());
+            assert_eq!(values, Some(vec![col("a", 9), col("b", 0), col("id", 1)]));
+        }
+    }
+
+    #[test]
+    fn a_change_that_saw_every_head_closes_the_conflict() {
+        let a = Op {
+            origin: 1,
+            seq: 1,
+            hlc: 10,
+            context: VectorClock::new(),
+            event: Event::Insert(vec![col("id", 1), col("v", 1)]),
+        };
+        let b = Op {
+            origin: 2,
+            seq: 1,
+            hlc: 11,
+            context: VectorClock::new(),
+            event: Event::Insert(vec![col("id", 1), col("v", 2)]),
+        };
+        let both: VectorClock = [(dev(2), 1)].into_iter().collect();
+        let resolve = Op {
+            origin: 1,
+            seq: 2,
+            hlc: 12,
+            context: both,
+            event: Event::Insert(vec![col("id", 1), col("v", 3)]),
+        };
+        let (meta, _) = run(&[&a, &b]);
+        assert_eq!(meta.conflicts().count(), 1);
+        let (meta, values) = run(&[&a, &b, &resolve]);
+        assert_eq!(meta.conflicts().count(), 0);
+        assert_eq!(values, Some(vec![col("id", 1), col("v", 3)]));
+    }
+}
