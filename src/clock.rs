@@ -13,9 +13,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::DeviceId;
 
-/// Device → highest change counter seen from that device. Absent devices count as 0.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Device → highest change counter seen from that device. Absent devices count as 0, and two
+/// clocks are equal when every device's counter is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VectorClock(BTreeMap<DeviceId, u64>);
+
+impl PartialEq for VectorClock {
+    fn eq(&self, other: &Self) -> bool {
+        self.compare(other) == Causality::Equal
+    }
+}
+
+impl Eq for VectorClock {}
 
 /// How two clocks relate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +48,9 @@ impl VectorClock {
 
     /// Raises the entry for `device` to at least `seq`.
     pub fn observe(&mut self, device: DeviceId, seq: u64) {
+        if seq == 0 {
+            return;
+        }
         let entry = self.0.entry(device).or_insert(0);
         *entry = (*entry).max(seq);
     }

@@ -1,15 +1,13 @@
 //! The native Rust API: one [`Engine`] per open database.
 //!
 //! The engine is what the wasm layer wraps and what Rust users call directly. It owns the
-//! [`Store`](crate::store::Store) and will own the merge and sync-session state as those land; for
-//! now it forwards to the store, keeping the public surface in one place.
+//! [`Store`](crate::store::Store) and keeps the public surface in one place; the network sync
+//! session will live here too.
 
 use crate::clock::VectorClock;
 use crate::error::Result;
-use crate::model::{
-    ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, Rows,
-};
-use crate::store::{Location, Store, WallClock};
+use crate::model::{ChangeRecord, ConflictStrategy, DeviceId, ExecOutcome, Params, Rows};
+use crate::store::{Choice, Conflict, ImportOutcome, Location, Store, WallClock};
 
 /// An open database with change capture.
 pub struct Engine {
@@ -71,9 +69,25 @@ impl Engine {
         self.store.change_log()
     }
 
-    /// Writes another replica's changes without capturing them as local ones.
-    pub fn apply_remote(&mut self, set: &ChangeSet) -> Result<()> {
-        self.store.apply_remote(set)
+    /// Every change `peer` is not known to have (all changes when `peer` is `None` or unknown),
+    /// as a bundle; `None` when there is nothing to send.
+    pub fn generate_bundle(&mut self, peer: Option<&DeviceId>) -> Result<Option<Vec<u8>>> {
+        self.store.generate_bundle(peer)
+    }
+
+    /// Validates a bundle completely, then applies it in one transaction.
+    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
+        self.store.import_bundle(bytes)
+    }
+
+    /// Open conflicts, oldest first.
+    pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
+        self.store.conflicts()
+    }
+
+    /// Resolves a conflict by writing the chosen version as a new change.
+    pub fn resolve_conflict(&mut self, id: &str, choice: Choice) -> Result<()> {
+        self.store.resolve_conflict(id, choice)
     }
 
     /// Closes the database.

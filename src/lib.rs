@@ -43,3 +43,4 @@ pub use model::{
     ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
     Value,
 };
+pub use store::{Choice, Conflict, ImportOutcome};

@@ -155,7 +155,8 @@ impl RowMeta {
     }
 
     /// Absorbs `change` into the row state. `values` are the row's current values (from the table,
-    /// or the tombstone while deleted) and are updated in place; the caller writes them back.
+    /// or the tombstone while deleted), one entry per column, and are updated in place; the caller
+    /// writes them back. Columns absent from `values` are taken to have no value yet.
     /// Returns whether the row's set of heads changed.
     pub fn absorb(&mut self, change: &Change<'_>, values: &mut RowValues) -> bool {
         let stamp = change.stamp();

@@ -10,12 +10,15 @@
 
 pub mod apply;
 mod capture;
+mod conflicts;
 mod exec;
 mod log;
 mod net;
 pub mod quote;
+mod rows;
 mod schema;
 mod statement;
+mod sync;
 mod tables;
 
 use std::sync::{Arc, Mutex};
@@ -34,7 +37,9 @@ use exec::{Binder, Output};
 use statement::{classify, StatementKind};
 use tables::TableShape;
 
+pub use conflicts::Conflict;
 pub use schema::RESERVED_PREFIX;
+pub use sync::{Choice, ImportOutcome};
 
 use rusqlite::fallible_iterator;
 
@@ -106,7 +111,8 @@ impl Store {
         let device = schema::initialise(&conn, now_ms())?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
         conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
-        let (local_seq, last_hlc) = log::latest(&conn, &device)?.unwrap_or((0, 0));
+        let local_seq = log::latest(&conn, &device)?.map_or(0, |(seq, _)| seq);
+        let last_hlc = log::max_hlc(&conn)?;
         let mut journal = Journal {
             device,
             capture,
@@ -116,7 +122,7 @@ impl Store {
             context: Vec::new(),
             now_ms,
         };
-        journal.context = log::encode_clock(&journal.others(&conn)?)?;
+        journal.context = log::encode_clock(&log::frontier(&conn)?)?;
         for (name, _strategy) in tables::load(&conn)? {
             journal.follow(&conn, &name)?;
         }
@@ -203,25 +209,14 @@ impl Store {
             .collect()
     }
 
-    /// Highest change counter known per device.
+    /// Highest change counter applied per device (without gaps).
     pub fn vector_clock(&self) -> Result<VectorClock> {
-        log::clock(&self.conn)
+        self.journal.clock(&self.conn)
     }
 
     /// Every record of the change log, in commit order.
     pub fn change_log(&self) -> Result<Vec<ChangeRecord>> {
         log::read_all(&self.conn)
-    }
-
-    /// Writes changes that came from another replica, without capturing them. Every table must be
-    /// synced here, and every column known; the caller owns the surrounding transaction.
-    pub fn apply_remote(&mut self, set: &ChangeSet) -> Result<()> {
-        for table in &set.tables {
-            self.journal.check_remote(table)?;
-        }
-        in_savepoint(&self.conn, || {
-            apply::apply(&self.conn, &self.journal.capture, set)
-        })
     }
 
     /// Closes the connection.
@@ -408,42 +403,6 @@ impl Journal {
             .tracked()
             .find(|s| s.name.eq_ignore_ascii_case(table))
             .map(|s| s.name.clone())
-    }
-
-    /// Checks that a remote table change only names a synced table, its known columns and its key.
-    fn check_remote(&self, table: &TableChanges) -> Result<()> {
-        let capture = lock(&self.capture);
-        let shape = capture
-            .tracked()
-            .find(|s| s.name == table.table)
-            .ok_or_else(|| Error::TableNotSynced(table.table.clone()))?;
-        if let Some(unknown) = table.columns.iter().find(|c| !shape.columns.contains(c)) {
-            return Err(Error::InvalidArgument(format!(
-                "table {} has no column {unknown:?}",
-                shape.name
-            )));
-        }
-        let remote_key: Vec<&str> = table
-            .primary_key
-            .iter()
-            .filter_map(|&i| table.columns.get(i as usize).map(String::as_str))
-            .collect();
-        if remote_key != shape.key_columns().collect::<Vec<_>>() {
-            return Err(Error::InvalidArgument(format!(
-                "primary key of {} does not match",
-                shape.name
-            )));
-        }
-        Ok(())
-    }
-
-    /// Clock of every other device, as recorded in the log.
-    fn others(&self, conn: &Connection) -> Result<VectorClock> {
-        Ok(log::clock(conn)?
-            .iter()
-            .filter(|(d, _)| **d != self.device)
-            .map(|(d, s)| (*d, *s))
-            .collect())
     }
 }
 

@@ -5,6 +5,17 @@
 //! writing them never disturbs the user's `last_insert_rowid()`. The layout is versioned by
 //! [`FORMAT_VERSION`] in `_sync_meta`; a database written by a newer format is refused rather than
 //! misread.
+//!
+//! | table | holds |
+//! |---|---|
+//! | `_sync_meta` | key/value settings: format version, device id, how far local changes are indexed |
+//! | `_sync_tables` | synced tables and their conflict strategies |
+//! | `_sync_log` | every change record, local and received; `applied = 0` while it waits for a predecessor |
+//! | `_sync_clock` | per other device, the highest counter applied without gaps |
+//! | `_sync_rows` | per synced row, its merge state (column stamps, causal heads, tombstone) |
+//! | `_sync_conflicts` | conflict records: the provisional winner and the concurrent loser |
+//! | `_sync_peers` | per peer, the clock it last reported (what it is known to have) |
+//! | `_sync_imports` | every imported bundle by digest, with its counts |
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -33,7 +44,44 @@ CREATE TABLE IF NOT EXISTS _sync_log (
     hlc     INTEGER NOT NULL,
     clock   BLOB NOT NULL,
     changes BLOB NOT NULL,
+    applied INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (origin, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _sync_log_waiting ON _sync_log (applied) WHERE applied = 0;
+CREATE TABLE IF NOT EXISTS _sync_clock (
+    origin BLOB PRIMARY KEY,
+    seq    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sync_rows (
+    tbl  TEXT NOT NULL,
+    pk   BLOB NOT NULL,
+    meta BLOB NOT NULL,
+    PRIMARY KEY (tbl, pk)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sync_conflicts (
+    id          BLOB PRIMARY KEY,
+    tbl         TEXT NOT NULL,
+    pk          BLOB NOT NULL,
+    winner      BLOB NOT NULL,
+    loser       BLOB NOT NULL,
+    visible     INTEGER NOT NULL,
+    detected_at INTEGER NOT NULL,
+    resolved_at INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _sync_conflicts_row ON _sync_conflicts (tbl, pk);
+CREATE TABLE IF NOT EXISTS _sync_peers (
+    peer  BLOB PRIMARY KEY,
+    clock BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sync_imports (
+    digest      BLOB PRIMARY KEY,
+    bundle_id   BLOB NOT NULL,
+    source      BLOB NOT NULL,
+    imported_at INTEGER NOT NULL,
+    total       INTEGER NOT NULL,
+    applied     INTEGER NOT NULL,
+    conflicts   INTEGER NOT NULL,
+    duplicates  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 ";
 
@@ -41,6 +89,33 @@ CREATE TABLE IF NOT EXISTS _sync_log (
 pub fn is_reserved(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with(RESERVED_PREFIX) || lower.starts_with("sqlite_")
+}
+
+/// Reads a numeric setting from `_sync_meta`.
+pub fn setting(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM _sync_meta WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Writes a numeric setting to `_sync_meta`.
+pub fn set_setting(conn: &Connection, key: &str, value: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO _sync_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
+}
+
+/// 16 random bytes from SQLite's random source, shaped as a UUIDv7 for `now_ms`.
+pub fn new_id(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
+    let random: Vec<u8> = conn.query_row("SELECT randomblob(10)", [], |r| r.get(0))?;
+    let random: [u8; 10] = random
+        .try_into()
+        .map_err(|_| Error::Corrupt("randomblob returned the wrong length".into()))?;
+    Ok(DeviceId::new_v7(now_ms, random))
 }
 
 /// Creates or checks the internal tables and returns this database's device id, making one (from
@@ -78,11 +153,7 @@ pub fn initialise(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
     if let Some(bytes) = stored {
         return DeviceId::from_slice(&bytes);
     }
-    let random: Vec<u8> = conn.query_row("SELECT randomblob(10)", [], |r| r.get(0))?;
-    let random: [u8; 10] = random
-        .try_into()
-        .map_err(|_| Error::Corrupt("randomblob returned the wrong length".into()))?;
-    let device = DeviceId::new_v7(now_ms, random);
+    let device = new_id(conn, now_ms)?;
     conn.execute(
         "INSERT INTO _sync_meta (key, value) VALUES ('device_id', ?1)",
         params![device.0.as_slice()],

@@ -105,6 +105,18 @@ pub fn load(conn: &Connection) -> Result<Vec<(String, ConflictStrategy)>> {
     Ok(tables)
 }
 
+/// The conflict strategy of a synced table.
+pub fn strategy(conn: &Connection, name: &str) -> Result<Option<ConflictStrategy>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT strategy FROM _sync_tables WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?;
+    text.map(|t| {
+        ConflictStrategy::parse(&t).map_err(|_| Error::Corrupt(format!("unknown strategy {t:?}")))
+    })
+    .transpose()
+}
+
 /// Records `name` as synced with `strategy` (replacing an earlier strategy).
 pub fn save(conn: &Connection, name: &str, strategy: ConflictStrategy) -> Result<()> {
     conn.prepare_cached(

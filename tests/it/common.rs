@@ -1,11 +1,15 @@
 //! Helpers shared by the integration tests: opening engines with a deterministic clock, reading
-//! tables, and replaying a change log onto a fresh replica.
+//! tables, moving bundles between replicas, and crafting bundles by hand.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use sqlite_sync_wasm::bundle::{self, BundleBody, Bytes, WireRecord};
+use sqlite_sync_wasm::clock::VectorClock;
 use sqlite_sync_wasm::store::Location;
-use sqlite_sync_wasm::{ChangeRecord, Engine, Params, Result, RowChange, Value};
+use sqlite_sync_wasm::{
+    ChangeRecord, ChangeSet, DeviceId, Engine, Params, Result, RowChange, Value,
+};
 
 /// An in-memory engine whose wall clock advances one millisecond per reading.
 pub fn engine() -> Engine {
@@ -25,7 +29,7 @@ pub fn exec(db: &mut Engine, sql: &str) -> Result<u64> {
     db.execute(sql, &Params::None).map(|o| o.changes)
 }
 
-/// Every row of `table`, ordered by its first column, as values.
+/// Every row of `table`, ordered by its first two columns, as values.
 pub fn rows(db: &mut Engine, table: &str) -> Vec<Vec<Value>> {
     db.query(
         &format!("SELECT * FROM {table} ORDER BY 1, 2"),
@@ -44,8 +48,8 @@ pub fn changes(db: &Engine) -> Vec<(String, RowChange)> {
         .collect()
 }
 
-/// A fresh replica with `schema` and `tables` synced, onto which `source`'s whole log is applied.
-pub fn replay(source: &Engine, schema: &str, tables: &[&str]) -> Engine {
+/// A fresh replica with `schema` and `tables` synced.
+pub fn replica(schema: &str, tables: &[&str]) -> Engine {
     let mut replica = engine();
     exec(&mut replica, schema).expect("schema");
     for table in tables {
@@ -53,10 +57,48 @@ pub fn replay(source: &Engine, schema: &str, tables: &[&str]) -> Engine {
             .enable_sync(table, Default::default())
             .expect("enable");
     }
-    for record in source.change_log().expect("log") {
-        replica.apply_remote(&record.changes).expect("apply");
-    }
     replica
+}
+
+/// A fresh replica that has imported a bundle of everything `source` has.
+pub fn replay(source: &mut Engine, schema: &str, tables: &[&str]) -> Engine {
+    let mut replica = replica(schema, tables);
+    if let Some(bundle) = source.generate_bundle(None).expect("generate") {
+        replica.import_bundle(&bundle).expect("import");
+    }
+    assert!(
+        replica
+            .change_log()
+            .expect("log")
+            .iter()
+            .all(|r| r.origin != replica.device_id()),
+        "received changes must not be captured again as local ones"
+    );
+    replica
+}
+
+/// A bundle from `source` carrying one record per change set, numbered from 1.
+pub fn bundle_of(source: DeviceId, sets: &[ChangeSet]) -> Vec<u8> {
+    let records = sets
+        .iter()
+        .enumerate()
+        .map(|(i, set)| WireRecord {
+            origin: source,
+            seq: i as u64 + 1,
+            hlc: 1_000 + i as u64,
+            clock: VectorClock::new(),
+            changes: Bytes(set.to_bytes().expect("encode")),
+        })
+        .collect();
+    bundle::encode(&BundleBody {
+        id: DeviceId([9; 16]),
+        source,
+        created_at: 0,
+        schema_version: 0,
+        sender_clock: VectorClock::new(),
+        records,
+    })
+    .expect("encode bundle")
 }
 
 pub fn int(v: i64) -> Value {

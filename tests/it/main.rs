@@ -4,6 +4,8 @@
 
 mod capture;
 mod common;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod convergence;
 mod errors;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;

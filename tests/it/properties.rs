@@ -81,7 +81,7 @@ proptest! {
         while db.in_transaction() {
             db.execute("COMMIT", &Params::None).unwrap();
         }
-        let mut replica = replay(&db, SCHEMA, &["t"]);
+        let mut replica = replay(&mut db, SCHEMA, &["t"]);
         prop_assert_eq!(rows(&mut replica, "t"), rows(&mut db, "t"));
         let seqs: Vec<u64> = db.change_log().unwrap().iter().map(|r| r.seq).collect();
         prop_assert_eq!(seqs, (1..).take(db.change_log().unwrap().len()).collect::<Vec<u64>>());

@@ -83,7 +83,7 @@ fn savepoints_roll_back_data_and_records_together() {
         })
         .collect();
     assert_eq!(ids, vec![int(1), int(4)]);
-    let mut replica = replay(&db, T, &["t"]);
+    let mut replica = replay(&mut db, T, &["t"]);
     assert_eq!(rows(&mut replica, "t"), rows(&mut db, "t"));
 }
 
@@ -111,7 +111,7 @@ fn a_failed_statement_inside_a_transaction_keeps_only_what_survived() {
         rows(&mut db, "t"),
         vec![vec![int(1), text("a")], vec![int(4), text("d")]]
     );
-    let mut replica = replay(&db, T, &["t"]);
+    let mut replica = replay(&mut db, T, &["t"]);
     assert_eq!(rows(&mut replica, "t"), rows(&mut db, "t"));
 }
 

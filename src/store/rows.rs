@@ -1,0 +1,197 @@
+//! Applying a change to one synced row through the merge rules, and keeping the row's merge state
+//! (`_sync_rows`) in step.
+//!
+//! Received changes update both the user's table and the merge state; local changes (already in
+//! the table) only update the merge state, which is brought up to date before every import rather
+//! than on the write path, so capture stays cheap. Rows are addressed by their encoded primary key
+//! (a MessagePack array of the key values, the same bytes capture produces).
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::merge::{Change, RowMeta, RowValues};
+use crate::model::Value;
+use crate::store::apply::{delete_sql, select_sql, upsert_sql};
+use crate::store::capture::{borrowed, owned, write_array_len, write_value};
+use crate::store::tables::TableShape;
+
+/// A row's merge state after a change, and how many heads it had before.
+pub struct Merged {
+    pub meta: RowMeta,
+    pub heads_before: usize,
+}
+
+/// The encoded form of a primary key.
+pub fn encode_key(key: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    write_array_len(&mut out, key.len());
+    for value in key {
+        write_value(&mut out, borrowed(value));
+    }
+    out
+}
+
+/// Decodes an encoded primary key.
+pub fn decode_key(bytes: &[u8]) -> Result<Vec<Value>> {
+    rmp_serde::from_slice(bytes).map_err(|e| Error::Corrupt(format!("unreadable row key: {e}")))
+}
+
+/// The merge state of a row, if it has one.
+pub fn load(conn: &Connection, table: &str, pk: &[u8]) -> Result<Option<RowMeta>> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT meta FROM _sync_rows WHERE tbl = ?1 AND pk = ?2")?
+        .query_row(params![table, pk], |r| r.get(0))
+        .optional()?;
+    bytes
+        .map(|b| {
+            rmp_serde::from_slice(&b)
+                .map_err(|e| Error::Corrupt(format!("unreadable row state: {e}")))
+        })
+        .transpose()
+}
+
+fn save(conn: &Connection, table: &str, pk: &[u8], meta: &RowMeta) -> Result<()> {
+    let bytes = rmp_serde::to_vec(meta)
+        .map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tbl, pk) DO UPDATE SET meta = excluded.meta",
+    )?
+    .execute(params![table, pk, bytes])?;
+    Ok(())
+}
+
+/// Merges a received change into the row: the table and the merge state both change.
+pub fn merge_remote(
+    conn: &Connection,
+    shape: &TableShape,
+    key: &[Value],
+    pk: &[u8],
+    change: &Change<'_>,
+) -> Result<Merged> {
+    let merged = match load(conn, &shape.name, pk)? {
+        None => {
+            let (meta, visible) = RowMeta::first(change);
+            match visible {
+                Some(values) => write_row(conn, shape, key, &values)?,
+                None => delete_row(conn, shape, key)?,
+            }
+            Merged {
+                meta,
+                heads_before: 0,
+            }
+        }
+        Some(mut meta) => {
+            let heads_before = meta.heads.len();
+            let was_deleted = meta.deleted;
+            let mut values = match meta.tombstone.take() {
+                Some(tombstone) if was_deleted => tombstone,
+                _ => current(conn, shape, key)?.unwrap_or_default(),
+            };
+            meta.absorb(change, &mut values);
+            if meta.deleted {
+                if !was_deleted {
+                    delete_row(conn, shape, key)?;
+                }
+                meta.tombstone = Some(values);
+            } else {
+                write_row(conn, shape, key, &values)?;
+            }
+            Merged { meta, heads_before }
+        }
+    };
+    save(conn, &shape.name, pk, &merged.meta)?;
+    Ok(merged)
+}
+
+/// Merges a local change, already in the table, into the row's merge state. `columns` are the
+/// table's columns when the change was made; `old` is the row as it was before a local delete (it
+/// becomes the tombstone).
+pub fn merge_local(
+    conn: &Connection,
+    table: &str,
+    columns: &[String],
+    pk: &[u8],
+    change: &Change<'_>,
+    old: Option<RowValues>,
+) -> Result<Merged> {
+    let merged = match load(conn, table, pk)? {
+        None => {
+            let (mut meta, _) = RowMeta::first(change);
+            meta.tombstone = if meta.deleted { old } else { None };
+            Merged {
+                meta,
+                heads_before: 0,
+            }
+        }
+        Some(mut meta) => {
+            let heads_before = meta.heads.len();
+            // The table already holds the values; every column is listed so that the ones this
+            // change did not write keep their own stamps.
+            let mut values = meta
+                .tombstone
+                .take()
+                .unwrap_or_else(|| columns.iter().map(|c| (c.clone(), Value::Null)).collect());
+            meta.absorb(change, &mut values);
+            meta.tombstone = if meta.deleted {
+                old.or(Some(values))
+            } else {
+                None
+            };
+            Merged { meta, heads_before }
+        }
+    };
+    save(conn, table, pk, &merged.meta)?;
+    Ok(merged)
+}
+
+/// The row's current values in the table, by column name.
+pub fn current(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<Option<RowValues>> {
+    let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
+    let key_columns: Vec<&str> = shape.key_columns().collect();
+    let mut stmt = conn.prepare_cached(&select_sql(&shape.name, &columns, &key_columns))?;
+    let mut rows = stmt.query(params_from_iter(key.iter()))?;
+    match rows.next()? {
+        Some(row) => Ok(Some(
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Ok(((*c).to_owned(), row.get_ref(i).map(owned)?)))
+                .collect::<Result<_>>()?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Writes the row with the given values (only columns the table has; the key always).
+pub fn write_row(
+    conn: &Connection,
+    shape: &TableShape,
+    key: &[Value],
+    values: &RowValues,
+) -> Result<()> {
+    let mut columns: Vec<&str> = Vec::with_capacity(shape.columns.len());
+    let mut bound: Vec<&Value> = Vec::with_capacity(shape.columns.len());
+    for (column, value) in shape.key_columns().zip(key) {
+        columns.push(column);
+        bound.push(value);
+    }
+    for (column, value) in values {
+        if shape.columns.contains(column) && !columns.contains(&column.as_str()) {
+            columns.push(column);
+            bound.push(value);
+        }
+    }
+    let key_columns: Vec<&str> = shape.key_columns().collect();
+    conn.prepare_cached(&upsert_sql(&shape.name, &columns, &key_columns))?
+        .execute(params_from_iter(bound))?;
+    Ok(())
+}
+
+/// Removes the row with `key` from the table (nothing if it is absent).
+pub fn delete_row(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<()> {
+    let key_columns: Vec<&str> = shape.key_columns().collect();
+    conn.prepare_cached(&delete_sql(&shape.name, &key_columns))?
+        .execute(params_from_iter(key.iter()))?;
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! Sync between replicas: bundles out, bundles in (validated, then applied in causal order inside
+//! one transaction), and conflict listing and resolution.
+//!
+//! A received record is applied only after every record it depends on: the previous record of its
+//! origin and everything in its causal context. Records that arrive early wait in the log (and are
+//! still relayed onwards) until their predecessors come, so out-of-order or lossy delivery never
+//! wedges a pair of replicas. What goes into a bundle for a peer is decided only by what that peer
+//! has told us it has (the clock in the last bundle it sent), never by what we once sent it.
+
+use std::collections::HashMap;
+
+use crate::bundle::{self, BundleBody, WireRecord};
+use crate::clock::VectorClock;
+use crate::error::{Error, Result};
+use crate::merge::{Change, Event, RowValues};
+use crate::model::{ChangeSet, ConflictStrategy, DeviceId, RowChange, TableChanges, Value};
+use crate::store::capture::lock;
+use crate::store::conflicts::{self, Conflict};
+use crate::store::tables::{self, TableShape};
+use crate::store::{log, rows, schema, Journal, Store};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// What an import did, in row changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub bundle_id: DeviceId,
+    pub source: DeviceId,
+    /// Row changes in the bundle.
+    pub total: u64,
+    /// Row changes of this bundle applied now.
+    pub applied: u64,
+    /// New conflict records.
+    pub conflicts: u64,
+    /// Row changes this replica already had.
+    pub duplicates: u64,
+    /// Row changes of this bundle still waiting for an earlier change that has not arrived.
+    pub pending: u64,
+    /// Row changes received earlier that could be applied now because this bundle completed them.
+    pub released: u64,
+    /// True when this exact bundle was imported before (nothing was done).
+    pub skipped: bool,
+    /// Ids of the new conflicts that `conflicts()` lists.
+    pub new_conflicts: Vec<String>,
+}
+
+/// The version `resolveConflict` keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    Local,
+    Remote,
+    Values(RowValues),
+}
+
+impl Store {
+    /// Every change the peer is not known to have, as a bundle; `None` when there is none.
+    pub fn generate_bundle(&mut self, peer: Option<&DeviceId>) -> Result<Option<Vec<u8>>> {
+        self.refuse_in_transaction("generateBundle")?;
+        let conn = &self.conn;
+        let known = match peer {
+            Some(peer) => peer_clock(conn, peer)?,
+            None => VectorClock::new(),
+        };
+        let mut records = Vec::new();
+        for origin in log::origins(conn)? {
+            records.extend(log::after(conn, &origin, known.get(&origin))?);
+        }
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let now = (self.journal.now_ms)();
+        let body = BundleBody {
+            id: schema::new_id(conn, now)?,
+            source: self.journal.device,
+            created_at: now,
+            schema_version: 0,
+            sender_clock: self.journal.clock(conn)?,
+            records,
+        };
+        bundle::encode(&body).map(Some)
+    }
+
+    /// Validates a bundle completely, then applies it in one transaction.
+    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
+        self.refuse_in_transaction("importBundle")?;
+        let body = bundle::decode(bytes)?;
+        let mut decoded = Vec::with_capacity(body.records.len());
+        for record in &body.records {
+            let set = ChangeSet::from_bytes(&record.changes.0)
+                .map_err(|e| Error::BundleMalformed(format!("record {}: {e}", record.seq)))?;
+            self.journal.validate(&set)?;
+            decoded.push(set);
+        }
+        let Store { conn, journal } = self;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+        lock(&journal.capture).suspended = true;
+        let outcome = journal.import(conn, bytes, &body, decoded);
+        lock(&journal.capture).suspended = false;
+        match outcome {
+            Ok(outcome) => {
+                conn.prepare_cached("COMMIT")?.raw_execute()?;
+                journal.context = log::encode_clock(&log::frontier(conn)?)?;
+                Ok(outcome)
+            }
+            Err(error) => {
+                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Open conflicts, oldest first. Local changes made since the last import are taken into
+    /// account first (a local write that saw both sides of a conflict closes it).
+    pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
+        let Store { conn, journal } = self;
+        if conn.is_autocommit() {
+            conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+            match journal.index_local(conn) {
+                Ok(()) => conn.prepare_cached("COMMIT")?.raw_execute().map(drop)?,
+                Err(error) => {
+                    conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+                    return Err(error);
+                }
+            }
+        } else {
+            journal.index_local(conn)?;
+        }
+        let shapes = self.journal.shapes();
+        conflicts::open(&self.conn)?
+            .into_iter()
+            .filter_map(|(id, at)| shapes.get(&at.table).map(|shape| (id, at, shape)))
+            .map(|(id, at, shape)| {
+                conflicts::describe(&self.conn, self.journal.device, shape, id, &at)
+            })
+            .collect()
+    }
+
+    /// Keeps one version of a conflicting row by writing it as a new change that supersedes both
+    /// sides, so the conflict closes on every replica that receives it.
+    pub fn resolve_conflict(&mut self, id: &str, choice: Choice) -> Result<()> {
+        self.refuse_in_transaction("resolveConflict")?;
+        let Store { conn, journal } = self;
+        let (raw, at) =
+            conflicts::find(conn, id)?.ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
+        let shapes = journal.shapes();
+        let shape = shapes
+            .get(&at.table)
+            .ok_or_else(|| Error::TableNotSynced(at.table.clone()))?;
+        let conflict = conflicts::describe(conn, journal.device, shape, raw, &at)?;
+        let key = rows::decode_key(&at.pk)?;
+        let chosen = match choice {
+            Choice::Local => conflict.local,
+            Choice::Remote => conflict.remote,
+            Choice::Values(values) => {
+                if let Some((unknown, _)) = values.iter().find(|(c, _)| !shape.columns.contains(c))
+                {
+                    return Err(Error::SchemaMismatch(format!(
+                        "table {} has no column {unknown:?}",
+                        shape.name
+                    )));
+                }
+                let mut row = conflict.local.or(conflict.remote).unwrap_or_default();
+                for (column, value) in values {
+                    match row.iter_mut().find(|(c, _)| *c == column) {
+                        Some(slot) => slot.1 = value,
+                        None => row.push((column, value)),
+                    }
+                }
+                Some(row)
+            }
+        };
+        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+        let outcome = journal.write_resolution(conn, shape, &key, chosen);
+        match outcome {
+            Ok(()) => conn
+                .prepare_cached("COMMIT")?
+                .raw_execute()
+                .map(drop)
+                .map_err(Error::from),
+            Err(error) => {
+                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+                Err(error)
+            }
+        }
+    }
+
+    fn refuse_in_transaction(&self, what: &str) -> Result<()> {
+        if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "{what} cannot run inside an open transaction"
+            )))
+        }
+    }
+}
+
+impl Journal {
+    /// What this replica has applied: every other device's frontier and its own counter.
+    pub(super) fn clock(&self, conn: &Connection) -> Result<VectorClock> {
+        let mut clock = log::frontier(conn)?;
+        clock.observe(self.device, self.local_seq);
+        Ok(clock)
+    }
+
+    fn shapes(&self) -> HashMap<String, TableShape> {
+        lock(&self.capture)
+            .tracked()
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect()
+    }
+
+    /// Checks that a received change set only names synced tables, their columns and their key,
+    /// and that every row change is well formed.
+    fn validate(&self, set: &ChangeSet) -> Result<()> {
+        let capture = lock(&self.capture);
+        for table in &set.tables {
+            let shape = capture
+                .tracked()
+                .find(|s| s.name == table.table)
+                .ok_or_else(|| Error::TableNotSynced(table.table.clone()))?;
+            for (i, column) in table.columns.iter().enumerate() {
+                if !shape.columns.contains(column) {
+                    return Err(Error::SchemaMismatch(format!(
+                        "table {} has no column {column:?}",
+                        shape.name
+                    )));
+                }
+                if table.columns[..i].contains(column) {
+                    return Err(Error::BundleMalformed(format!(
+                        "column {column:?} listed twice"
+                    )));
+                }
+            }
+            let remote_key: Vec<&str> = table
+                .primary_key
+                .iter()
+                .map(|&i| table.columns.get(i as usize).map(String::as_str))
+                .collect::<Option<_>>()
+                .ok_or_else(|| Error::BundleMalformed("key column out of range".into()))?;
+            if remote_key != shape.key_columns().collect::<Vec<_>>() {
+                return Err(Error::SchemaMismatch(format!(
+                    "primary key of {} does not match",
+                    shape.name
+                )));
+            }
+            let width = table.columns.len();
+            for row in &table.rows {
+                let well_formed = match row {
+                    RowChange::Insert { values } => values.len() == width,
+                    RowChange::Delete { old } => old.len() == width,
+                    RowChange::Update {
+                        key,
+                        columns,
+                        old,
+                        new,
+                    } => {
+                        key.len() == remote_key.len()
+                            && !columns.is_empty()
+                            && old.len() == columns.len()
+                            && new.len() == columns.len()
+                            && columns.iter().all(|&c| (c as usize) < width)
+                            && columns.windows(2).all(|w| w[0] < w[1])
+                    }
+                };
+                if !well_formed {
+                    return Err(Error::BundleMalformed(format!(
+                        "malformed row change for {}",
+                        table.table
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The body of an import, inside its transaction.
+    fn import(
+        &mut self,
+        conn: &Connection,
+        bytes: &[u8],
+        body: &BundleBody,
+        decoded: Vec<ChangeSet>,
+    ) -> Result<ImportOutcome> {
+        let total: u64 = decoded.iter().map(|s| s.len() as u64).sum();
+        let mut outcome = ImportOutcome {
+            bundle_id: body.id,
+            source: body.source,
+            total,
+            applied: 0,
+            conflicts: 0,
+            duplicates: 0,
+            pending: 0,
+            released: 0,
+            skipped: false,
+            new_conflicts: Vec::new(),
+        };
+        let digest = bundle::digest_of(bytes);
+        let seen: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM _sync_imports WHERE digest = ?1")?
+            .query_row(params![digest], |r| r.get(0))
+            .optional()?;
+        if seen.is_some() {
+            outcome.skipped = true;
+            outcome.duplicates = total;
+            return Ok(outcome);
+        }
+        self.index_local(conn)?;
+        let mut ours = HashMap::new();
+        for (record, set) in body.records.iter().zip(decoded) {
+            if record.origin != self.device && log::receive(conn, record)? {
+                ours.insert((record.origin, record.seq), set);
+            } else {
+                outcome.duplicates += set.len() as u64;
+            }
+        }
+        let mut frontier = self.clock(conn)?;
+        let mut waiting = log::waiting(conn)?;
+        let mut strategies = HashMap::new();
+        let mut max_hlc = 0;
+        loop {
+            let (ready, later): (Vec<WireRecord>, Vec<WireRecord>) =
+                waiting.into_iter().partition(|r| is_ready(r, &frontier));
+            if ready.is_empty() {
+                waiting = later;
+                break;
+            }
+            for record in ready {
+                let from_bundle = ours.remove(&(record.origin, record.seq));
+                let set = match from_bundle.as_ref() {
+                    Some(set) => set.clone(),
+                    None => ChangeSet::from_bytes(&record.changes.0)?,
+                };
+                let created = self.apply_record(conn, &record, &set, &mut strategies)?;
+                outcome.conflicts += created.len() as u64;
+                outcome.new_conflicts.extend(
+                    created
+                        .into_iter()
+                        .filter(|(_, v)| *v)
+                        .map(|(id, _)| hex(&id)),
+                );
+                if from_bundle.is_some() {
+                    outcome.applied += set.len() as u64;
+                } else {
+                    outcome.released += set.len() as u64;
+                }
+                log::mark_applied(conn, &record.origin, record.seq)?;
+                frontier.observe(record.origin, record.seq);
+                max_hlc = max_hlc.max(record.hlc);
+            }
+            waiting = later;
+        }
+        outcome.pending = ours.values().map(|s| s.len() as u64).sum();
+        drop(waiting);
+        self.hlc.observe(max_hlc);
+        let mut known = peer_clock(conn, &body.source)?;
+        known.merge(&body.sender_clock);
+        conn.prepare_cached(
+            "INSERT INTO _sync_peers (peer, clock) VALUES (?1, ?2)
+             ON CONFLICT (peer) DO UPDATE SET clock = excluded.clock",
+        )?
+        .execute(params![
+            body.source.0.as_slice(),
+            log::encode_clock(&known)?
+        ])?;
+        conn.prepare_cached(
+            "INSERT INTO _sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            digest,
+            body.id.0.as_slice(),
+            body.source.0.as_slice(),
+            log::to_sql_int((self.now_ms)())?,
+            log::to_sql_int(outcome.total)?,
+            log::to_sql_int(outcome.applied)?,
+            log::to_sql_int(outcome.conflicts)?,
+            log::to_sql_int(outcome.duplicates)?
+        ])?;
+        Ok(outcome)
+    }
+
+    /// Merges every row change of a received record; returns the new conflicts.
+    fn apply_record(
+        &mut self,
+        conn: &Connection,
+        record: &WireRecord,
+        set: &ChangeSet,
+        strategies: &mut HashMap<String, ConflictStrategy>,
+    ) -> Result<Vec<([u8; 16], bool)>> {
+        let shapes = self.shapes();
+        let mut created = Vec::new();
+        let now = (self.now_ms)();
+        // A record is one transaction's net effect, so its rows may only fit together as a whole
+        // (a unique value moving from a deleted row to an inserted one, a child before its
+        // parent): deletes go first, then updates, then inserts, and a row that violates a
+        // constraint is retried after the others until no further row succeeds.
+        let rank = |row: &RowChange| match row {
+            RowChange::Delete { .. } => 0,
+            RowChange::Update { .. } => 1,
+            RowChange::Insert { .. } => 2,
+        };
+        let mut queue: Vec<(&TableChanges, &RowChange)> = set
+            .tables
+            .iter()
+            .flat_map(|t| t.rows.iter().map(move |r| (t, r)))
+            .collect();
+        queue.sort_by_key(|(_, row)| rank(row));
+        loop {
+            let before = queue.len();
+            let mut deferred = Vec::new();
+            let mut last_error = None;
+            for (table, row) in queue {
+                let Some(shape) = shapes.get(&table.table) else {
+                    continue;
+                };
+                let strategy = strategy(conn, strategies, &table.table)?;
+                let key = table.key_of(row)?;
+                let pk = rows::encode_key(&key);
+                let change = Change {
+                    origin: record.origin,
+                    seq: record.seq,
+                    hlc: record.hlc,
+                    context: &record.clock,
+                    event: event_of(table, row),
+                };
+                match rows::merge_remote(conn, shape, &key, &pk, &change) {
+                    Ok(merged) => created.extend(conflicts::refresh(
+                        conn,
+                        &table.table,
+                        &pk,
+                        &merged.meta,
+                        merged.heads_before,
+                        strategy,
+                        now,
+                    )?),
+                    Err(error) if is_constraint(&error) => {
+                        deferred.push((table, row));
+                        last_error = Some(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            match last_error {
+                None => return Ok(created),
+                Some(error) if deferred.len() == before => return Err(error),
+                Some(_) => queue = deferred,
+            }
+        }
+    }
+
+    /// Brings the merge state up to date with local changes recorded since the last time.
+    fn index_local(&mut self, conn: &Connection) -> Result<()> {
+        let indexed = schema::setting(conn, "indexed")?.map_or(Ok(0), log::from_sql_int)?;
+        if indexed >= self.local_seq {
+            return Ok(());
+        }
+        let mut strategies = HashMap::new();
+        let now = (self.now_ms)();
+        for record in log::after(conn, &self.device, indexed)? {
+            let set = ChangeSet::from_bytes(&record.changes.0)?;
+            for table in &set.tables {
+                let strategy = strategy(conn, &mut strategies, &table.table)?;
+                for row in &table.rows {
+                    let key = table.key_of(row)?;
+                    let pk = rows::encode_key(&key);
+                    let old = match row {
+                        RowChange::Delete { old } => Some(named(&table.columns, old)),
+                        _ => None,
+                    };
+                    let change = Change {
+                        origin: record.origin,
+                        seq: record.seq,
+                        hlc: record.hlc,
+                        context: &record.clock,
+                        event: event_of(table, row),
+                    };
+                    let merged =
+                        rows::merge_local(conn, &table.table, &table.columns, &pk, &change, old)?;
+                    conflicts::refresh(
+                        conn,
+                        &table.table,
+                        &pk,
+                        &merged.meta,
+                        merged.heads_before,
+                        strategy,
+                        now,
+                    )?;
+                }
+            }
+        }
+        schema::set_setting(conn, "indexed", log::to_sql_int(self.local_seq)?)
+    }
+
+    /// Writes the chosen version of a row and records it as a local change.
+    fn write_resolution(
+        &mut self,
+        conn: &Connection,
+        shape: &TableShape,
+        key: &[Value],
+        chosen: Option<RowValues>,
+    ) -> Result<()> {
+        self.index_local(conn)?;
+        let current = rows::current(conn, shape, key)?;
+        lock(&self.capture).suspended = true;
+        let written = match &chosen {
+            Some(values) => rows::write_row(conn, shape, key, values),
+            None => rows::delete_row(conn, shape, key),
+        };
+        lock(&self.capture).suspended = false;
+        written?;
+        let pick = |values: &RowValues| -> Vec<Value> {
+            shape
+                .columns
+                .iter()
+                .map(|c| {
+                    values
+                        .iter()
+                        .find(|(n, _)| n == c)
+                        .map_or(Value::Null, |(_, v)| v.clone())
+                })
+                .collect()
+        };
+        let row = match (&chosen, current) {
+            (Some(values), _) => RowChange::Insert {
+                values: pick(values),
+            },
+            (None, Some(old)) => RowChange::Delete { old: pick(&old) },
+            (None, None) => RowChange::Delete {
+                old: pick(&key_only(shape, key)),
+            },
+        };
+        let set = ChangeSet {
+            tables: vec![TableChanges {
+                table: shape.name.clone(),
+                columns: shape.columns.clone(),
+                primary_key: shape.primary_key.clone(),
+                rows: vec![row],
+            }],
+        };
+        self.append_local(conn, &set.to_bytes()?)?;
+        self.index_local(conn)
+    }
+}
+
+/// Whether every change a record depends on has been applied.
+fn is_ready(record: &WireRecord, frontier: &VectorClock) -> bool {
+    frontier.get(&record.origin) + 1 == record.seq
+        && record.clock.iter().all(|(device, seq)| {
+            if *device == record.origin {
+                *seq < record.seq
+            } else {
+                frontier.get(device) >= *seq
+            }
+        })
+}
+
+fn event_of(table: &TableChanges, row: &RowChange) -> Event {
+    match row {
+        RowChange::Insert { values } => Event::Insert(named(&table.columns, values)),
+        RowChange::Update { columns, new, .. } => Event::Update(
+            columns
+                .iter()
+                .zip(new)
+                .filter_map(|(&i, v)| {
+                    table
+                        .columns
+                        .get(i as usize)
+                        .map(|c| (c.clone(), v.clone()))
+                })
+                .collect(),
+        ),
+        RowChange::Delete { .. } => Event::Delete,
+    }
+}
+
+fn named(columns: &[String], values: &[Value]) -> RowValues {
+    columns
+        .iter()
+        .cloned()
+        .zip(values.iter().cloned())
+        .collect()
+}
+
+fn key_only(shape: &TableShape, key: &[Value]) -> RowValues {
+    shape
+        .key_columns()
+        .map(str::to_owned)
+        .zip(key.iter().cloned())
+        .collect()
+}
+
+fn strategy(
+    conn: &Connection,
+    cache: &mut HashMap<String, ConflictStrategy>,
+    table: &str,
+) -> Result<ConflictStrategy> {
+    if let Some(strategy) = cache.get(table) {
+        return Ok(*strategy);
+    }
+    let strategy = tables::strategy(conn, table)?.unwrap_or_default();
+    cache.insert(table.to_owned(), strategy);
+    Ok(strategy)
+}
+
+fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT clock FROM _sync_peers WHERE peer = ?1")?
+        .query_row(params![peer.0.as_slice()], |r| r.get(0))
+        .optional()?;
+    match bytes {
+        Some(bytes) => {
+            rmp_serde::from_slice(&bytes).map_err(|e| Error::Corrupt(format!("peer clock: {e}")))
+        }
+        None => Ok(VectorClock::new()),
+    }
+}
+
+fn is_constraint(error: &Error) -> bool {
+    matches!(error, Error::Sql { sqlite_code: Some(code), .. } if code & 0xff == 19)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
