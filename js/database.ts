@@ -9,7 +9,12 @@ import { SyncError, toSyncError } from "./errors.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import type {
   ChangeRecord,
+  Conflict,
+  ConflictChoice,
+  ConflictResolver,
   ExecResult,
+  GenerateBundleOptions,
+  ImportResult,
   Params,
   Row,
   SyncOptions,
@@ -68,6 +73,38 @@ export interface Database extends AsyncDisposable {
 
   /** Every captured change record, oldest first (for inspection and debugging). */
   changeLog(): Promise<ChangeRecord[]>;
+
+  /**
+   * A bundle of every change the peer `options.peerId` is not known to have (all changes without
+   * a peer, or for an unknown one), or `null` when there is nothing to send. A bundle lost in
+   * transit is included again until the peer's own bundle shows it has those changes.
+   */
+  generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null>;
+
+  /**
+   * Validates a bundle completely, then applies it in one transaction. A rejected bundle changes
+   * nothing (`ERR_BUNDLE_MALFORMED`, `ERR_BUNDLE_TAMPERED`, `ERR_BUNDLE_VERSION`,
+   * `ERR_TABLE_NOT_SYNCED`, `ERR_SCHEMA_MISMATCH`, …). Importing the same bundle again does nothing.
+   * Afterwards, resolvers registered with {@link Database.setConflictResolver} are called for the
+   * new conflicts of their tables; if one throws, the import stays applied and this rejects with
+   * that error.
+   */
+  importBundle(bytes: Uint8Array): Promise<ImportResult>;
+
+  /** Unresolved conflicts, oldest first. */
+  conflicts(): Promise<Conflict[]>;
+
+  /**
+   * Keeps `"local"`, `"remote"` or the given values for a conflicting row, written as a new change
+   * that supersedes both sides, so the conflict closes on every replica that receives it.
+   */
+  resolveConflict(id: string, choice: ConflictChoice): Promise<void>;
+
+  /**
+   * Registers (or, with `null`, removes) the app's resolver for new conflicts on `table`. It runs
+   * after an import commits, outside any transaction, once per new conflict.
+   */
+  setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void>;
 
   /** Waits for queued calls, then releases the database. Idempotent. */
   close(): Promise<void>;
@@ -147,6 +184,8 @@ export class LocalDatabase implements Database {
   #tail: Promise<void> = Promise.resolve();
   /** Calls queued or running on `#tail`; when 0, calls run at once. */
   #queued = 0;
+  /** Conflict resolvers registered by the app, by table. */
+  #resolvers = new Map<string, ConflictResolver>();
   /** Set by the first `close()`; resolves once the handle is released. */
   #closing: Promise<void> | undefined;
 
@@ -216,6 +255,55 @@ export class LocalDatabase implements Database {
 
   changeLog(): Promise<ChangeRecord[]> {
     return this.#call((handle) => handle.changeLog() as ChangeRecord[]);
+  }
+
+  generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
+    return this.#call((handle) => handle.generateBundle(options?.peerId ?? undefined) as Uint8Array | null);
+  }
+
+  async importBundle(bytes: Uint8Array): Promise<ImportResult> {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new SyncError("ERR_INVALID_ARGUMENT", "importBundle needs a Uint8Array");
+    }
+    const result = await this.#call((handle) => handle.importBundle(bytes) as ImportResult);
+    await this.#runResolvers(result.newConflicts);
+    return result;
+  }
+
+  conflicts(): Promise<Conflict[]> {
+    return this.#call((handle) => handle.conflicts() as Conflict[]);
+  }
+
+  resolveConflict(id: string, choice: ConflictChoice): Promise<void> {
+    return this.#call((handle) => {
+      requireString(id, "conflict id");
+      handle.resolveConflict(id, choice);
+    });
+  }
+
+  setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void> {
+    return this.#call(() => {
+      requireString(table, "table");
+      if (resolver === null) {
+        this.#resolvers.delete(table);
+      } else if (typeof resolver === "function") {
+        this.#resolvers.set(table, resolver);
+      } else {
+        throw new SyncError("ERR_INVALID_ARGUMENT", "a conflict resolver must be a function or null");
+      }
+    });
+  }
+
+  /** Offers each new conflict to its table's resolver and applies the answers. */
+  async #runResolvers(ids: string[]): Promise<void> {
+    if (ids.length === 0 || this.#resolvers.size === 0) return;
+    const open = await this.conflicts();
+    for (const conflict of open.filter((c) => ids.includes(c.id))) {
+      const resolver = this.#resolvers.get(conflict.table);
+      if (resolver === undefined) continue;
+      const choice = await resolver(conflict);
+      if (choice !== undefined) await this.resolveConflict(conflict.id, choice);
+    }
   }
 
   close(): Promise<void> {

@@ -87,3 +87,59 @@ export interface ChangeRecord {
   /** The row changes, in the order they were made. */
   changes: RowChange[];
 }
+
+/** Options of {@link Database.generateBundle}. */
+export interface GenerateBundleOptions {
+  /**
+   * The device the bundle is for. Only changes it is not known to have are included (known from
+   * the clock in the last bundle it sent us); without it, or for an unknown peer, all changes.
+   */
+  peerId?: string;
+}
+
+/** What {@link Database.importBundle} did, counted in row changes. */
+export interface ImportResult {
+  bundleId: string;
+  sourceDeviceId: string;
+  /** Row changes in the bundle. */
+  total: number;
+  /** Row changes of this bundle written now (winning, or kept as superseded history). */
+  applied: number;
+  /** New conflict records (including ones a strategy resolved automatically). */
+  conflicts: number;
+  /** Row changes this replica already had. */
+  duplicates: number;
+  /** True when this exact bundle was imported before; nothing was done. */
+  skipped: boolean;
+  /** Row changes of this bundle waiting for an earlier change that has not arrived yet. */
+  pending: number;
+  /** Row changes received earlier that this bundle allowed to be applied. */
+  released: number;
+  /** Ids of the new conflicts that {@link Database.conflicts} lists. */
+  newConflicts: string[];
+}
+
+/** Two concurrent versions of one row. */
+export interface Conflict {
+  /** The same id on every replica for the same pair of changes. */
+  id: string;
+  table: string;
+  primaryKey: Row;
+  /** The row as this replica wrote it (or the provisional winner if neither side is ours); null = deleted. */
+  local: Row | null;
+  /** The concurrent version; null = deleted. */
+  remote: Row | null;
+  /** When this replica detected it, ms since the epoch. */
+  detectedAt: number;
+}
+
+/** How to settle a conflict: keep one side, or write these values. */
+export type ConflictChoice = "local" | "remote" | { values: { readonly [column: string]: SqlValue } };
+
+/**
+ * Decides new conflicts of one table after an import: return a choice, or `undefined` to leave
+ * the conflict open.
+ */
+export type ConflictResolver = (
+  conflict: Conflict,
+) => ConflictChoice | undefined | Promise<ConflictChoice | undefined>;

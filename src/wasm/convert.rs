@@ -11,6 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
 use crate::model::{ChangeRecord, Params, RowChange, Rows, TableChanges, Value};
+use crate::store::{Choice, Conflict, ImportOutcome};
 
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -207,6 +208,109 @@ fn row_change_to_js(table: &TableChanges, row: &RowChange) -> Result<Object> {
     };
     put(&object, &"op".into(), &JsValue::from_str(op))?;
     put(&object, &"columns".into(), &columns.into())?;
+    Ok(object)
+}
+
+/// An `ImportResult`.
+pub fn import_to_js(outcome: &ImportOutcome) -> Result<Object> {
+    let object = Object::new();
+    put(
+        &object,
+        &"bundleId".into(),
+        &JsValue::from_str(&outcome.bundle_id.to_string()),
+    )?;
+    put(
+        &object,
+        &"sourceDeviceId".into(),
+        &JsValue::from_str(&outcome.source.to_string()),
+    )?;
+    for (key, count) in [
+        ("total", outcome.total),
+        ("applied", outcome.applied),
+        ("conflicts", outcome.conflicts),
+        ("duplicates", outcome.duplicates),
+        ("pending", outcome.pending),
+        ("released", outcome.released),
+    ] {
+        put(&object, &key.into(), &JsValue::from_f64(count as f64))?;
+    }
+    put(
+        &object,
+        &"skipped".into(),
+        &JsValue::from_bool(outcome.skipped),
+    )?;
+    let ids: Array = outcome
+        .new_conflicts
+        .iter()
+        .map(|id| JsValue::from_str(id))
+        .collect();
+    put(&object, &"newConflicts".into(), &ids.into())?;
+    Ok(object)
+}
+
+/// A `Conflict`.
+pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
+    let object = Object::new();
+    put(&object, &"id".into(), &JsValue::from_str(&conflict.id))?;
+    put(
+        &object,
+        &"table".into(),
+        &JsValue::from_str(&conflict.table),
+    )?;
+    put(
+        &object,
+        &"primaryKey".into(),
+        &named_to_js(&conflict.primary_key)?.into(),
+    )?;
+    for (key, version) in [("local", &conflict.local), ("remote", &conflict.remote)] {
+        let value = match version {
+            Some(row) => named_to_js(row)?.into(),
+            None => JsValue::NULL,
+        };
+        put(&object, &key.into(), &value)?;
+    }
+    put(
+        &object,
+        &"detectedAt".into(),
+        &JsValue::from_f64(conflict.detected_at as f64),
+    )?;
+    Ok(object)
+}
+
+/// `"local"`, `"remote"` or `{ values: Row }`.
+pub fn choice_from_js(choice: &JsValue) -> Result<Choice> {
+    match choice.as_string().as_deref() {
+        Some("local") => return Ok(Choice::Local),
+        Some("remote") => return Ok(Choice::Remote),
+        _ => {}
+    }
+    let values = if choice.is_object() {
+        Reflect::get(choice, &JsValue::from_str("values")).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    };
+    if !values.is_object() {
+        return Err(Error::InvalidArgument(
+            "choice must be \"local\", \"remote\" or { values: { column: value } }".into(),
+        ));
+    }
+    let entries = Object::entries(values.unchecked_ref());
+    let mut row = Vec::with_capacity(entries.length() as usize);
+    for entry in entries.iter() {
+        let pair: Array = entry.unchecked_into();
+        row.push((
+            pair.get(0).as_string().unwrap_or_default(),
+            value_from_js(&pair.get(1))?,
+        ));
+    }
+    Ok(Choice::Values(row))
+}
+
+fn named_to_js(values: &[(String, Value)]) -> Result<Object> {
+    let object = Object::new();
+    for (column, value) in values {
+        put(&object, &JsValue::from_str(column), &value_to_js(value))?;
+    }
     Ok(object)
 }
 

@@ -6,12 +6,12 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Object};
+use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::ConflictStrategy;
+use crate::model::{ConflictStrategy, DeviceId};
 use crate::store::Location;
 use crate::wasm::convert;
 use crate::wasm::error::{internal, to_js};
@@ -119,6 +119,45 @@ impl DatabaseHandle {
                 out.push(&convert::record_to_js(&record)?.into());
             }
             Ok(out)
+        })
+    }
+
+    /// A bundle of every change the peer `peerId` is not known to have (all changes when it is
+    /// absent or unknown), or `null` when there is nothing to send.
+    #[wasm_bindgen(js_name = generateBundle)]
+    pub fn generate_bundle(&self, peer_id: Option<String>) -> Result<JsValue, JsValue> {
+        self.with(|engine| {
+            let peer = peer_id.as_deref().map(DeviceId::from_hex).transpose()?;
+            Ok(match engine.generate_bundle(peer.as_ref())? {
+                Some(bytes) => Uint8Array::from(bytes.as_slice()).into(),
+                None => JsValue::NULL,
+            })
+        })
+    }
+
+    /// Validates a bundle, then applies it in one transaction; returns the `ImportResult`.
+    #[wasm_bindgen(js_name = importBundle)]
+    pub fn import_bundle(&self, bytes: &[u8]) -> Result<Object, JsValue> {
+        self.with(|engine| convert::import_to_js(&engine.import_bundle(bytes)?))
+    }
+
+    /// Open conflicts, oldest first.
+    pub fn conflicts(&self) -> Result<Array, JsValue> {
+        self.with(|engine| {
+            let out = Array::new();
+            for conflict in engine.conflicts()? {
+                out.push(&convert::conflict_to_js(&conflict)?.into());
+            }
+            Ok(out)
+        })
+    }
+
+    /// Resolves a conflict: `choice` is `"local"`, `"remote"` or `{ values: Row }`.
+    #[wasm_bindgen(js_name = resolveConflict)]
+    pub fn resolve_conflict(&self, id: &str, choice: JsValue) -> Result<(), JsValue> {
+        self.with(|engine| {
+            let choice = convert::choice_from_js(&choice)?;
+            engine.resolve_conflict(id, choice)
         })
     }
 

@@ -7,8 +7,11 @@ import {
   SyncError,
   type ChangeRecord,
   type ColumnValue,
+  type Conflict,
+  type ConflictChoice,
   type Database,
   type ExecResult,
+  type ImportResult,
   type Row,
   type SqlValue,
   type SyncErrorCode,
@@ -60,6 +63,25 @@ export async function usage(): Promise<void> {
   const log: ChangeRecord[] = await db.changeLog();
   const op: "insert" | "update" | "delete" | undefined = log[0]?.changes[0]?.op;
 
+  const bundle: Uint8Array | null = await db.generateBundle({ peerId: id });
+  if (bundle !== null) {
+    const result: ImportResult = await db.importBundle(bundle);
+    const applied: number = result.applied + result.duplicates + result.pending;
+    void applied;
+  }
+  // @ts-expect-error bundles are bytes
+  await db.importBundle("base64");
+  const open: Conflict[] = await db.conflicts();
+  const version: Row | null = open[0]?.local ?? null;
+  await db.resolveConflict("id", "remote");
+  await db.resolveConflict("id", { values: { title: "merged", done: 1 } });
+  // @ts-expect-error only local, remote or values
+  await db.resolveConflict("id", "newest");
+  await db.setConflictResolver("t", (conflict: Conflict): ConflictChoice | undefined =>
+    conflict.remote === null ? "local" : undefined,
+  );
+  await db.setConflictResolver("t", null);
+
   const code: SyncErrorCode = SYNC_ERROR_CODES[0];
   // @ts-expect-error error codes are a closed set
   const unknown: SyncErrorCode = "ERR_NOPE";
@@ -72,5 +94,5 @@ export async function usage(): Promise<void> {
     await scoped.query("SELECT 1");
   }
   await db.close();
-  void [DatabaseHandle, changes, cell, flag, fromTx, tables, counter, op, code, unknown, retryable, sqliteCode];
+  void [DatabaseHandle, changes, cell, flag, fromTx, tables, counter, op, code, unknown, retryable, sqliteCode, version];
 }
