@@ -71,13 +71,13 @@ pub struct RowMeta {
     pub tombstone: Option<Vec<(String, Value)>>,
 }
 
-/// What a change does to a row.
+/// What a change does to a row; column names and values are borrowed from the change set.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<'a> {
     /// A whole row written (values for every column).
-    Insert(Vec<(String, Value)>),
+    Insert(Vec<(&'a str, &'a Value)>),
     /// Some columns written.
-    Update(Vec<(String, Value)>),
+    Update(Vec<(&'a str, &'a Value)>),
     Delete,
 }
 
@@ -89,7 +89,7 @@ pub struct Change<'a> {
     pub hlc: u64,
     /// What the origin had seen from other devices.
     pub context: &'a VectorClock,
-    pub event: Event,
+    pub event: Event<'a>,
 }
 
 impl Change<'_> {
@@ -114,7 +114,7 @@ impl Change<'_> {
             Event::Insert(_) => (false, None),
             Event::Update(written) => (
                 false,
-                Some(written.iter().map(|(c, _)| c.clone()).collect()),
+                Some(written.iter().map(|(c, _)| (*c).to_owned()).collect()),
             ),
             Event::Delete => (true, None),
         };
@@ -132,9 +132,20 @@ impl Change<'_> {
 pub type RowValues = Vec<(String, Value)>;
 
 impl RowMeta {
-    /// The state of a row first seen through `change` (values as `values`, after the change).
+    /// The state of a row first seen through an insert: nothing else to merge with.
+    pub fn inserted(change: &Change<'_>) -> RowMeta {
+        RowMeta {
+            live: change.stamp(),
+            deleted: false,
+            columns: BTreeMap::new(),
+            heads: vec![change.head()],
+            tombstone: None,
+        }
+    }
+
+    /// The state of a row first seen through `change`, and its values if it exists.
     pub fn first(change: &Change<'_>) -> (RowMeta, Option<RowValues>) {
-        let fresh = RowMeta {
+        let mut meta = RowMeta {
             live: Stamp {
                 hlc: 0,
                 origin: DeviceId([0; 16]),
@@ -145,50 +156,53 @@ impl RowMeta {
             tombstone: None,
         };
         let mut values = Vec::new();
-        let mut meta = fresh;
         meta.absorb(change, &mut values);
-        let visible = (!meta.deleted).then_some(values.clone());
         if meta.deleted {
             meta.tombstone = Some(values);
+            (meta, None)
+        } else {
+            (meta, Some(values))
         }
-        (meta, visible)
     }
 
     /// Absorbs `change` into the row state. `values` are the row's current values (from the table,
     /// or the tombstone while deleted), one entry per column, and are updated in place; the caller
     /// writes them back. Columns absent from `values` are taken to have no value yet.
-    /// Returns whether the row's set of heads changed.
-    pub fn absorb(&mut self, change: &Change<'_>, values: &mut RowValues) -> bool {
+    pub fn absorb(&mut self, change: &Change<'_>, values: &mut RowValues) {
         let stamp = change.stamp();
-        let written: &[(String, Value)] = match &change.event {
+        let written: &[(&str, &Value)] = match &change.event {
             Event::Insert(v) | Event::Update(v) => v,
             Event::Delete => &[],
         };
-        for (column, value) in written {
+        // Every column stamp is at most `live`, so a change newer than `live` wins every column it
+        // writes, and those columns then simply carry the new `live` stamp.
+        let promote = stamp > self.live;
+        for &(column, value) in written {
             if stamp > self.stamp_of(column) {
                 match values.iter_mut().find(|(c, _)| c == column) {
                     Some(slot) => slot.1 = value.clone(),
-                    None => values.push((column.clone(), value.clone())),
+                    None => values.push((column.to_owned(), value.clone())),
                 }
-                self.columns.insert(column.clone(), stamp);
+                if promote {
+                    self.columns.remove(column);
+                } else {
+                    self.columns.insert(column.to_owned(), stamp);
+                }
             }
         }
-        if stamp > self.live {
+        if promote {
             let old = self.live;
             for (column, _) in values.iter() {
-                self.columns.entry(column.clone()).or_insert(old);
+                if !written.iter().any(|(w, _)| w == column) && !self.columns.contains_key(column) {
+                    self.columns.insert(column.clone(), old);
+                }
             }
             self.live = stamp;
             self.deleted = matches!(change.event, Event::Delete);
         }
-        let live = self.live;
-        self.columns.retain(|_, s| *s != live);
-        let before = self.heads.len();
         self.heads.retain(|h| !change.has_seen(h));
-        let superseded = before != self.heads.len();
         self.heads.push(change.head());
         self.heads.sort_by_key(|h| std::cmp::Reverse(h.stamp()));
-        superseded || before > 0
     }
 
     /// The stamp of a column's winning write.
@@ -220,22 +234,38 @@ mod tests {
         (name.to_owned(), Value::Integer(v))
     }
 
+    /// Owned form of an [`Event`], for building test histories.
+    #[derive(Clone)]
+    enum Ev {
+        Insert(Vec<(String, Value)>),
+        Update(Vec<(String, Value)>),
+        Delete,
+    }
+
     struct Op {
         origin: u8,
         seq: u64,
         hlc: u64,
         context: VectorClock,
-        event: Event,
+        event: Ev,
     }
 
     fn run(ops: &[&Op]) -> (RowMeta, Option<RowValues>) {
         fn change(op: &Op) -> Change<'_> {
+            fn borrow(cells: &[(String, Value)]) -> Vec<(&str, &Value)> {
+                cells.iter().map(|(c, v)| (c.as_str(), v)).collect()
+            }
+            let event = match &op.event {
+                Ev::Insert(cells) => Event::Insert(borrow(cells)),
+                Ev::Update(cells) => Event::Update(borrow(cells)),
+                Ev::Delete => Event::Delete,
+            };
             Change {
                 origin: dev(op.origin),
                 seq: op.seq,
                 hlc: op.hlc,
                 context: &op.context,
-                event: op.event.clone(),
+                event,
             }
         }
         let (mut meta, visible) = RowMeta::first(&change(ops[0]));
@@ -270,7 +300,7 @@ mod tests {
             seq: 1,
             hlc: 10,
             context: VectorClock::new(),
-            event: Event::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
+            event: Ev::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
         };
         let seen_base: VectorClock = [(dev(1), 1)].into_iter().collect();
         let edit_a = Op {
@@ -278,14 +308,14 @@ mod tests {
             seq: 1,
             hlc: 20,
             context: seen_base.clone(),
-            event: Event::Update(vec![col("a", 5)]),
+            event: Ev::Update(vec![col("a", 5)]),
         };
         let edit_b = Op {
             origin: 1,
             seq: 2,
             hlc: 15,
             context: VectorClock::new(),
-            event: Event::Update(vec![col("b", 7)]),
+            event: Ev::Update(vec![col("b", 7)]),
         };
         let outcomes: Vec<_> = permutations(&[&edit_a, &edit_b])
             .into_iter()
@@ -307,7 +337,7 @@ mod tests {
             seq: 1,
             hlc: 10,
             context: VectorClock::new(),
-            event: Event::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
+            event: Ev::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
         };
         let seen: VectorClock = [(dev(1), 1)].into_iter().collect();
         let delete = Op {
@@ -315,14 +345,14 @@ mod tests {
             seq: 1,
             hlc: 30,
             context: seen.clone(),
-            event: Event::Delete,
+            event: Ev::Delete,
         };
         let update = Op {
             origin: 3,
             seq: 1,
             hlc: 20,
             context: seen.clone(),
-            event: Event::Update(vec![col("a", 9)]),
+            event: Ev::Update(vec![col("a", 9)]),
         };
         for order in permutations(&[&delete, &update]) {
             let (meta, values) = run(&[&[&base][..], &order].concat());
@@ -334,7 +364,7 @@ mod tests {
             seq: 1,
             hlc: 40,
             context: seen,
-            event: Event::Update(vec![col("a", 9)]),
+            event: Ev::Update(vec![col("a", 9)]),
         };
         for order in permutations(&[&delete, &revive]) {
             let (_, values) = run(&[&[&base][..], &order].concat());
@@ -349,14 +379,14 @@ mod tests {
             seq: 1,
             hlc: 10,
             context: VectorClock::new(),
-            event: Event::Insert(vec![col("id", 1), col("v", 1)]),
+            event: Ev::Insert(vec![col("id", 1), col("v", 1)]),
         };
         let b = Op {
             origin: 2,
             seq: 1,
             hlc: 11,
             context: VectorClock::new(),
-            event: Event::Insert(vec![col("id", 1), col("v", 2)]),
+            event: Ev::Insert(vec![col("id", 1), col("v", 2)]),
         };
         let both: VectorClock = [(dev(2), 1)].into_iter().collect();
         let resolve = Op {
@@ -364,7 +394,7 @@ mod tests {
             seq: 2,
             hlc: 12,
             context: both,
-            event: Event::Insert(vec![col("id", 1), col("v", 3)]),
+            event: Ev::Insert(vec![col("id", 1), col("v", 3)]),
         };
         let (meta, _) = run(&[&a, &b]);
         assert_eq!(meta.conflicts().count(), 1);

@@ -72,20 +72,21 @@ pub struct Buffer {
 
 #[derive(Debug)]
 struct Pending {
-    shape: TableShape,
+    shape: Arc<TableShape>,
     buffer: Buffer,
 }
 
 /// A table's buffered rows, handed out by [`Capture::take`] for diffing.
 #[derive(Debug)]
 pub struct TakenTable {
-    pub shape: TableShape,
+    pub shape: Arc<TableShape>,
     pub buffer: Buffer,
 }
 
 impl Capture {
     /// Starts (or refreshes the shape of) capture for a table.
     pub fn track(&mut self, shape: TableShape) {
+        let shape = Arc::new(shape);
         match self.tables.get_mut(&shape.name) {
             Some(pending) => pending.shape = shape,
             None => {
@@ -107,7 +108,7 @@ impl Capture {
     }
 
     /// The tables being captured.
-    pub fn tracked(&self) -> impl Iterator<Item = &TableShape> {
+    pub fn tracked(&self) -> impl Iterator<Item = &Arc<TableShape>> {
         self.tables.values().map(|p| &p.shape)
     }
 

@@ -30,7 +30,7 @@ use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
 use crate::model::{
     ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
-    TableChanges, Value,
+    TableChanges,
 };
 use capture::{lock, SharedCapture};
 use exec::{Binder, Output};
@@ -353,7 +353,9 @@ impl Journal {
         if taken.is_empty() {
             return Ok(());
         }
-        match net::encode(taken, verify, |shape, key| current_row(conn, shape, key))? {
+        match net::encode(taken, verify, |shape, key| {
+            rows::current_values(conn, shape, key)
+        })? {
             Some(changes) => self.append_local(conn, &changes),
             None => Ok(()),
         }
@@ -418,22 +420,6 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T
             conn.execute_batch("ROLLBACK TO _sync_internal; RELEASE _sync_internal")?;
             Err(error)
         }
-    }
-}
-
-/// The current values of the row with `key`, if it exists.
-fn current_row(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<Option<Vec<Value>>> {
-    let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
-    let key_columns: Vec<&str> = shape.key_columns().collect();
-    let mut stmt = conn.prepare_cached(&apply::select_sql(&shape.name, &columns, &key_columns))?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(key.iter()))?;
-    match rows.next()? {
-        Some(row) => Ok(Some(
-            (0..columns.len())
-                .map(|i| row.get_ref(i).map(capture::owned))
-                .collect::<rusqlite::Result<_>>()?,
-        )),
-        None => Ok(None),
     }
 }
 

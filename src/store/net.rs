@@ -151,12 +151,12 @@ mod tests {
     }
 
     fn shape() -> TableShape {
-        TableShape {
-            name: "t".into(),
-            columns: vec!["id".into(), "v".into(), "b".into()],
-            hook_index: vec![0, 1, 2],
-            primary_key: vec![0],
-        }
+        TableShape::new(
+            "t".into(),
+            vec!["id".into(), "v".into(), "b".into()],
+            vec![0, 1, 2],
+            vec![0],
+        )
     }
 
     /// Records one hook call: `before` and `after` are full rows.
@@ -233,7 +233,7 @@ mod tests {
             Some(&[int(6), text("same"), Value::Null]),
         );
         let taken = vec![TakenTable {
-            shape: shape(),
+            shape: shape().into(),
             buffer,
         }];
         let bytes = encode(taken, false, |_, _| Ok(None))
@@ -273,7 +273,7 @@ mod tests {
         hook(&mut buffer, None, Some(&[int(1), Value::Null, Value::Null]));
         hook(&mut buffer, Some(&[int(1), Value::Null, Value::Null]), None);
         let taken = vec![TakenTable {
-            shape: shape(),
+            shape: shape().into(),
             buffer,
         }];
         assert_eq!(encode(taken, false, |_, _| Ok(None)).expect("encode"), None);
@@ -284,7 +284,7 @@ mod tests {
         let mut buffer = Buffer::default();
         hook(&mut buffer, None, Some(&[int(1), Value::Null, Value::Null]));
         let taken = vec![TakenTable {
-            shape: shape(),
+            shape: shape().into(),
             buffer,
         }];
         assert_eq!(encode(taken, true, |_, _| Ok(None)).expect("encode"), None);

@@ -10,8 +10,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::merge::{Change, RowMeta, RowValues};
-use crate::model::Value;
-use crate::store::apply::{delete_sql, select_sql, upsert_sql};
+use crate::model::{RowChange, TableChanges, Value};
+use crate::store::apply::upsert_sql;
 use crate::store::capture::{borrowed, owned, write_array_len, write_value};
 use crate::store::tables::TableShape;
 
@@ -61,26 +61,40 @@ fn save(conn: &Connection, table: &str, pk: &[u8], meta: &RowMeta) -> Result<()>
     Ok(())
 }
 
-/// Merges a received change into the row: the table and the merge state both change.
+/// Merges a received change (`row` of `table`, seen by the merge as `change`) into the row: the
+/// table and the merge state both change.
 pub fn merge_remote(
     conn: &Connection,
     shape: &TableShape,
+    table: &TableChanges,
+    row: &RowChange,
     key: &[Value],
     pk: &[u8],
     change: &Change<'_>,
 ) -> Result<Merged> {
     let merged = match load(conn, &shape.name, pk)? {
-        None => {
-            let (meta, visible) = RowMeta::first(change);
-            match visible {
-                Some(values) => write_row(conn, shape, key, &values)?,
-                None => delete_row(conn, shape, key)?,
+        None => match row {
+            // The common case of a first sync: a new row, columns in the same order as here.
+            RowChange::Insert { values } if table.columns == shape.columns => {
+                conn.prepare_cached(&shape.upsert_sql)?
+                    .execute(params_from_iter(values))?;
+                Merged {
+                    meta: RowMeta::inserted(change),
+                    heads_before: 0,
+                }
             }
-            Merged {
-                meta,
-                heads_before: 0,
+            _ => {
+                let (meta, visible) = RowMeta::first(change);
+                match visible {
+                    Some(values) => write_row(conn, shape, key, &values)?,
+                    None => delete_row(conn, shape, key)?,
+                }
+                Merged {
+                    meta,
+                    heads_before: 0,
+                }
             }
-        }
+        },
         Some(mut meta) => {
             let heads_before = meta.heads.len();
             let was_deleted = meta.deleted;
@@ -145,22 +159,28 @@ pub fn merge_local(
     Ok(merged)
 }
 
-/// The row's current values in the table, by column name.
-pub fn current(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<Option<RowValues>> {
-    let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
-    let key_columns: Vec<&str> = shape.key_columns().collect();
-    let mut stmt = conn.prepare_cached(&select_sql(&shape.name, &columns, &key_columns))?;
+/// The row's current values in the table, in column order, if it exists.
+pub fn current_values(
+    conn: &Connection,
+    shape: &TableShape,
+    key: &[Value],
+) -> Result<Option<Vec<Value>>> {
+    let mut stmt = conn.prepare_cached(&shape.select_sql)?;
     let mut rows = stmt.query(params_from_iter(key.iter()))?;
     match rows.next()? {
         Some(row) => Ok(Some(
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Ok(((*c).to_owned(), row.get_ref(i).map(owned)?)))
-                .collect::<Result<_>>()?,
+            (0..shape.columns.len())
+                .map(|i| row.get_ref(i).map(owned))
+                .collect::<rusqlite::Result<_>>()?,
         )),
         None => Ok(None),
     }
+}
+
+/// The row's current values in the table, by column name.
+pub fn current(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<Option<RowValues>> {
+    Ok(current_values(conn, shape, key)?
+        .map(|values| shape.columns.iter().cloned().zip(values).collect()))
 }
 
 /// Writes the row with the given values (only columns the table has; the key always).
@@ -170,6 +190,16 @@ pub fn write_row(
     key: &[Value],
     values: &RowValues,
 ) -> Result<()> {
+    let ordered: Option<Vec<&Value>> = shape
+        .columns
+        .iter()
+        .map(|column| values.iter().find(|(c, _)| c == column).map(|(_, v)| v))
+        .collect();
+    if let Some(ordered) = ordered {
+        conn.prepare_cached(&shape.upsert_sql)?
+            .execute(params_from_iter(ordered))?;
+        return Ok(());
+    }
     let mut columns: Vec<&str> = Vec::with_capacity(shape.columns.len());
     let mut bound: Vec<&Value> = Vec::with_capacity(shape.columns.len());
     for (column, value) in shape.key_columns().zip(key) {
@@ -190,8 +220,7 @@ pub fn write_row(
 
 /// Removes the row with `key` from the table (nothing if it is absent).
 pub fn delete_row(conn: &Connection, shape: &TableShape, key: &[Value]) -> Result<()> {
-    let key_columns: Vec<&str> = shape.key_columns().collect();
-    conn.prepare_cached(&delete_sql(&shape.name, &key_columns))?
+    conn.prepare_cached(&shape.delete_sql)?
         .execute(params_from_iter(key.iter()))?;
     Ok(())
 }

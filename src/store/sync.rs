@@ -8,6 +8,7 @@
 //! has told us it has (the clock in the last bundle it sent), never by what we once sent it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::bundle::{self, BundleBody, WireRecord};
 use crate::clock::VectorClock;
@@ -84,6 +85,26 @@ impl Store {
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
         self.refuse_in_transaction("importBundle")?;
         let body = bundle::decode(bytes)?;
+        let seen: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT total FROM _sync_imports WHERE digest = ?1")?
+            .query_row(params![bundle::digest_of(bytes)], |r| r.get(0))
+            .optional()?;
+        if let Some(total) = seen {
+            let total = log::from_sql_int(total)?;
+            return Ok(ImportOutcome {
+                bundle_id: body.id,
+                source: body.source,
+                total,
+                applied: 0,
+                conflicts: 0,
+                duplicates: total,
+                pending: 0,
+                released: 0,
+                skipped: true,
+                new_conflicts: Vec::new(),
+            });
+        }
         let mut decoded = Vec::with_capacity(body.records.len());
         for record in &body.records {
             let set = ChangeSet::from_bytes(&record.changes.0)
@@ -203,7 +224,7 @@ impl Journal {
         Ok(clock)
     }
 
-    fn shapes(&self) -> HashMap<String, TableShape> {
+    fn shapes(&self) -> HashMap<String, Arc<TableShape>> {
         lock(&self.capture)
             .tracked()
             .map(|s| (s.name.clone(), s.clone()))
@@ -296,15 +317,6 @@ impl Journal {
             new_conflicts: Vec::new(),
         };
         let digest = bundle::digest_of(bytes);
-        let seen: Option<i64> = conn
-            .prepare_cached("SELECT 1 FROM _sync_imports WHERE digest = ?1")?
-            .query_row(params![digest], |r| r.get(0))
-            .optional()?;
-        if seen.is_some() {
-            outcome.skipped = true;
-            outcome.duplicates = total;
-            return Ok(outcome);
-        }
         self.index_local(conn)?;
         let mut ours = HashMap::new();
         for (record, set) in body.records.iter().zip(decoded) {
@@ -424,7 +436,7 @@ impl Journal {
                     context: &record.clock,
                     event: event_of(table, row),
                 };
-                match rows::merge_remote(conn, shape, &key, &pk, &change) {
+                match rows::merge_remote(conn, shape, table, row, &key, &pk, &change) {
                     Ok(merged) => created.extend(conflicts::refresh(
                         conn,
                         &table.table,
@@ -555,19 +567,21 @@ fn is_ready(record: &WireRecord, frontier: &VectorClock) -> bool {
         })
 }
 
-fn event_of(table: &TableChanges, row: &RowChange) -> Event {
+fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
     match row {
-        RowChange::Insert { values } => Event::Insert(named(&table.columns, values)),
+        RowChange::Insert { values } => Event::Insert(
+            table
+                .columns
+                .iter()
+                .map(String::as_str)
+                .zip(values)
+                .collect(),
+        ),
         RowChange::Update { columns, new, .. } => Event::Update(
             columns
                 .iter()
                 .zip(new)
-                .filter_map(|(&i, v)| {
-                    table
-                        .columns
-                        .get(i as usize)
-                        .map(|c| (c.clone(), v.clone()))
-                })
+                .filter_map(|(&i, v)| table.columns.get(i as usize).map(|c| (c.as_str(), v)))
                 .collect(),
         ),
         RowChange::Delete { .. } => Event::Delete,

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
 use crate::model::ConflictStrategy;
-use crate::store::quote;
 use crate::store::schema::is_reserved;
+use crate::store::{apply, quote};
 
 /// The shape of a synced table as capture and apply need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,9 +25,35 @@ pub struct TableShape {
     pub hook_index: Vec<i32>,
     /// Positions into `columns` of the primary key columns, in key order.
     pub primary_key: Vec<u32>,
+    /// Writes a whole row (every column, in `columns` order) whether or not its key exists.
+    pub upsert_sql: String,
+    /// Deletes the row with a key (key values in key order).
+    pub delete_sql: String,
+    /// Reads every column of the row with a key.
+    pub select_sql: String,
 }
 
 impl TableShape {
+    /// A shape from its parts, with its statements prepared as text.
+    pub fn new(
+        name: String,
+        columns: Vec<String>,
+        hook_index: Vec<i32>,
+        primary_key: Vec<u32>,
+    ) -> Self {
+        let all: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let key: Vec<&str> = primary_key.iter().map(|&i| all[i as usize]).collect();
+        TableShape {
+            upsert_sql: apply::upsert_sql(&name, &all, &key),
+            delete_sql: apply::delete_sql(&name, &key),
+            select_sql: apply::select_sql(&name, &all, &key),
+            name,
+            columns,
+            hook_index,
+            primary_key,
+        }
+    }
+
     /// Reads a table's shape, rejecting what cannot be synced with a coded error.
     pub fn describe(conn: &Connection, requested: &str) -> Result<TableShape> {
         if is_reserved(requested) {
@@ -75,12 +101,8 @@ impl TableShape {
             return Err(Error::NoPrimaryKey(name));
         }
         keyed.sort_unstable();
-        Ok(TableShape {
-            name,
-            columns,
-            hook_index,
-            primary_key: keyed.into_iter().map(|(_, position)| position).collect(),
-        })
+        let primary_key = keyed.into_iter().map(|(_, position)| position).collect();
+        Ok(TableShape::new(name, columns, hook_index, primary_key))
     }
 
     /// Names of the primary key columns, in key order.
