@@ -50,9 +50,29 @@ pub fn load(conn: &Connection, table: &str, pk: &[u8]) -> Result<Option<RowMeta>
         .transpose()
 }
 
+fn encode_meta(meta: &RowMeta) -> Result<Vec<u8>> {
+    rmp_serde::to_vec(meta).map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))
+}
+
+/// Stores the merge state of a row that has none; false when it already has one.
+fn claim(conn: &Connection, table: &str, pk: &[u8], meta: &RowMeta) -> Result<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![table, pk, encode_meta(meta)?])?;
+    Ok(inserted == 1)
+}
+
+/// Undoes [`claim`] when the row itself could not be written.
+fn unclaim(conn: &Connection, table: &str, pk: &[u8]) -> Result<()> {
+    conn.prepare_cached("DELETE FROM _sync_rows WHERE tbl = ?1 AND pk = ?2")?
+        .execute(params![table, pk])?;
+    Ok(())
+}
+
 fn save(conn: &Connection, table: &str, pk: &[u8], meta: &RowMeta) -> Result<()> {
-    let bytes = rmp_serde::to_vec(meta)
-        .map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))?;
+    let bytes = encode_meta(meta)?;
     conn.prepare_cached(
         "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?1, ?2, ?3)
          ON CONFLICT (tbl, pk) DO UPDATE SET meta = excluded.meta",
@@ -72,29 +92,38 @@ pub fn merge_remote(
     pk: &[u8],
     change: &Change<'_>,
 ) -> Result<Merged> {
-    let merged = match load(conn, &shape.name, pk)? {
-        None => match row {
-            // The common case of a first sync: a new row, columns in the same order as here.
-            RowChange::Insert { values } if table.columns == shape.columns => {
-                conn.prepare_cached(&shape.upsert_sql)?
-                    .execute(params_from_iter(values))?;
-                Merged {
-                    meta: RowMeta::inserted(change),
-                    heads_before: 0,
+    // The common case of a first sync: a row this replica has never seen, inserted with columns
+    // in the same order as here. Claiming its merge state first also tells whether it is new.
+    if let RowChange::Insert { values } = row {
+        if table.columns == shape.columns {
+            let meta = RowMeta::inserted(change);
+            if claim(conn, &shape.name, pk, &meta)? {
+                let written = conn
+                    .prepare_cached(&shape.upsert_sql)?
+                    .execute(params_from_iter(values));
+                if let Err(error) = written {
+                    unclaim(conn, &shape.name, pk)?;
+                    return Err(error.into());
                 }
-            }
-            _ => {
-                let (meta, visible) = RowMeta::first(change);
-                match visible {
-                    Some(values) => write_row(conn, shape, key, &values)?,
-                    None => delete_row(conn, shape, key)?,
-                }
-                Merged {
+                return Ok(Merged {
                     meta,
                     heads_before: 0,
-                }
+                });
             }
-        },
+        }
+    }
+    let merged = match load(conn, &shape.name, pk)? {
+        None => {
+            let (meta, visible) = RowMeta::first(change);
+            match visible {
+                Some(values) => write_row(conn, shape, key, &values)?,
+                None => delete_row(conn, shape, key)?,
+            }
+            Merged {
+                meta,
+                heads_before: 0,
+            }
+        }
         Some(mut meta) => {
             let heads_before = meta.heads.len();
             let was_deleted = meta.deleted;

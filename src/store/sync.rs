@@ -339,8 +339,9 @@ impl Journal {
             }
             for record in ready {
                 let from_bundle = ours.remove(&(record.origin, record.seq));
-                let set = match from_bundle.as_ref() {
-                    Some(set) => set.clone(),
+                let is_ours = from_bundle.is_some();
+                let set = match from_bundle {
+                    Some(set) => set,
                     None => ChangeSet::from_bytes(&record.changes.0)?,
                 };
                 let created = self.apply_record(conn, &record, &set, &mut strategies)?;
@@ -351,7 +352,7 @@ impl Journal {
                         .filter(|(_, v)| *v)
                         .map(|(id, _)| hex(&id)),
                 );
-                if from_bundle.is_some() {
+                if is_ours {
                     outcome.applied += set.len() as u64;
                 } else {
                     outcome.released += set.len() as u64;
