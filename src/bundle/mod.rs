@@ -22,7 +22,8 @@
 //! later wrap `changes` alone. Flags reserve room for a signature trailer and encryption; a reader
 //! rejects flags it does not know.
 //!
-//! The digest covers every byte before it, so any altered, truncated or reordered content fails
+//! Counters are at most 2^53 − 1 and hybrid logical clocks at most 2^62; a record outside those
+//! bounds is malformed. The digest covers every byte before it, so any altered, truncated or reordered content fails
 //! verification. Decoding checks magic, version, flags, size and digest before it parses the body,
 //! and parses all of the body before anything is applied.
 
@@ -40,6 +41,12 @@ pub const MAGIC: [u8; 6] = *b"SQSYNC";
 pub const FORMAT_VERSION: u16 = 1;
 /// Bundles larger than this are refused before any parsing (256 MiB).
 pub const MAX_BUNDLE_BYTES: usize = 256 << 20;
+/// Largest change counter a record or clock may carry: 2^53 − 1, so that counters stay exact as
+/// JavaScript numbers and in SQLite integers.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+/// Largest hybrid logical clock a record may carry (2^62): far beyond any real wall clock, and low
+/// enough that later local timestamps never overflow.
+pub const MAX_HLC: u64 = 1 << 62;
 
 const HEADER_LEN: usize = 10;
 const DIGEST_LEN: usize = 32;
@@ -157,12 +164,30 @@ pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<BundleBody> {
             "trailing bytes after the body".into(),
         ));
     }
+    let counters_valid = |clock: &VectorClock| clock.iter().all(|(_, seq)| *seq <= MAX_SEQ);
     for record in &body.records {
-        if record.seq == 0 {
+        if record.seq == 0 || record.seq > MAX_SEQ {
+            return Err(Error::BundleMalformed(format!(
+                "record sequence number {} out of range",
+                record.seq
+            )));
+        }
+        if record.hlc > MAX_HLC {
+            return Err(Error::BundleMalformed(format!(
+                "record clock {} out of range",
+                record.hlc
+            )));
+        }
+        if !counters_valid(&record.clock) {
             return Err(Error::BundleMalformed(
-                "a record has sequence number 0".into(),
+                "a causal context counter is out of range".into(),
             ));
         }
+    }
+    if !counters_valid(&body.sender_clock) {
+        return Err(Error::BundleMalformed(
+            "a sender clock counter is out of range".into(),
+        ));
     }
     Ok(body)
 }

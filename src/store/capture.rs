@@ -37,8 +37,9 @@ pub struct Capture {
     pub suspended: bool,
     /// Set when a statement failed inside the transaction: "now" images must be re-read.
     pub needs_verify: bool,
-    /// A failure inside the hook; the next flush reports it.
-    failure: Option<String>,
+    /// A failure inside the hook. Every flush reports it until the transaction rolls back, so a
+    /// write whose change could not be recorded can never commit.
+    failure: Option<Error>,
     tables: BTreeMap<String, Pending>,
 }
 
@@ -121,12 +122,17 @@ impl Capture {
         self.failure = None;
     }
 
+    /// Reports a failure the hook has seen in this transaction.
+    pub fn check(&self) -> Result<()> {
+        match &self.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        }
+    }
+
     /// Hands out the buffered rows and resets the buffer. Reports a failure seen by the hook.
     pub fn take(&mut self) -> Result<(Vec<TakenTable>, bool)> {
-        if let Some(failure) = self.failure.take() {
-            self.discard();
-            return Err(Error::Corrupt(format!("change capture failed: {failure}")));
-        }
+        self.check()?;
         let verify = std::mem::take(&mut self.needs_verify);
         let taken = self
             .tables
@@ -169,10 +175,10 @@ impl Capture {
                         buffer.touch(new_key, None, Some(after))
                     }
                 }),
-            PreUpdateCase::Unknown => Err("unknown pre-update case".to_owned()),
+            PreUpdateCase::Unknown => Err(Error::Corrupt("unknown pre-update case".into())),
         };
-        if let Err(message) = outcome {
-            self.failure.get_or_insert(message);
+        if let Err(error) = outcome {
+            self.failure.get_or_insert(error);
         }
     }
 }
@@ -183,8 +189,6 @@ pub fn hook(
 ) -> impl FnMut(Action, &str, &str, &PreUpdateCase) + Send + 'static {
     move |_action, database, table, case| lock(&shared).on_change(database, table, case)
 }
-
-type HookResult<T> = std::result::Result<T, String>;
 
 impl Buffer {
     fn clear(&mut self) {
@@ -204,12 +208,13 @@ impl Buffer {
         &mut self,
         shape: &TableShape,
         get: impl Fn(i32) -> rusqlite::Result<ValueRef<'a>>,
-    ) -> HookResult<(Span, Span)> {
+    ) -> Result<(Span, Span)> {
         let start = self.arena.len();
         write_array_len(&mut self.arena, shape.hook_index.len());
         self.columns.clear();
         for &i in &shape.hook_index {
-            let value = get(i).map_err(|e| e.to_string())?;
+            let value =
+                get(i).map_err(|e| Error::Corrupt(format!("change capture failed: {e}")))?;
             let from = self.arena.len();
             write_value(&mut self.arena, value);
             self.columns.push((from, self.arena.len()));
@@ -219,14 +224,22 @@ impl Buffer {
         write_array_len(&mut self.arena, shape.primary_key.len());
         for &position in &shape.primary_key {
             let (from, to) = self.columns[position as usize];
+            if self.arena[from] == NIL {
+                return Err(Error::InvalidArgument(format!(
+                    "a row of synced table {} has a NULL primary key; synced rows need a key value",
+                    shape.name
+                )));
+            }
             self.arena.extend_from_within(from..to);
         }
         Ok((image, self.span(key_start)?))
     }
 
-    fn span(&self, start: usize) -> HookResult<Span> {
-        let to_u32 =
-            |n: usize| u32::try_from(n).map_err(|_| "transaction too large to capture".to_owned());
+    fn span(&self, start: usize) -> Result<Span> {
+        let to_u32 = |n: usize| {
+            u32::try_from(n)
+                .map_err(|_| Error::InvalidArgument("transaction too large to capture".into()))
+        };
         Ok(Span {
             start: to_u32(start)?,
             end: to_u32(self.arena.len())?,
@@ -240,7 +253,7 @@ impl Buffer {
         key: Span,
         first_before: Option<Span>,
         after: Option<Span>,
-    ) -> HookResult<()> {
+    ) -> Result<()> {
         let hash = FxBuildHasher.hash_one(self.bytes(key));
         let mut candidate = self.index.get(&hash).copied();
         while let Some(i) = candidate {
@@ -251,8 +264,8 @@ impl Buffer {
             }
             candidate = row.collision;
         }
-        let position =
-            u32::try_from(self.rows.len()).map_err(|_| "too many rows to capture".to_owned())?;
+        let position = u32::try_from(self.rows.len())
+            .map_err(|_| Error::InvalidArgument("too many rows to capture".into()))?;
         let collision = self.index.insert(hash, position);
         self.rows.push(Touched {
             key,
@@ -263,6 +276,9 @@ impl Buffer {
         Ok(())
     }
 }
+
+/// The MessagePack encoding of nil (SQL NULL).
+const NIL: u8 = 0xc0;
 
 /// Writes a MessagePack array header. Writing to a `Vec` cannot fail.
 pub fn write_array_len(out: &mut Vec<u8>, len: usize) {

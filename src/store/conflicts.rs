@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::merge::{Head, RowMeta, RowValues};
-use crate::model::{ConflictStrategy, DeviceId, RowChange};
+use crate::model::{ConflictStrategy, DeviceId, RowChange, Value};
 use crate::store::log;
 use crate::store::rows;
 use crate::store::tables::TableShape;
@@ -159,8 +159,12 @@ pub fn describe(
             .and_then(|m| m.tombstone)
             .unwrap_or_default(),
     };
-    let winner = version(conn, shape, &key, at.winner, &base)?;
-    let loser = version(conn, shape, &key, at.loser, &base)?;
+    let winner = change_of(conn, shape, &key, at.winner)?;
+    let loser = change_of(conn, shape, &key, at.loser)?;
+    let (winner, loser) = (
+        version(&base, &winner, &loser),
+        version(&base, &loser, &winner),
+    );
     let (local, remote) = if at.loser.0 == me {
         (loser, winner)
     } else {
@@ -176,58 +180,68 @@ pub fn describe(
     })
 }
 
-/// The row as a given change left it: its values over `base`, or `None` for a delete.
-fn version(
+/// A change to one row: the column names of its record and the row change.
+type RowEdit = (Vec<String>, RowChange);
+
+/// The change a record made to the row with `key`.
+fn change_of(
     conn: &Connection,
     shape: &TableShape,
-    key: &[crate::model::Value],
+    key: &[Value],
     (origin, seq): (DeviceId, u64),
-    base: &RowValues,
-) -> Result<Option<RowValues>> {
+) -> Result<RowEdit> {
     let record = log::get(conn, &origin, seq)?
         .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
     for table in record
         .changes
         .tables
-        .iter()
+        .into_iter()
         .filter(|t| t.table == shape.name)
     {
-        for row in &table.rows {
-            if table.key_of(row)?.as_slice() != key {
-                continue;
+        let columns = table.columns.clone();
+        for row in table.rows.iter() {
+            if table.key_of(row)?.as_slice() == key {
+                return Ok((columns, row.clone()));
             }
-            let mut values = base.clone();
-            let mut set = |column: &str, value: &crate::model::Value| match values
-                .iter_mut()
-                .find(|(c, _)| c == column)
-            {
-                Some(slot) => slot.1 = value.clone(),
-                None => values.push((column.to_owned(), value.clone())),
-            };
-            return Ok(match row {
-                RowChange::Delete { .. } => None,
-                RowChange::Insert { values: written } => {
-                    table
-                        .columns
-                        .iter()
-                        .zip(written)
-                        .for_each(|(c, v)| set(c, v));
-                    Some(values)
-                }
-                RowChange::Update { columns, new, .. } => {
-                    for (&i, v) in columns.iter().zip(new) {
-                        if let Some(c) = table.columns.get(i as usize) {
-                            set(c, v);
-                        }
-                    }
-                    Some(values)
-                }
-            });
         }
     }
     Err(Error::Corrupt(
         "conflict names a change that does not touch its row".into(),
     ))
+}
+
+/// The row as one side (`mine`) left it: the merged row (`base`), with the columns only the other
+/// side (`theirs`) updated set back to what they were before, and this side's own writes on top.
+/// `None` when this side deleted the row.
+fn version(base: &RowValues, mine: &RowEdit, theirs: &RowEdit) -> Option<RowValues> {
+    let mut values = base.clone();
+    let mut set = |column: &str, value: &Value| match values.iter_mut().find(|(c, _)| c == column) {
+        Some(slot) => slot.1 = value.clone(),
+        None => values.push((column.to_owned(), value.clone())),
+    };
+    let (my_columns, my_change) = mine;
+    let writes: Vec<(&str, &Value)> = match my_change {
+        RowChange::Delete { .. } => return None,
+        RowChange::Insert { values } => my_columns.iter().map(String::as_str).zip(values).collect(),
+        RowChange::Update { columns, new, .. } => columns
+            .iter()
+            .zip(new)
+            .filter_map(|(&i, v)| my_columns.get(i as usize).map(|c| (c.as_str(), v)))
+            .collect(),
+    };
+    if let (their_columns, RowChange::Update { columns, old, .. }) = theirs {
+        for (&i, before) in columns.iter().zip(old) {
+            if let Some(column) = their_columns.get(i as usize) {
+                if !writes.iter().any(|(c, _)| c == column) {
+                    set(column, before);
+                }
+            }
+        }
+    }
+    for (column, value) in writes {
+        set(column, value);
+    }
+    Some(values)
 }
 
 /// Finds an unresolved conflict by its hex id.

@@ -265,7 +265,9 @@ impl Journal {
                 if wrap {
                     conn.prepare_cached("BEGIN")?.raw_execute()?;
                 }
-                let result = run(stmt).and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
+                let result = run(stmt)
+                    .and_then(|()| lock(&self.capture).check())
+                    .and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
                 if result.is_err() {
                     self.failed(conn, wrap)?;
                 }

@@ -173,6 +173,15 @@ impl Store {
             Choice::Local => conflict.local,
             Choice::Remote => conflict.remote,
             Choice::Values(values) => {
+                let key_columns: Vec<&str> = shape.key_columns().collect();
+                for (column, value) in &values {
+                    let position = key_columns.iter().position(|k| k == column);
+                    if position.is_some_and(|i| key.get(i) != Some(value)) {
+                        return Err(Error::InvalidArgument(format!(
+                            "resolveConflict cannot change the primary key column {column:?}"
+                        )));
+                    }
+                }
                 if let Some((unknown, _)) = values.iter().find(|(c, _)| !shape.columns.contains(c))
                 {
                     return Err(Error::SchemaMismatch(format!(
@@ -284,7 +293,10 @@ impl Journal {
                             && columns.windows(2).all(|w| w[0] < w[1])
                     }
                 };
-                if !well_formed {
+                let keyed = table
+                    .key_of(row)
+                    .is_ok_and(|key| !key.contains(&Value::Null));
+                if !well_formed || !keyed {
                     return Err(Error::BundleMalformed(format!(
                         "malformed row change for {}",
                         table.table
