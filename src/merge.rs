@@ -143,9 +143,9 @@ impl RowMeta {
         }
     }
 
-    /// The state of a row first seen through `change`, and its values if it exists.
-    pub fn first(change: &Change<'_>) -> (RowMeta, Option<RowValues>) {
-        let mut meta = RowMeta {
+    /// The state of a row no change has touched yet: absent, older than every change.
+    pub fn unseen() -> RowMeta {
+        RowMeta {
             live: Stamp {
                 hlc: 0,
                 origin: DeviceId([0; 16]),
@@ -154,14 +154,6 @@ impl RowMeta {
             columns: BTreeMap::new(),
             heads: Vec::new(),
             tombstone: None,
-        };
-        let mut values = Vec::new();
-        meta.absorb(change, &mut values);
-        if meta.deleted {
-            meta.tombstone = Some(values);
-            (meta, None)
-        } else {
-            (meta, Some(values))
         }
     }
 
@@ -268,9 +260,9 @@ mod tests {
                 event,
             }
         }
-        let (mut meta, visible) = RowMeta::first(&change(ops[0]));
-        let mut values = visible.or(meta.tombstone.clone()).unwrap_or_default();
-        for op in &ops[1..] {
+        let mut meta = RowMeta::unseen();
+        let mut values = Vec::new();
+        for op in ops {
             meta.absorb(&change(op), &mut values);
         }
         values.sort_by(|a, b| a.0.cmp(&b.0));

@@ -13,6 +13,7 @@ mod capture;
 mod conflicts;
 mod exec;
 mod log;
+mod merger;
 mod net;
 pub mod quote;
 mod rows;

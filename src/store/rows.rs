@@ -112,39 +112,77 @@ pub fn merge_remote(
             }
         }
     }
-    let merged = match load(conn, &shape.name, pk)? {
-        None => {
-            let (meta, visible) = RowMeta::first(change);
-            match visible {
-                Some(values) => write_row(conn, shape, key, &values)?,
-                None => delete_row(conn, shape, key)?,
-            }
-            Merged {
-                meta,
-                heads_before: 0,
-            }
+    let mut state = RowState::load(conn, shape, key, pk)?;
+    state.absorb(change);
+    state.write(conn, shape, key, pk)
+}
+
+/// A row's merge state and values, read from the database and changed in memory, so that a row
+/// that cannot be written yet (a constraint that only later changes will satisfy) can go on
+/// absorbing changes and be written once at the end.
+#[derive(Debug, Clone)]
+pub struct RowState {
+    meta: Option<RowMeta>,
+    values: RowValues,
+    heads_before: usize,
+}
+
+impl RowState {
+    /// The row as stored: its merge state, and its values from the table or its tombstone.
+    pub fn load(
+        conn: &Connection,
+        shape: &TableShape,
+        key: &[Value],
+        pk: &[u8],
+    ) -> Result<RowState> {
+        let mut meta = load(conn, &shape.name, pk)?;
+        let heads_before = meta.as_ref().map_or(0, |m| m.heads.len());
+        let values = match meta.as_mut() {
+            Some(m) if m.deleted => m.tombstone.take().unwrap_or_default(),
+            _ => current(conn, shape, key)?.unwrap_or_default(),
+        };
+        Ok(RowState {
+            meta,
+            values,
+            heads_before,
+        })
+    }
+
+    /// Merges a change in memory.
+    pub fn absorb(&mut self, change: &Change<'_>) {
+        self.meta
+            .get_or_insert_with(RowMeta::unseen)
+            .absorb(change, &mut self.values);
+    }
+
+    /// Writes the row (or removes it) and its merge state.
+    pub fn write(
+        &self,
+        conn: &Connection,
+        shape: &TableShape,
+        key: &[Value],
+        pk: &[u8],
+    ) -> Result<Merged> {
+        let mut meta = self.meta.clone().unwrap_or_else(RowMeta::unseen);
+        if meta.deleted {
+            delete_row(conn, shape, key)?;
+            meta.tombstone = Some(self.values.clone());
+        } else {
+            write_row(conn, shape, key, &self.values)?;
+            meta.tombstone = None;
         }
-        Some(mut meta) => {
-            let heads_before = meta.heads.len();
-            let was_deleted = meta.deleted;
-            let mut values = match meta.tombstone.take() {
-                Some(tombstone) if was_deleted => tombstone,
-                _ => current(conn, shape, key)?.unwrap_or_default(),
-            };
-            meta.absorb(change, &mut values);
-            if meta.deleted {
-                if !was_deleted {
-                    delete_row(conn, shape, key)?;
-                }
-                meta.tombstone = Some(values);
-            } else {
-                write_row(conn, shape, key, &values)?;
-            }
-            Merged { meta, heads_before }
-        }
-    };
-    save(conn, &shape.name, pk, &merged.meta)?;
-    Ok(merged)
+        save(conn, &shape.name, pk, &meta)?;
+        Ok(Merged {
+            meta,
+            heads_before: self.heads_before,
+        })
+    }
+
+    /// Whether the row ends deleted (such rows are written first: removing a row frees its
+    /// unique values for others).
+    pub fn deleted(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.deleted)
+    }
 }
 
 /// Merges a local change, already in the table, into the row's merge state. `columns` are the
@@ -160,7 +198,8 @@ pub fn merge_local(
 ) -> Result<Merged> {
     let merged = match load(conn, table, pk)? {
         None => {
-            let (mut meta, _) = RowMeta::first(change);
+            let mut meta = RowMeta::unseen();
+            meta.absorb(change, &mut Vec::new());
             meta.tombstone = if meta.deleted { old } else { None };
             Merged {
                 meta,

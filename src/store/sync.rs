@@ -13,11 +13,12 @@ use std::sync::Arc;
 use crate::bundle::{self, BundleBody, WireRecord};
 use crate::clock::VectorClock;
 use crate::error::{Error, Result};
-use crate::merge::{Change, Event, RowValues};
-use crate::model::{ChangeSet, ConflictStrategy, DeviceId, RowChange, TableChanges, Value};
+use crate::merge::{Change, RowValues};
+use crate::model::{ChangeSet, DeviceId, RowChange, TableChanges, Value};
 use crate::store::capture::lock;
 use crate::store::conflicts::{self, Conflict};
-use crate::store::tables::{self, TableShape};
+use crate::store::merger::{event_of, Merger, Strategies};
+use crate::store::tables::TableShape;
 use crate::store::{log, rows, schema, Journal, Store};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -340,7 +341,7 @@ impl Journal {
         }
         let mut frontier = self.clock(conn)?;
         let mut waiting = log::waiting(conn)?;
-        let mut strategies = HashMap::new();
+        let mut merger = Merger::new(self.shapes(), (self.now_ms)());
         let mut max_hlc = 0;
         loop {
             let (ready, later): (Vec<WireRecord>, Vec<WireRecord>) =
@@ -356,14 +357,7 @@ impl Journal {
                     Some(set) => set,
                     None => ChangeSet::from_bytes(&record.changes.0)?,
                 };
-                let created = self.apply_record(conn, &record, &set, &mut strategies)?;
-                outcome.conflicts += created.len() as u64;
-                outcome.new_conflicts.extend(
-                    created
-                        .into_iter()
-                        .filter(|(_, v)| *v)
-                        .map(|(id, _)| hex(&id)),
-                );
+                merger.apply(conn, &record, &set)?;
                 if is_ours {
                     outcome.applied += set.len() as u64;
                 } else {
@@ -375,6 +369,13 @@ impl Journal {
             }
             waiting = later;
         }
+        let created = merger.finish(conn)?;
+        outcome.conflicts = created.len() as u64;
+        outcome.new_conflicts = created
+            .into_iter()
+            .filter(|(_, listed)| *listed)
+            .map(|(id, _)| hex(&id))
+            .collect();
         outcome.pending = ours.values().map(|s| s.len() as u64).sum();
         drop(waiting);
         self.hlc.observe(max_hlc);
@@ -405,87 +406,18 @@ impl Journal {
         Ok(outcome)
     }
 
-    /// Merges every row change of a received record; returns the new conflicts.
-    fn apply_record(
-        &mut self,
-        conn: &Connection,
-        record: &WireRecord,
-        set: &ChangeSet,
-        strategies: &mut HashMap<String, ConflictStrategy>,
-    ) -> Result<Vec<([u8; 16], bool)>> {
-        let shapes = self.shapes();
-        let mut created = Vec::new();
-        let now = (self.now_ms)();
-        // A record is one transaction's net effect, so its rows may only fit together as a whole
-        // (a unique value moving from a deleted row to an inserted one, a child before its
-        // parent): deletes go first, then updates, then inserts, and a row that violates a
-        // constraint is retried after the others until no further row succeeds.
-        let rank = |row: &RowChange| match row {
-            RowChange::Delete { .. } => 0,
-            RowChange::Update { .. } => 1,
-            RowChange::Insert { .. } => 2,
-        };
-        let mut queue: Vec<(&TableChanges, &RowChange)> = set
-            .tables
-            .iter()
-            .flat_map(|t| t.rows.iter().map(move |r| (t, r)))
-            .collect();
-        queue.sort_by_key(|(_, row)| rank(row));
-        loop {
-            let before = queue.len();
-            let mut deferred = Vec::new();
-            let mut last_error = None;
-            for (table, row) in queue {
-                let Some(shape) = shapes.get(&table.table) else {
-                    continue;
-                };
-                let strategy = strategy(conn, strategies, &table.table)?;
-                let key = table.key_of(row)?;
-                let pk = rows::encode_key(&key);
-                let change = Change {
-                    origin: record.origin,
-                    seq: record.seq,
-                    hlc: record.hlc,
-                    context: &record.clock,
-                    event: event_of(table, row),
-                };
-                match rows::merge_remote(conn, shape, table, row, &key, &pk, &change) {
-                    Ok(merged) => created.extend(conflicts::refresh(
-                        conn,
-                        &table.table,
-                        &pk,
-                        &merged.meta,
-                        merged.heads_before,
-                        strategy,
-                        now,
-                    )?),
-                    Err(error) if is_constraint(&error) => {
-                        deferred.push((table, row));
-                        last_error = Some(error);
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            match last_error {
-                None => return Ok(created),
-                Some(error) if deferred.len() == before => return Err(error),
-                Some(_) => queue = deferred,
-            }
-        }
-    }
-
     /// Brings the merge state up to date with local changes recorded since the last time.
     fn index_local(&mut self, conn: &Connection) -> Result<()> {
         let indexed = schema::setting(conn, "indexed")?.map_or(Ok(0), log::from_sql_int)?;
         if indexed >= self.local_seq {
             return Ok(());
         }
-        let mut strategies = HashMap::new();
+        let mut strategies = Strategies::default();
         let now = (self.now_ms)();
         for record in log::after(conn, &self.device, indexed)? {
             let set = ChangeSet::from_bytes(&record.changes.0)?;
             for table in &set.tables {
-                let strategy = strategy(conn, &mut strategies, &table.table)?;
+                let strategy = strategies.of(conn, &table.table)?;
                 for row in &table.rows {
                     let key = table.key_of(row)?;
                     let pk = rows::encode_key(&key);
@@ -580,27 +512,6 @@ fn is_ready(record: &WireRecord, frontier: &VectorClock) -> bool {
         })
 }
 
-fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
-    match row {
-        RowChange::Insert { values } => Event::Insert(
-            table
-                .columns
-                .iter()
-                .map(String::as_str)
-                .zip(values)
-                .collect(),
-        ),
-        RowChange::Update { columns, new, .. } => Event::Update(
-            columns
-                .iter()
-                .zip(new)
-                .filter_map(|(&i, v)| table.columns.get(i as usize).map(|c| (c.as_str(), v)))
-                .collect(),
-        ),
-        RowChange::Delete { .. } => Event::Delete,
-    }
-}
-
 fn named(columns: &[String], values: &[Value]) -> RowValues {
     columns
         .iter()
@@ -617,19 +528,6 @@ fn key_only(shape: &TableShape, key: &[Value]) -> RowValues {
         .collect()
 }
 
-fn strategy(
-    conn: &Connection,
-    cache: &mut HashMap<String, ConflictStrategy>,
-    table: &str,
-) -> Result<ConflictStrategy> {
-    if let Some(strategy) = cache.get(table) {
-        return Ok(*strategy);
-    }
-    let strategy = tables::strategy(conn, table)?.unwrap_or_default();
-    cache.insert(table.to_owned(), strategy);
-    Ok(strategy)
-}
-
 fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
     let bytes: Option<Vec<u8>> = conn
         .prepare_cached("SELECT clock FROM _sync_peers WHERE peer = ?1")?
@@ -641,10 +539,6 @@ fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
         }
         None => Ok(VectorClock::new()),
     }
-}
-
-fn is_constraint(error: &Error) -> bool {
-    matches!(error, Error::Sql { sqlite_code: Some(code), .. } if code & 0xff == 19)
 }
 
 fn hex(bytes: &[u8]) -> String {
