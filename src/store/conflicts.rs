@@ -9,6 +9,9 @@
 //! kept for inspection), and for `field-merge` only when both sides wrote a common column or one
 //! side deleted the row.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
@@ -110,11 +113,17 @@ pub struct Located {
 
 /// Open, listed conflicts, oldest first.
 pub fn open(conn: &Connection) -> Result<Vec<([u8; 16], Located)>> {
+    open_matching(conn, None)
+}
+
+/// Open, listed conflicts, all or only the one with id `only`.
+fn open_matching(conn: &Connection, only: Option<&[u8]>) -> Result<Vec<([u8; 16], Located)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, tbl, pk, winner, loser, detected_at FROM _sync_conflicts
-         WHERE resolved_at IS NULL AND visible = 1 ORDER BY detected_at, id",
+         WHERE resolved_at IS NULL AND visible = 1 AND (?1 IS NULL OR id = ?1)
+         ORDER BY detected_at, id",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map(params![only], |r| {
         Ok((
             r.get::<_, Vec<u8>>(0)?,
             r.get(1)?,
@@ -147,6 +156,7 @@ pub fn open(conn: &Connection) -> Result<Vec<([u8; 16], Located)>> {
 /// Describes a conflict with both versions of the row, from this replica's point of view.
 pub fn describe(
     conn: &Connection,
+    records: &mut Records,
     me: DeviceId,
     shape: &TableShape,
     id: [u8; 16],
@@ -159,8 +169,8 @@ pub fn describe(
             .and_then(|m| m.tombstone)
             .unwrap_or_default(),
     };
-    let winner = change_of(conn, shape, &key, at.winner)?;
-    let loser = change_of(conn, shape, &key, at.loser)?;
+    let winner = records.change(conn, &shape.name, &at.pk, at.winner)?;
+    let loser = records.change(conn, &shape.name, &at.pk, at.loser)?;
     let (winner, loser) = (
         version(&base, &winner, &loser),
         version(&base, &loser, &winner),
@@ -181,33 +191,43 @@ pub fn describe(
 }
 
 /// A change to one row: the column names of its record and the row change.
-type RowEdit = (Vec<String>, RowChange);
+type RowEdit = (Arc<Vec<String>>, RowChange);
 
-/// The change a record made to the row with `key`.
-fn change_of(
-    conn: &Connection,
-    shape: &TableShape,
-    key: &[Value],
-    (origin, seq): (DeviceId, u64),
-) -> Result<RowEdit> {
-    let record = log::get(conn, &origin, seq)?
-        .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
-    for table in record
-        .changes
-        .tables
-        .into_iter()
-        .filter(|t| t.table == shape.name)
-    {
-        let columns = table.columns.clone();
-        for row in table.rows.iter() {
-            if table.key_of(row)?.as_slice() == key {
-                return Ok((columns, row.clone()));
+/// Change records decoded once and indexed by row, shared by the conflicts described together
+/// (many conflicts usually come from the same few records).
+#[derive(Default)]
+pub struct Records(HashMap<(DeviceId, u64), HashMap<(String, Vec<u8>), RowEdit>>);
+
+impl Records {
+    /// The change a record made to the row with encoded key `pk` of `table`.
+    fn change(
+        &mut self,
+        conn: &Connection,
+        table: &str,
+        pk: &[u8],
+        (origin, seq): (DeviceId, u64),
+    ) -> Result<RowEdit> {
+        if !self.0.contains_key(&(origin, seq)) {
+            let record = log::get(conn, &origin, seq)?
+                .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
+            let mut rows = HashMap::new();
+            for changes in record.changes.tables {
+                let columns = Arc::new(changes.columns.clone());
+                for row in &changes.rows {
+                    let key = rows::encode_key(&changes.key_of(row)?);
+                    rows.insert((changes.table.clone(), key), (columns.clone(), row.clone()));
+                }
             }
+            self.0.insert((origin, seq), rows);
         }
+        self.0
+            .get(&(origin, seq))
+            .and_then(|rows| rows.get(&(table.to_owned(), pk.to_vec())))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Corrupt("conflict names a change that does not touch its row".into())
+            })
     }
-    Err(Error::Corrupt(
-        "conflict names a change that does not touch its row".into(),
-    ))
 }
 
 /// The row as one side (`mine`) left it: the merged row (`base`), with the columns only the other
@@ -246,7 +266,10 @@ fn version(base: &RowValues, mine: &RowEdit, theirs: &RowEdit) -> Option<RowValu
 
 /// Finds an unresolved conflict by its hex id.
 pub fn find(conn: &Connection, id: &str) -> Result<Option<([u8; 16], Located)>> {
-    Ok(open(conn)?.into_iter().find(|(raw, _)| hex(raw) == id))
+    let Ok(raw) = DeviceId::from_hex(id) else {
+        return Ok(None);
+    };
+    Ok(open_matching(conn, Some(&raw.0))?.into_iter().next())
 }
 
 fn conflict_id(table: &str, pk: &[u8], winner: &Head, loser: &Head) -> [u8; 16] {

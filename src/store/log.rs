@@ -12,41 +12,57 @@ use crate::clock::VectorClock;
 use crate::error::{Error, Result};
 use crate::model::{ChangeRecord, ChangeSet, DeviceId};
 
-/// Appends a local (already applied) record whose change set is encoded.
-pub fn append(
-    conn: &Connection,
-    origin: &DeviceId,
-    seq: u64,
-    hlc: u64,
-    clock: &[u8],
-    changes: &[u8],
-) -> Result<()> {
+/// A local (already applied) record: its position, causal context and encoded change set.
+pub struct LocalRecord<'a> {
+    pub origin: &'a DeviceId,
+    pub seq: u64,
+    pub hlc: u64,
+    pub clock: &'a [u8],
+    pub changes: &'a [u8],
+    /// Number of row changes in `changes`.
+    pub rows: u64,
+}
+
+/// Appends a local record.
+pub fn append(conn: &Connection, record: &LocalRecord<'_>) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO _sync_log (origin, seq, hlc, clock, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO _sync_log (origin, seq, hlc, clock, changes, rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        origin.0.as_slice(),
-        to_sql_int(seq)?,
-        to_sql_int(hlc)?,
-        clock,
-        changes
+        record.origin.0.as_slice(),
+        to_sql_int(record.seq)?,
+        to_sql_int(record.hlc)?,
+        record.clock,
+        record.changes,
+        to_sql_int(record.rows)?
     ])?;
     Ok(())
 }
 
-/// Stores a received record as waiting to be applied; false when the log already has it.
-pub fn receive(conn: &Connection, record: &WireRecord) -> Result<bool> {
+/// The number of row changes of a record the log holds, or `None` when it does not hold it.
+pub fn held_rows(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<Option<u64>> {
+    let rows: Option<i64> = conn
+        .prepare_cached("SELECT rows FROM _sync_log WHERE origin = ?1 AND seq = ?2")?
+        .query_row(params![origin.0.as_slice(), to_sql_int(seq)?], |r| r.get(0))
+        .optional()?;
+    rows.map(from_sql_int).transpose()
+}
+
+/// Stores a received record (of `rows` row changes) as waiting to be applied; false when the log
+/// already has it.
+pub fn receive(conn: &Connection, record: &WireRecord, rows: u64) -> Result<bool> {
     let inserted = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO _sync_log (origin, seq, hlc, clock, changes, applied)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            "INSERT OR IGNORE INTO _sync_log (origin, seq, hlc, clock, changes, applied, rows)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
         )?
         .execute(params![
             record.origin.0.as_slice(),
             to_sql_int(record.seq)?,
             to_sql_int(record.hlc)?,
             encode_clock(&record.clock)?,
-            record.changes.0.as_slice()
+            record.changes.0.as_slice(),
+            to_sql_int(rows)?
         ])?;
     Ok(inserted == 1)
 }

@@ -6,7 +6,8 @@
 //! frees). Rows are written deletes first, then updates, then inserts. A row whose write violates a
 //! constraint is set aside with its merge state in memory; later changes to it are merged there,
 //! and at the end of the import set-aside rows are written (rows that end deleted first) until
-//! none is left or none can be written, in which case the import fails and changes nothing.
+//! none is left. Rows that only fit together (values swapped between rows) are all removed, then
+//! written; a clash that still remains fails the import, which then changes nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,8 +128,27 @@ impl Merger {
                 }
             }
             if !progress {
-                let stuck = self.deferred.into_values().next().map(|d| d.error);
-                return Err(stuck.unwrap_or_else(|| Error::Corrupt("no deferred row".into())));
+                return self.write_together(conn);
+            }
+        }
+        Ok(self.created)
+    }
+
+    /// The last resort for rows that only fit together (unique values swapped between rows):
+    /// every such row is removed first, then each is written in its final state. A clash that
+    /// remains is one the complete history cannot satisfy, and fails the import.
+    fn write_together(mut self, conn: &Connection) -> Result<Vec<([u8; 16], bool)>> {
+        for waiting in self.deferred.values() {
+            rows::delete_row(conn, &waiting.shape, &waiting.key)?;
+        }
+        let mut keys: Vec<(String, Vec<u8>)> = self.deferred.keys().cloned().collect();
+        keys.sort_by_key(|k| !self.deferred[k].state.deleted());
+        for key in keys {
+            if let Some(waiting) = self.deferred.remove(&key) {
+                let merged = waiting
+                    .state
+                    .write(conn, &waiting.shape, &waiting.key, &key.1)?;
+                self.refresh(conn, &key.0, &key.1, &merged)?;
             }
         }
         Ok(self.created)

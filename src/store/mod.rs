@@ -182,7 +182,7 @@ impl Store {
                     let set = ChangeSet {
                         tables: vec![existing],
                     };
-                    journal.append_local(conn, &set.to_bytes()?)?;
+                    journal.append_local(conn, &set.to_bytes()?, set.len() as u64)?;
                 }
             }
             Ok(())
@@ -359,16 +359,24 @@ impl Journal {
         match net::encode(taken, verify, |shape, key| {
             rows::current_values(conn, shape, key)
         })? {
-            Some(changes) => self.append_local(conn, &changes),
+            Some((changes, rows)) => self.append_local(conn, &changes, rows),
             None => Ok(()),
         }
     }
 
     /// Appends a local record (an encoded change set) with the next sequence number.
-    fn append_local(&mut self, conn: &Connection, changes: &[u8]) -> Result<()> {
+    fn append_local(&mut self, conn: &Connection, changes: &[u8], rows: u64) -> Result<()> {
         let seq = self.local_seq + 1;
         let hlc = self.hlc.tick((self.now_ms)());
-        log::append(conn, &self.device, seq, hlc, &self.context, changes)?;
+        let record = log::LocalRecord {
+            origin: &self.device,
+            seq,
+            hlc,
+            clock: &self.context,
+            changes,
+            rows,
+        };
+        log::append(conn, &record)?;
         self.local_seq = seq;
         Ok(())
     }

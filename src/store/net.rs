@@ -14,14 +14,16 @@ use crate::model::{RowChange, Value};
 use crate::store::capture::{borrowed, write_array_len, write_value, TakenTable};
 use crate::store::tables::TableShape;
 
-/// Encodes the net changes of `taken` as a change set, or `None` when nothing changed. When
-/// `verify` is set, each row's last image comes from `reread` instead of the buffer.
+/// Encodes the net changes of `taken` as a change set, with its number of row changes, or `None`
+/// when nothing changed. When `verify` is set, each row's last image comes from `reread` instead
+/// of the buffer.
 pub fn encode(
     taken: Vec<TakenTable>,
     verify: bool,
     mut reread: impl FnMut(&TableShape, &[Value]) -> Result<Option<Vec<Value>>>,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<(Vec<u8>, u64)>> {
     let mut tables = Vec::new();
+    let mut total = 0u64;
     for TakenTable { shape, buffer } in taken {
         let mut rows = Vec::with_capacity(buffer.arena.len());
         let mut count = 0usize;
@@ -39,6 +41,7 @@ pub fn encode(
                 count += 1;
             }
         }
+        total += count as u64;
         if count > 0 {
             let mut table = Vec::with_capacity(rows.len() + 64);
             write_array_len(&mut table, 4);
@@ -65,7 +68,7 @@ pub fn encode(
     for table in tables {
         out.extend_from_slice(&table);
     }
-    Ok(Some(out))
+    Ok(Some((out, total)))
 }
 
 /// Writes the row change between two encoded images; returns whether anything changed.
@@ -236,9 +239,10 @@ mod tests {
             shape: shape().into(),
             buffer,
         }];
-        let bytes = encode(taken, false, |_, _| Ok(None))
+        let (bytes, rows) = encode(taken, false, |_, _| Ok(None))
             .expect("encode")
             .expect("changes");
+        assert_eq!(rows, 4);
         let expected = ChangeSet {
             tables: vec![TableChanges {
                 table: "t".into(),

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS _sync_log (
     clock   BLOB NOT NULL,
     changes BLOB NOT NULL,
     applied INTEGER NOT NULL DEFAULT 1,
+    rows    INTEGER NOT NULL,
     PRIMARY KEY (origin, seq)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _sync_log_waiting ON _sync_log (applied) WHERE applied = 0;

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bundle::{self, BundleBody, WireRecord};
-use crate::clock::VectorClock;
+use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
 use crate::merge::{Change, RowValues};
 use crate::model::{ChangeSet, DeviceId, RowChange, TableChanges, Value};
 use crate::store::capture::lock;
-use crate::store::conflicts::{self, Conflict};
+use crate::store::conflicts::{self, Conflict, Records};
 use crate::store::merger::{event_of, Merger, Strategies};
 use crate::store::tables::TableShape;
 use crate::store::{log, rows, schema, Journal, Store};
@@ -44,6 +44,28 @@ pub struct ImportOutcome {
     pub skipped: bool,
     /// Ids of the new conflicts that `conflicts()` lists.
     pub new_conflicts: Vec<String>,
+}
+
+/// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
+/// change stamped later would drag every later local timestamp with it; refusing it keeps clocks
+/// bounded, at the price of refusing peers whose clock is wrong by more than a year.
+const MAX_CLOCK_LEAD_MS: u64 = 366 * 24 * 60 * 60 * 1000;
+
+/// A bundle record as the import sees it.
+pub(super) enum Received {
+    /// Not held yet: decoded and validated.
+    New(ChangeSet),
+    /// Already held (or this replica's own): only its number of row changes.
+    Held(u64),
+}
+
+impl Received {
+    fn rows(&self) -> u64 {
+        match self {
+            Received::New(set) => set.len() as u64,
+            Received::Held(rows) => *rows,
+        }
+    }
 }
 
 /// The version `resolveConflict` keeps.
@@ -106,29 +128,43 @@ impl Store {
                 new_conflicts: Vec::new(),
             });
         }
+        // Records already held are never applied again, so only their size matters; every other
+        // record is decoded and validated before anything is written.
         let mut decoded = Vec::with_capacity(body.records.len());
         for record in &body.records {
+            if let Some(rows) = log::held_rows(&self.conn, &record.origin, record.seq)? {
+                decoded.push(Received::Held(rows));
+                continue;
+            }
             let set = ChangeSet::from_bytes(&record.changes.0)
                 .map_err(|e| Error::BundleMalformed(format!("record {}: {e}", record.seq)))?;
-            self.journal.validate(&set)?;
-            decoded.push(set);
+            if record.origin == self.journal.device {
+                decoded.push(Received::Held(set.len() as u64));
+            } else {
+                let horizon = (self.journal.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
+                if Hlc::millis(record.hlc) > horizon {
+                    return Err(Error::BundleMalformed(format!(
+                        "record {} of {} is stamped more than a year in the future",
+                        record.seq, record.origin
+                    )));
+                }
+                self.journal.validate(&set)?;
+                decoded.push(Received::New(set));
+            }
         }
         let Store { conn, journal } = self;
-        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        lock(&journal.capture).suspended = true;
-        let outcome = journal.import(conn, bytes, &body, decoded);
-        lock(&journal.capture).suspended = false;
-        match outcome {
-            Ok(outcome) => {
-                conn.prepare_cached("COMMIT")?.raw_execute()?;
-                journal.context = log::encode_clock(&log::frontier(conn)?)?;
-                Ok(outcome)
-            }
-            Err(error) => {
-                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                Err(error)
-            }
+        // Foreign keys are not enforced while merging: a parent deleted on one replica while a
+        // child was added on another must merge the same way everywhere (and a cascade here would
+        // delete rows without recording it). The user's setting is restored afterwards.
+        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        if enforced {
+            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         }
+        let outcome = journal.import_in_transaction(conn, bytes, &body, decoded);
+        if enforced {
+            conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        }
+        outcome
     }
 
     /// Open conflicts, oldest first. Local changes made since the last import are taken into
@@ -148,11 +184,19 @@ impl Store {
             journal.index_local(conn)?;
         }
         let shapes = self.journal.shapes();
+        let mut records = Records::default();
         conflicts::open(&self.conn)?
             .into_iter()
             .filter_map(|(id, at)| shapes.get(&at.table).map(|shape| (id, at, shape)))
             .map(|(id, at, shape)| {
-                conflicts::describe(&self.conn, self.journal.device, shape, id, &at)
+                conflicts::describe(
+                    &self.conn,
+                    &mut records,
+                    self.journal.device,
+                    shape,
+                    id,
+                    &at,
+                )
             })
             .collect()
     }
@@ -168,7 +212,14 @@ impl Store {
         let shape = shapes
             .get(&at.table)
             .ok_or_else(|| Error::TableNotSynced(at.table.clone()))?;
-        let conflict = conflicts::describe(conn, journal.device, shape, raw, &at)?;
+        let conflict = conflicts::describe(
+            conn,
+            &mut Records::default(),
+            journal.device,
+            shape,
+            raw,
+            &at,
+        )?;
         let key = rows::decode_key(&at.pk)?;
         let chosen = match choice {
             Choice::Local => conflict.local,
@@ -308,15 +359,40 @@ impl Journal {
         Ok(())
     }
 
+    /// Runs an import in its own transaction, with capture suspended.
+    fn import_in_transaction(
+        &mut self,
+        conn: &Connection,
+        bytes: &[u8],
+        body: &BundleBody,
+        decoded: Vec<Received>,
+    ) -> Result<ImportOutcome> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+        lock(&self.capture).suspended = true;
+        let outcome = self.import(conn, bytes, body, decoded);
+        lock(&self.capture).suspended = false;
+        match outcome {
+            Ok(outcome) => {
+                conn.prepare_cached("COMMIT")?.raw_execute()?;
+                self.context = log::encode_clock(&log::frontier(conn)?)?;
+                Ok(outcome)
+            }
+            Err(error) => {
+                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+                Err(error)
+            }
+        }
+    }
+
     /// The body of an import, inside its transaction.
     fn import(
         &mut self,
         conn: &Connection,
         bytes: &[u8],
         body: &BundleBody,
-        decoded: Vec<ChangeSet>,
+        decoded: Vec<Received>,
     ) -> Result<ImportOutcome> {
-        let total: u64 = decoded.iter().map(|s| s.len() as u64).sum();
+        let total: u64 = decoded.iter().map(Received::rows).sum();
         let mut outcome = ImportOutcome {
             bundle_id: body.id,
             source: body.source,
@@ -332,11 +408,12 @@ impl Journal {
         let digest = bundle::digest_of(bytes);
         self.index_local(conn)?;
         let mut ours = HashMap::new();
-        for (record, set) in body.records.iter().zip(decoded) {
-            if record.origin != self.device && log::receive(conn, record)? {
-                ours.insert((record.origin, record.seq), set);
-            } else {
-                outcome.duplicates += set.len() as u64;
+        for (record, received) in body.records.iter().zip(decoded) {
+            match received {
+                Received::New(set) if log::receive(conn, record, set.len() as u64)? => {
+                    ours.insert((record.origin, record.seq), set);
+                }
+                other => outcome.duplicates += other.rows(),
             }
         }
         let mut frontier = self.clock(conn)?;
@@ -495,7 +572,7 @@ impl Journal {
                 rows: vec![row],
             }],
         };
-        self.append_local(conn, &set.to_bytes()?)?;
+        self.append_local(conn, &set.to_bytes()?, 1)?;
         self.index_local(conn)
     }
 }
