@@ -196,7 +196,10 @@ type RowEdit = (Arc<Vec<String>>, RowChange);
 /// Change records decoded once and indexed by row, shared by the conflicts described together
 /// (many conflicts usually come from the same few records).
 #[derive(Default)]
-pub struct Records(HashMap<(DeviceId, u64), HashMap<(String, Vec<u8>), RowEdit>>);
+pub struct Records(HashMap<(DeviceId, u64), RowsOfRecord>);
+
+/// One record's row changes by (table, encoded key).
+type RowsOfRecord = HashMap<(String, Vec<u8>), RowEdit>;
 
 impl Records {
     /// The change a record made to the row with encoded key `pk` of `table`.
@@ -207,27 +210,33 @@ impl Records {
         pk: &[u8],
         (origin, seq): (DeviceId, u64),
     ) -> Result<RowEdit> {
-        if !self.0.contains_key(&(origin, seq)) {
-            let record = log::get(conn, &origin, seq)?
-                .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
-            let mut rows = HashMap::new();
-            for changes in record.changes.tables {
-                let columns = Arc::new(changes.columns.clone());
-                for row in &changes.rows {
-                    let key = rows::encode_key(&changes.key_of(row)?);
-                    rows.insert((changes.table.clone(), key), (columns.clone(), row.clone()));
-                }
+        let rows = match self.0.entry((origin, seq)) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(index_record(conn, origin, seq)?)
             }
-            self.0.insert((origin, seq), rows);
-        }
-        self.0
-            .get(&(origin, seq))
-            .and_then(|rows| rows.get(&(table.to_owned(), pk.to_vec())))
+        };
+        rows.get(&(table.to_owned(), pk.to_vec()))
             .cloned()
             .ok_or_else(|| {
                 Error::Corrupt("conflict names a change that does not touch its row".into())
             })
     }
+}
+
+/// Decodes a record and indexes its row changes.
+fn index_record(conn: &Connection, origin: DeviceId, seq: u64) -> Result<RowsOfRecord> {
+    let record = log::get(conn, &origin, seq)?
+        .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
+    let mut rows = HashMap::new();
+    for changes in record.changes.tables {
+        let columns = Arc::new(changes.columns.clone());
+        for row in &changes.rows {
+            let key = rows::encode_key(&changes.key_of(row)?);
+            rows.insert((changes.table.clone(), key), (columns.clone(), row.clone()));
+        }
+    }
+    Ok(rows)
 }
 
 /// The row as one side (`mine`) left it: the merged row (`base`), with the columns only the other
