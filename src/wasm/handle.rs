@@ -13,8 +13,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{ConflictStrategy, DeviceId};
 use crate::store::Location;
-use crate::wasm::convert;
 use crate::wasm::error::{internal, to_js};
+use crate::wasm::{convert, opfs};
 
 /// One open database (internal; the public API is the TypeScript `Database`).
 #[wasm_bindgen]
@@ -25,15 +25,26 @@ pub struct DatabaseHandle {
 
 #[wasm_bindgen]
 impl DatabaseHandle {
-    /// Opens a database. `options.storage` is `"memory"` (the default).
+    /// Opens a database. `options.storage` is `"memory"` (the default) or `"opfs"` (after
+    /// `installOpfs()`, in a dedicated worker), where `options.name` names the file.
     pub fn open(options: JsValue) -> Result<DatabaseHandle, JsValue> {
         let storage = convert::string_option(&options, "storage").map_err(|e| to_js(&e))?;
+        let name = convert::string_option(&options, "name").map_err(|e| to_js(&e))?;
         let location = match storage.as_deref() {
             None | Some("memory") => Location::Memory,
-            Some(other @ ("opfs" | "idb")) => {
-                return Err(to_js(&Error::StorageUnavailable(format!(
-                    "storage {other:?} is not available in this build yet; use \"memory\""
-                ))))
+            Some("opfs") if opfs::ready() => Location::Path {
+                path: format!("/{}", name.as_deref().unwrap_or("main.db")),
+                vfs: Some(opfs::VFS_NAME.to_owned()),
+            },
+            Some("opfs") => {
+                return Err(to_js(&Error::StorageUnavailable(
+                    "OPFS is not installed in this context; call installOpfs() in a dedicated worker first".into(),
+                )))
+            }
+            Some("idb") => {
+                return Err(to_js(&Error::StorageUnavailable(
+                    "storage \"idb\" is not available in this build yet".into(),
+                )))
             }
             Some(other) => {
                 return Err(to_js(&Error::InvalidArgument(format!(

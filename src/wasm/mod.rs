@@ -8,6 +8,7 @@
 mod convert;
 mod error;
 mod handle;
+mod opfs;
 
 use wasm_bindgen::prelude::*;
 
