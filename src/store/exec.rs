@@ -1,5 +1,7 @@
-//! Running one prepared statement for the caller: binding parameters, stepping it, and collecting
-//! the rows and counts it produces.
+//! Running the caller's statements: binding parameters, stepping statements, collecting the rows
+//! and counts they produce, and the capture bookkeeping each kind of statement needs (flushing
+//! before commits, savepoints and schema changes, wrapping autocommit writes in a transaction,
+//! discarding on rollback).
 //!
 //! Parameters follow one rule for a whole `exec` call: positional values are consumed statement by
 //! statement in order, named values are looked up by name (without the `:`, `@` or `$` prefix). A
@@ -7,11 +9,16 @@
 //! no statement used: silently binding NULL would hide bugs.
 
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Statement};
+use rusqlite::{Batch, Connection, Statement};
+
+use fallible_iterator::FallibleIterator;
+use rusqlite::fallible_iterator;
 
 use crate::error::{Error, Result};
 use crate::model::{ExecOutcome, Params, Rows, Value};
-use crate::store::capture::owned;
+use crate::store::capture::{lock, owned};
+use crate::store::statement::{classify, StatementKind};
+use crate::store::{log, Journal};
 
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -127,4 +134,126 @@ pub fn run_to_end(
     }
     out.outcome.last_insert_rowid = conn.last_insert_rowid();
     Ok(())
+}
+
+impl Journal {
+    /// Runs one statement with the capture bookkeeping its kind needs.
+    pub(super) fn step(
+        &mut self,
+        conn: &Connection,
+        stmt: &mut Statement<'_>,
+        kind: StatementKind,
+        binder: &mut Binder<'_>,
+        collect: bool,
+        out: &mut Output,
+    ) -> Result<()> {
+        binder.bind(stmt)?;
+        let counts = kind == StatementKind::Write;
+        let mut run = |stmt: &mut Statement<'_>| run_to_end(conn, stmt, counts, collect, out);
+        match kind {
+            StatementKind::Begin => run(stmt),
+            StatementKind::Commit | StatementKind::Savepoint | StatementKind::Release => {
+                self.flush(conn)?;
+                run(stmt)
+            }
+            StatementKind::Rollback | StatementKind::RollbackTo => {
+                run(stmt)?;
+                self.rolled_back(conn)
+            }
+            StatementKind::Schema => {
+                self.flush(conn)?;
+                lock(&self.capture).suspended = true;
+                let result = run(stmt);
+                lock(&self.capture).suspended = false;
+                self.refresh(conn)?;
+                result
+            }
+            StatementKind::Write | StatementKind::Other | StatementKind::Unwrappable => {
+                let wrap = self.capturing
+                    && kind != StatementKind::Unwrappable
+                    && conn.is_autocommit()
+                    && !stmt.readonly();
+                if wrap {
+                    conn.prepare_cached("BEGIN")?.raw_execute()?;
+                }
+                let result = run(stmt)
+                    .and_then(|()| lock(&self.capture).check())
+                    .and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
+                if result.is_err() {
+                    self.failed(conn, wrap)?;
+                }
+                result
+            }
+        }
+    }
+
+    /// Runs several statements. Started outside a transaction, the batch runs inside one of the
+    /// store's own, so it applies whole or not at all; the wrapping transaction ends (committing
+    /// what ran so far) just before a statement that controls transactions itself or cannot run
+    /// inside one.
+    pub(super) fn run_batch(
+        &mut self,
+        conn: &Connection,
+        sql: &str,
+        binder: &mut Binder<'_>,
+        collect: bool,
+        out: &mut Output,
+    ) -> Result<()> {
+        let mut wrapped = conn.is_autocommit();
+        if wrapped {
+            conn.prepare_cached("BEGIN")?.raw_execute()?;
+        }
+        let mut batch = Batch::new(conn, sql);
+        let outcome = (|| {
+            while let Some(mut stmt) = batch.next()? {
+                let kind = classify(&stmt.expanded_sql().unwrap_or_default());
+                if wrapped && kind.controls_transactions() {
+                    wrapped = false;
+                    self.commit(conn)?;
+                }
+                self.step(conn, &mut stmt, kind, binder, collect, out)?;
+            }
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) if wrapped => self.commit(conn).or_else(|error| {
+                self.failed(conn, true)?;
+                Err(error)
+            }),
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if wrapped {
+                    self.failed(conn, true)?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Commits the store's own wrapping transaction, flushing capture first.
+    pub(super) fn commit(&mut self, conn: &Connection) -> Result<()> {
+        self.flush(conn)?;
+        conn.prepare_cached("COMMIT")?.raw_execute()?;
+        Ok(())
+    }
+
+    /// Restores a consistent state after a statement failed.
+    pub(super) fn failed(&mut self, conn: &Connection, wrapped: bool) -> Result<()> {
+        if wrapped && !conn.is_autocommit() {
+            conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+        }
+        if conn.is_autocommit() {
+            self.rolled_back(conn)
+        } else {
+            lock(&self.capture).needs_verify = true;
+            Ok(())
+        }
+    }
+
+    /// Forgets buffered changes and re-reads the local counter after a rollback.
+    pub(super) fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
+        lock(&self.capture).discard();
+        self.local_seq = log::latest(conn, &self.device)?.map_or(0, |(seq, _)| seq);
+        Ok(())
+    }
 }

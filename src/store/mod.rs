@@ -12,10 +12,12 @@ pub mod apply;
 mod capture;
 mod conflicts;
 mod exec;
+mod import;
 mod log;
 mod merger;
 mod net;
 pub mod quote;
+mod resolve;
 mod rows;
 mod schema;
 mod statement;
@@ -24,8 +26,7 @@ mod tables;
 
 use std::sync::{Arc, Mutex};
 
-use fallible_iterator::FallibleIterator;
-use rusqlite::{Batch, Connection, OpenFlags, Statement};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
@@ -35,14 +36,13 @@ use crate::model::{
 };
 use capture::{lock, SharedCapture};
 use exec::{Binder, Output};
-use statement::{classify, StatementKind};
+use statement::classify;
 use tables::TableShape;
 
 pub use conflicts::Conflict;
+pub use import::ImportOutcome;
+pub use resolve::Choice;
 pub use schema::RESERVED_PREFIX;
-pub use sync::{Choice, ImportOutcome};
-
-use rusqlite::fallible_iterator;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,126 +227,6 @@ impl Store {
 }
 
 impl Journal {
-    /// Runs one statement with the capture bookkeeping its kind needs.
-    fn step(
-        &mut self,
-        conn: &Connection,
-        stmt: &mut Statement<'_>,
-        kind: StatementKind,
-        binder: &mut Binder<'_>,
-        collect: bool,
-        out: &mut Output,
-    ) -> Result<()> {
-        binder.bind(stmt)?;
-        let counts = kind == StatementKind::Write;
-        let mut run = |stmt: &mut Statement<'_>| exec::run_to_end(conn, stmt, counts, collect, out);
-        match kind {
-            StatementKind::Begin => run(stmt),
-            StatementKind::Commit | StatementKind::Savepoint | StatementKind::Release => {
-                self.flush(conn)?;
-                run(stmt)
-            }
-            StatementKind::Rollback | StatementKind::RollbackTo => {
-                run(stmt)?;
-                self.rolled_back(conn)
-            }
-            StatementKind::Schema => {
-                self.flush(conn)?;
-                lock(&self.capture).suspended = true;
-                let result = run(stmt);
-                lock(&self.capture).suspended = false;
-                self.refresh(conn)?;
-                result
-            }
-            StatementKind::Write | StatementKind::Other | StatementKind::Unwrappable => {
-                let wrap = self.capturing
-                    && kind != StatementKind::Unwrappable
-                    && conn.is_autocommit()
-                    && !stmt.readonly();
-                if wrap {
-                    conn.prepare_cached("BEGIN")?.raw_execute()?;
-                }
-                let result = run(stmt)
-                    .and_then(|()| lock(&self.capture).check())
-                    .and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
-                if result.is_err() {
-                    self.failed(conn, wrap)?;
-                }
-                result
-            }
-        }
-    }
-
-    /// Runs several statements. Started outside a transaction, the batch runs inside one of the
-    /// store's own, so it applies whole or not at all; the wrapping transaction ends (committing
-    /// what ran so far) just before a statement that controls transactions itself or cannot run
-    /// inside one.
-    fn run_batch(
-        &mut self,
-        conn: &Connection,
-        sql: &str,
-        binder: &mut Binder<'_>,
-        collect: bool,
-        out: &mut Output,
-    ) -> Result<()> {
-        let mut wrapped = conn.is_autocommit();
-        if wrapped {
-            conn.prepare_cached("BEGIN")?.raw_execute()?;
-        }
-        let mut batch = Batch::new(conn, sql);
-        let outcome = (|| {
-            while let Some(mut stmt) = batch.next()? {
-                let kind = classify(&stmt.expanded_sql().unwrap_or_default());
-                if wrapped && kind.controls_transactions() {
-                    wrapped = false;
-                    self.commit(conn)?;
-                }
-                self.step(conn, &mut stmt, kind, binder, collect, out)?;
-            }
-            Ok(())
-        })();
-        match outcome {
-            Ok(()) if wrapped => self.commit(conn).or_else(|error| {
-                self.failed(conn, true)?;
-                Err(error)
-            }),
-            Ok(()) => Ok(()),
-            Err(error) => {
-                if wrapped {
-                    self.failed(conn, true)?;
-                }
-                Err(error)
-            }
-        }
-    }
-
-    /// Commits the store's own wrapping transaction, flushing capture first.
-    fn commit(&mut self, conn: &Connection) -> Result<()> {
-        self.flush(conn)?;
-        conn.prepare_cached("COMMIT")?.raw_execute()?;
-        Ok(())
-    }
-
-    /// Restores a consistent state after a statement failed.
-    fn failed(&mut self, conn: &Connection, wrapped: bool) -> Result<()> {
-        if wrapped && !conn.is_autocommit() {
-            conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-        }
-        if conn.is_autocommit() {
-            self.rolled_back(conn)
-        } else {
-            lock(&self.capture).needs_verify = true;
-            Ok(())
-        }
-    }
-
-    /// Forgets buffered changes and re-reads the local counter after a rollback.
-    fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
-        lock(&self.capture).discard();
-        self.local_seq = log::latest(conn, &self.device)?.map_or(0, |(seq, _)| seq);
-        Ok(())
-    }
-
     /// Turns buffered row images into a change-log record, inside the current transaction.
     fn flush(&mut self, conn: &Connection) -> Result<()> {
         if !self.capturing {

@@ -1,80 +1,26 @@
-//! Sync between replicas: bundles out, bundles in (validated, then applied in causal order inside
-//! one transaction), and conflict listing and resolution.
+//! Sync between replicas, the shared part: bundles out, what this replica has applied, and
+//! bringing the merge state up to date with local changes.
 //!
-//! A received record is applied only after every record it depends on: the previous record of its
-//! origin and everything in its causal context. Records that arrive early wait in the log (and are
-//! still relayed onwards) until their predecessors come, so out-of-order or lossy delivery never
-//! wedges a pair of replicas. What goes into a bundle for a peer is decided only by what that peer
-//! has told us it has (the clock in the last bundle it sent), never by what we once sent it.
+//! What goes into a bundle for a peer is decided only by what that peer has told us it has (the
+//! clock in the last bundle it sent), never by what we once sent it, so a bundle lost in transit
+//! is sent again. Local changes reach the merge state lazily, before anything reads it (an
+//! import, a conflict listing, a resolution), which keeps capture off the write path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bundle::{self, BundleBody, WireRecord};
-use crate::clock::{Hlc, VectorClock};
+use crate::bundle::{self, BundleBody};
+use crate::clock::VectorClock;
 use crate::error::{Error, Result};
 use crate::merge::{Change, RowValues};
-use crate::model::{ChangeSet, DeviceId, RowChange, TableChanges, Value};
+use crate::model::{ChangeSet, DeviceId, RowChange, Value};
 use crate::store::capture::lock;
-use crate::store::conflicts::{self, Conflict, Records};
-use crate::store::merger::{event_of, Merger, Strategies};
+use crate::store::conflicts;
+use crate::store::merger::{event_of, Strategies};
 use crate::store::tables::TableShape;
 use crate::store::{log, rows, schema, Journal, Store};
 
 use rusqlite::{params, Connection, OptionalExtension};
-
-/// What an import did, in row changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportOutcome {
-    pub bundle_id: DeviceId,
-    pub source: DeviceId,
-    /// Row changes in the bundle.
-    pub total: u64,
-    /// Row changes of this bundle applied now.
-    pub applied: u64,
-    /// New conflict records.
-    pub conflicts: u64,
-    /// Row changes this replica already had.
-    pub duplicates: u64,
-    /// Row changes of this bundle still waiting for an earlier change that has not arrived.
-    pub pending: u64,
-    /// Row changes received earlier that could be applied now because this bundle completed them.
-    pub released: u64,
-    /// True when this exact bundle was imported before (nothing was done).
-    pub skipped: bool,
-    /// Ids of the new conflicts that `conflicts()` lists.
-    pub new_conflicts: Vec<String>,
-}
-
-/// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
-/// change stamped later would drag every later local timestamp with it; refusing it keeps clocks
-/// bounded, at the price of refusing peers whose clock is wrong by more than a year.
-const MAX_CLOCK_LEAD_MS: u64 = 366 * 24 * 60 * 60 * 1000;
-
-/// A bundle record as the import sees it.
-pub(super) enum Received {
-    /// Not held yet: decoded and validated.
-    New(ChangeSet),
-    /// Already held (or this replica's own): only its number of row changes.
-    Held(u64),
-}
-
-impl Received {
-    fn rows(&self) -> u64 {
-        match self {
-            Received::New(set) => set.len() as u64,
-            Received::Held(rows) => *rows,
-        }
-    }
-}
-
-/// The version `resolveConflict` keeps.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Choice {
-    Local,
-    Remote,
-    Values(RowValues),
-}
 
 impl Store {
     /// Every change the peer is not known to have, as a bundle; `None` when there is none.
@@ -104,169 +50,7 @@ impl Store {
         bundle::encode(&body).map(Some)
     }
 
-    /// Validates a bundle completely, then applies it in one transaction.
-    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
-        self.refuse_in_transaction("importBundle")?;
-        let body = bundle::decode(bytes)?;
-        let seen: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT total FROM _sync_imports WHERE digest = ?1")?
-            .query_row(params![bundle::digest_of(bytes)], |r| r.get(0))
-            .optional()?;
-        if let Some(total) = seen {
-            let total = log::from_sql_int(total)?;
-            return Ok(ImportOutcome {
-                bundle_id: body.id,
-                source: body.source,
-                total,
-                applied: 0,
-                conflicts: 0,
-                duplicates: total,
-                pending: 0,
-                released: 0,
-                skipped: true,
-                new_conflicts: Vec::new(),
-            });
-        }
-        // Records already held are never applied again, so only their size matters; every other
-        // record is decoded and validated before anything is written.
-        let mut decoded = Vec::with_capacity(body.records.len());
-        for record in &body.records {
-            if let Some(rows) = log::held_rows(&self.conn, &record.origin, record.seq)? {
-                decoded.push(Received::Held(rows));
-                continue;
-            }
-            let set = ChangeSet::from_bytes(&record.changes.0)
-                .map_err(|e| Error::BundleMalformed(format!("record {}: {e}", record.seq)))?;
-            if record.origin == self.journal.device {
-                decoded.push(Received::Held(set.len() as u64));
-            } else {
-                let horizon = (self.journal.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
-                if Hlc::millis(record.hlc) > horizon {
-                    return Err(Error::BundleMalformed(format!(
-                        "record {} of {} is stamped more than a year in the future",
-                        record.seq, record.origin
-                    )));
-                }
-                self.journal.validate(&set)?;
-                decoded.push(Received::New(set));
-            }
-        }
-        let Store { conn, journal } = self;
-        // Foreign keys are not enforced while merging: a parent deleted on one replica while a
-        // child was added on another must merge the same way everywhere (and a cascade here would
-        // delete rows without recording it). The user's setting is restored afterwards.
-        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-        if enforced {
-            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-        }
-        let outcome = journal.import_in_transaction(conn, bytes, &body, decoded);
-        if enforced {
-            conn.execute_batch("PRAGMA foreign_keys = ON")?;
-        }
-        outcome
-    }
-
-    /// Open conflicts, oldest first. Local changes made since the last import are taken into
-    /// account first (a local write that saw both sides of a conflict closes it).
-    pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
-        let Store { conn, journal } = self;
-        if conn.is_autocommit() {
-            conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-            match journal.index_local(conn) {
-                Ok(()) => conn.prepare_cached("COMMIT")?.raw_execute().map(drop)?,
-                Err(error) => {
-                    conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                    return Err(error);
-                }
-            }
-        } else {
-            journal.index_local(conn)?;
-        }
-        let shapes = self.journal.shapes();
-        let mut records = Records::default();
-        conflicts::open(&self.conn)?
-            .into_iter()
-            .filter_map(|(id, at)| shapes.get(&at.table).map(|shape| (id, at, shape)))
-            .map(|(id, at, shape)| {
-                conflicts::describe(
-                    &self.conn,
-                    &mut records,
-                    self.journal.device,
-                    shape,
-                    id,
-                    &at,
-                )
-            })
-            .collect()
-    }
-
-    /// Keeps one version of a conflicting row by writing it as a new change that supersedes both
-    /// sides, so the conflict closes on every replica that receives it.
-    pub fn resolve_conflict(&mut self, id: &str, choice: Choice) -> Result<()> {
-        self.refuse_in_transaction("resolveConflict")?;
-        let Store { conn, journal } = self;
-        let (raw, at) =
-            conflicts::find(conn, id)?.ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
-        let shapes = journal.shapes();
-        let shape = shapes
-            .get(&at.table)
-            .ok_or_else(|| Error::TableNotSynced(at.table.clone()))?;
-        let conflict = conflicts::describe(
-            conn,
-            &mut Records::default(),
-            journal.device,
-            shape,
-            raw,
-            &at,
-        )?;
-        let key = rows::decode_key(&at.pk)?;
-        let chosen = match choice {
-            Choice::Local => conflict.local,
-            Choice::Remote => conflict.remote,
-            Choice::Values(values) => {
-                let key_columns: Vec<&str> = shape.key_columns().collect();
-                for (column, value) in &values {
-                    let position = key_columns.iter().position(|k| k == column);
-                    if position.is_some_and(|i| key.get(i) != Some(value)) {
-                        return Err(Error::InvalidArgument(format!(
-                            "resolveConflict cannot change the primary key column {column:?}"
-                        )));
-                    }
-                }
-                if let Some((unknown, _)) = values.iter().find(|(c, _)| !shape.columns.contains(c))
-                {
-                    return Err(Error::SchemaMismatch(format!(
-                        "table {} has no column {unknown:?}",
-                        shape.name
-                    )));
-                }
-                let mut row = conflict.local.or(conflict.remote).unwrap_or_default();
-                for (column, value) in values {
-                    match row.iter_mut().find(|(c, _)| *c == column) {
-                        Some(slot) => slot.1 = value,
-                        None => row.push((column, value)),
-                    }
-                }
-                Some(row)
-            }
-        };
-        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        let outcome = journal.write_resolution(conn, shape, &key, chosen);
-        match outcome {
-            Ok(()) => conn
-                .prepare_cached("COMMIT")?
-                .raw_execute()
-                .map(drop)
-                .map_err(Error::from),
-            Err(error) => {
-                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                Err(error)
-            }
-        }
-    }
-
-    fn refuse_in_transaction(&self, what: &str) -> Result<()> {
+    pub(super) fn refuse_in_transaction(&self, what: &str) -> Result<()> {
         if self.conn.is_autocommit() {
             Ok(())
         } else {
@@ -285,206 +69,15 @@ impl Journal {
         Ok(clock)
     }
 
-    fn shapes(&self) -> HashMap<String, Arc<TableShape>> {
+    pub(super) fn shapes(&self) -> HashMap<String, Arc<TableShape>> {
         lock(&self.capture)
             .tracked()
             .map(|s| (s.name.clone(), s.clone()))
             .collect()
     }
 
-    /// Checks that a received change set only names synced tables, their columns and their key,
-    /// and that every row change is well formed.
-    fn validate(&self, set: &ChangeSet) -> Result<()> {
-        let capture = lock(&self.capture);
-        for table in &set.tables {
-            let shape = capture
-                .tracked()
-                .find(|s| s.name == table.table)
-                .ok_or_else(|| Error::TableNotSynced(table.table.clone()))?;
-            for (i, column) in table.columns.iter().enumerate() {
-                if !shape.columns.contains(column) {
-                    return Err(Error::SchemaMismatch(format!(
-                        "table {} has no column {column:?}",
-                        shape.name
-                    )));
-                }
-                if table.columns[..i].contains(column) {
-                    return Err(Error::BundleMalformed(format!(
-                        "column {column:?} listed twice"
-                    )));
-                }
-            }
-            let remote_key: Vec<&str> = table
-                .primary_key
-                .iter()
-                .map(|&i| table.columns.get(i as usize).map(String::as_str))
-                .collect::<Option<_>>()
-                .ok_or_else(|| Error::BundleMalformed("key column out of range".into()))?;
-            if remote_key != shape.key_columns().collect::<Vec<_>>() {
-                return Err(Error::SchemaMismatch(format!(
-                    "primary key of {} does not match",
-                    shape.name
-                )));
-            }
-            let width = table.columns.len();
-            for row in &table.rows {
-                let well_formed = match row {
-                    RowChange::Insert { values } => values.len() == width,
-                    RowChange::Delete { old } => old.len() == width,
-                    RowChange::Update {
-                        key,
-                        columns,
-                        old,
-                        new,
-                    } => {
-                        key.len() == remote_key.len()
-                            && !columns.is_empty()
-                            && old.len() == columns.len()
-                            && new.len() == columns.len()
-                            && columns.iter().all(|&c| (c as usize) < width)
-                            && columns.windows(2).all(|w| w[0] < w[1])
-                    }
-                };
-                let keyed = table
-                    .key_of(row)
-                    .is_ok_and(|key| !key.contains(&Value::Null));
-                if !well_formed || !keyed {
-                    return Err(Error::BundleMalformed(format!(
-                        "malformed row change for {}",
-                        table.table
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs an import in its own transaction, with capture suspended.
-    fn import_in_transaction(
-        &mut self,
-        conn: &Connection,
-        bytes: &[u8],
-        body: &BundleBody,
-        decoded: Vec<Received>,
-    ) -> Result<ImportOutcome> {
-        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        lock(&self.capture).suspended = true;
-        let outcome = self.import(conn, bytes, body, decoded);
-        lock(&self.capture).suspended = false;
-        match outcome {
-            Ok(outcome) => {
-                conn.prepare_cached("COMMIT")?.raw_execute()?;
-                self.context = log::encode_clock(&log::frontier(conn)?)?;
-                Ok(outcome)
-            }
-            Err(error) => {
-                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                Err(error)
-            }
-        }
-    }
-
-    /// The body of an import, inside its transaction.
-    fn import(
-        &mut self,
-        conn: &Connection,
-        bytes: &[u8],
-        body: &BundleBody,
-        decoded: Vec<Received>,
-    ) -> Result<ImportOutcome> {
-        let total: u64 = decoded.iter().map(Received::rows).sum();
-        let mut outcome = ImportOutcome {
-            bundle_id: body.id,
-            source: body.source,
-            total,
-            applied: 0,
-            conflicts: 0,
-            duplicates: 0,
-            pending: 0,
-            released: 0,
-            skipped: false,
-            new_conflicts: Vec::new(),
-        };
-        let digest = bundle::digest_of(bytes);
-        self.index_local(conn)?;
-        let mut ours = HashMap::new();
-        for (record, received) in body.records.iter().zip(decoded) {
-            match received {
-                Received::New(set) if log::receive(conn, record, set.len() as u64)? => {
-                    ours.insert((record.origin, record.seq), set);
-                }
-                other => outcome.duplicates += other.rows(),
-            }
-        }
-        let mut frontier = self.clock(conn)?;
-        let mut waiting = log::waiting(conn)?;
-        let mut merger = Merger::new(self.shapes(), (self.now_ms)());
-        let mut max_hlc = 0;
-        loop {
-            let (ready, later): (Vec<WireRecord>, Vec<WireRecord>) =
-                waiting.into_iter().partition(|r| is_ready(r, &frontier));
-            if ready.is_empty() {
-                waiting = later;
-                break;
-            }
-            for record in ready {
-                let from_bundle = ours.remove(&(record.origin, record.seq));
-                let is_ours = from_bundle.is_some();
-                let set = match from_bundle {
-                    Some(set) => set,
-                    None => ChangeSet::from_bytes(&record.changes.0)?,
-                };
-                merger.apply(conn, &record, &set)?;
-                if is_ours {
-                    outcome.applied += set.len() as u64;
-                } else {
-                    outcome.released += set.len() as u64;
-                }
-                log::mark_applied(conn, &record.origin, record.seq)?;
-                frontier.observe(record.origin, record.seq);
-                max_hlc = max_hlc.max(record.hlc);
-            }
-            waiting = later;
-        }
-        let created = merger.finish(conn)?;
-        outcome.conflicts = created.len() as u64;
-        outcome.new_conflicts = created
-            .into_iter()
-            .filter(|(_, listed)| *listed)
-            .map(|(id, _)| hex(&id))
-            .collect();
-        outcome.pending = ours.values().map(|s| s.len() as u64).sum();
-        drop(waiting);
-        self.hlc.observe(max_hlc);
-        let mut known = peer_clock(conn, &body.source)?;
-        known.merge(&body.sender_clock);
-        conn.prepare_cached(
-            "INSERT INTO _sync_peers (peer, clock) VALUES (?1, ?2)
-             ON CONFLICT (peer) DO UPDATE SET clock = excluded.clock",
-        )?
-        .execute(params![
-            body.source.0.as_slice(),
-            log::encode_clock(&known)?
-        ])?;
-        conn.prepare_cached(
-            "INSERT INTO _sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            digest,
-            body.id.0.as_slice(),
-            body.source.0.as_slice(),
-            log::to_sql_int((self.now_ms)())?,
-            log::to_sql_int(outcome.total)?,
-            log::to_sql_int(outcome.applied)?,
-            log::to_sql_int(outcome.conflicts)?,
-            log::to_sql_int(outcome.duplicates)?
-        ])?;
-        Ok(outcome)
-    }
-
     /// Brings the merge state up to date with local changes recorded since the last time.
-    fn index_local(&mut self, conn: &Connection) -> Result<()> {
+    pub(super) fn index_local(&mut self, conn: &Connection) -> Result<()> {
         let indexed = schema::setting(conn, "indexed")?.map_or(Ok(0), log::from_sql_int)?;
         if indexed >= self.local_seq {
             return Ok(());
@@ -525,71 +118,9 @@ impl Journal {
         }
         schema::set_setting(conn, "indexed", log::to_sql_int(self.local_seq)?)
     }
-
-    /// Writes the chosen version of a row and records it as a local change.
-    fn write_resolution(
-        &mut self,
-        conn: &Connection,
-        shape: &TableShape,
-        key: &[Value],
-        chosen: Option<RowValues>,
-    ) -> Result<()> {
-        self.index_local(conn)?;
-        let current = rows::current(conn, shape, key)?;
-        lock(&self.capture).suspended = true;
-        let written = match &chosen {
-            Some(values) => rows::write_row(conn, shape, key, values),
-            None => rows::delete_row(conn, shape, key),
-        };
-        lock(&self.capture).suspended = false;
-        written?;
-        let pick = |values: &RowValues| -> Vec<Value> {
-            shape
-                .columns
-                .iter()
-                .map(|c| {
-                    values
-                        .iter()
-                        .find(|(n, _)| n == c)
-                        .map_or(Value::Null, |(_, v)| v.clone())
-                })
-                .collect()
-        };
-        let row = match (&chosen, current) {
-            (Some(values), _) => RowChange::Insert {
-                values: pick(values),
-            },
-            (None, Some(old)) => RowChange::Delete { old: pick(&old) },
-            (None, None) => RowChange::Delete {
-                old: pick(&key_only(shape, key)),
-            },
-        };
-        let set = ChangeSet {
-            tables: vec![TableChanges {
-                table: shape.name.clone(),
-                columns: shape.columns.clone(),
-                primary_key: shape.primary_key.clone(),
-                rows: vec![row],
-            }],
-        };
-        self.append_local(conn, &set.to_bytes()?, 1)?;
-        self.index_local(conn)
-    }
 }
 
-/// Whether every change a record depends on has been applied.
-fn is_ready(record: &WireRecord, frontier: &VectorClock) -> bool {
-    frontier.get(&record.origin) + 1 == record.seq
-        && record.clock.iter().all(|(device, seq)| {
-            if *device == record.origin {
-                *seq < record.seq
-            } else {
-                frontier.get(device) >= *seq
-            }
-        })
-}
-
-fn named(columns: &[String], values: &[Value]) -> RowValues {
+pub(super) fn named(columns: &[String], values: &[Value]) -> RowValues {
     columns
         .iter()
         .cloned()
@@ -597,15 +128,7 @@ fn named(columns: &[String], values: &[Value]) -> RowValues {
         .collect()
 }
 
-fn key_only(shape: &TableShape, key: &[Value]) -> RowValues {
-    shape
-        .key_columns()
-        .map(str::to_owned)
-        .zip(key.iter().cloned())
-        .collect()
-}
-
-fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
+pub(super) fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
     let bytes: Option<Vec<u8>> = conn
         .prepare_cached("SELECT clock FROM _sync_peers WHERE peer = ?1")?
         .query_row(params![peer.0.as_slice()], |r| r.get(0))
@@ -618,6 +141,6 @@ fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

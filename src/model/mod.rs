@@ -11,8 +11,9 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+mod wire;
 
 use crate::clock::VectorClock;
 use crate::error::{Error, Result};
@@ -57,93 +58,9 @@ impl Hash for Value {
     }
 }
 
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Value::Null => serializer.serialize_unit(),
-            Value::Integer(v) => serializer.serialize_i64(*v),
-            Value::Real(v) => serializer.serialize_f64(*v),
-            Value::Text(v) => serializer.serialize_str(v),
-            Value::Blob(v) => serializer.serialize_bytes(v),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("nil, an integer, a float, a string or bytes")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Integer(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::Integer)
-            .map_err(|_| E::custom("integer out of SQLite's 64-bit range"))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Real(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Text(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Text(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Blob(v.to_vec()))
-    }
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Blob(v))
-    }
-}
-
 /// A replica's identity: 16 bytes (a UUIDv7), shown as 32 lowercase hex characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeviceId(pub [u8; 16]);
-
-impl Serialize for DeviceId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for DeviceId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_bytes(DeviceIdVisitor)
-    }
-}
-
-struct DeviceIdVisitor;
-
-impl<'de> Visitor<'de> for DeviceIdVisitor {
-    type Value = DeviceId;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("16 bytes")
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<DeviceId, E> {
-        v.try_into()
-            .map(DeviceId)
-            .map_err(|_| E::invalid_length(v.len(), &self))
-    }
-}
 
 impl DeviceId {
     /// Builds a UUIDv7 from a Unix time in milliseconds and 10 random bytes.
@@ -273,96 +190,6 @@ pub enum RowChange {
     },
     /// A removed row: every column's value before the delete.
     Delete { old: Vec<Value> },
-}
-
-impl RowChange {
-    const INSERT: u8 = 0;
-    const UPDATE: u8 = 1;
-    const DELETE: u8 = 2;
-}
-
-impl Serialize for RowChange {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        match self {
-            RowChange::Insert { values } => {
-                let mut t = serializer.serialize_tuple(2)?;
-                t.serialize_element(&RowChange::INSERT)?;
-                t.serialize_element(values)?;
-                t.end()
-            }
-            RowChange::Update {
-                key,
-                columns,
-                old,
-                new,
-            } => {
-                let mut t = serializer.serialize_tuple(5)?;
-                t.serialize_element(&RowChange::UPDATE)?;
-                t.serialize_element(key)?;
-                t.serialize_element(columns)?;
-                t.serialize_element(old)?;
-                t.serialize_element(new)?;
-                t.end()
-            }
-            RowChange::Delete { old } => {
-                let mut t = serializer.serialize_tuple(2)?;
-                t.serialize_element(&RowChange::DELETE)?;
-                t.serialize_element(old)?;
-                t.end()
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RowChange {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(RowChangeVisitor)
-    }
-}
-
-struct RowChangeVisitor;
-
-impl<'de> Visitor<'de> for RowChangeVisitor {
-    type Value = RowChange;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a row change array")
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RowChange, A::Error> {
-        fn next<'de, T: Deserialize<'de>, A: de::SeqAccess<'de>>(
-            seq: &mut A,
-            index: usize,
-        ) -> Result<T, A::Error> {
-            seq.next_element()?
-                .ok_or_else(|| de::Error::invalid_length(index, &"a complete row change"))
-        }
-        let kind: u8 = next(&mut seq, 0)?;
-        let change = match kind {
-            RowChange::INSERT => RowChange::Insert {
-                values: next(&mut seq, 1)?,
-            },
-            RowChange::UPDATE => RowChange::Update {
-                key: next(&mut seq, 1)?,
-                columns: next(&mut seq, 2)?,
-                old: next(&mut seq, 3)?,
-                new: next(&mut seq, 4)?,
-            },
-            RowChange::DELETE => RowChange::Delete {
-                old: next(&mut seq, 1)?,
-            },
-            other => {
-                return Err(de::Error::custom(format!(
-                    "unknown row change kind {other}"
-                )))
-            }
-        };
-        if seq.next_element::<de::IgnoredAny>()?.is_some() {
-            return Err(de::Error::custom("row change has extra fields"));
-        }
-        Ok(change)
-    }
 }
 
 /// The changes of one table inside a [`ChangeSet`].
