@@ -8,7 +8,8 @@ use sqlite_sync_wasm::bundle::{self, BundleBody, Bytes, WireRecord};
 use sqlite_sync_wasm::clock::VectorClock;
 use sqlite_sync_wasm::store::Location;
 use sqlite_sync_wasm::{
-    ChangeRecord, ChangeSet, DeviceId, Engine, Params, Result, RowChange, Value,
+    ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome, Params,
+    Result, RowChange, Value,
 };
 
 /// An in-memory engine whose wall clock advances one millisecond per reading.
@@ -107,4 +108,94 @@ pub fn int(v: i64) -> Value {
 
 pub fn text(v: &str) -> Value {
     Value::Text(v.to_owned())
+}
+
+/// A wall clock shared by several replicas, so that "later" in a test is later on every replica.
+pub type SharedClock = Rc<Cell<u64>>;
+
+/// A fresh shared clock.
+pub fn shared_clock() -> SharedClock {
+    Rc::new(Cell::new(1_764_000_000_000))
+}
+
+/// A replica with `schema` and `tables` synced under `strategy`, reading the shared `clock`
+/// (which advances one millisecond per reading).
+pub fn replica_on(
+    clock: &SharedClock,
+    schema: &str,
+    tables: &[&str],
+    strategy: ConflictStrategy,
+) -> Engine {
+    let tick = clock.clone();
+    let mut replica = Engine::open(
+        &Location::Memory,
+        Box::new(move || {
+            tick.set(tick.get() + 1);
+            tick.get()
+        }),
+    )
+    .expect("open in-memory engine");
+    exec(&mut replica, schema).expect("schema");
+    for table in tables {
+        replica.enable_sync(table, strategy).expect("enable");
+    }
+    replica
+}
+
+/// Generates `from`'s bundle for `to` and imports it there; `None` when there was nothing to send.
+pub fn send(from: &mut Engine, to: &mut Engine) -> Option<ImportOutcome> {
+    let peer = to.device_id();
+    from.generate_bundle(Some(&peer))
+        .expect("generate")
+        .map(|bundle| to.import_bundle(&bundle).expect("import"))
+}
+
+/// Everything an import could change that the API shows: rows of `table`, the change log, the
+/// vector clock and the open conflicts.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub rows: Vec<Vec<Value>>,
+    pub log: Vec<ChangeRecord>,
+    pub clock: VectorClock,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// The [`Snapshot`] of `db` for `table`.
+pub fn snapshot(db: &mut Engine, table: &str) -> Snapshot {
+    Snapshot {
+        rows: rows(db, table),
+        log: db.change_log().expect("change log"),
+        clock: db.vector_clock().expect("vector clock"),
+        conflicts: db.conflicts().expect("conflicts"),
+    }
+}
+
+/// The counts of an import as one line naming only the non-zero ones, in a fixed order (for
+/// example `"total 2, applied 1, duplicates 1"`), so one assertion checks all of them exactly.
+pub fn tally(outcome: &ImportOutcome) -> String {
+    let mut parts: Vec<String> = [
+        ("total", outcome.total),
+        ("applied", outcome.applied),
+        ("duplicates", outcome.duplicates),
+        ("pending", outcome.pending),
+        ("released", outcome.released),
+        ("conflicts", outcome.conflicts),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(name, n)| format!("{name} {n}"))
+    .collect();
+    if outcome.skipped {
+        parts.push("skipped".into());
+    }
+    parts.join(", ")
+}
+
+/// A row as `conflicts()` reports it: column names with values.
+pub fn named(columns: &[&str], values: Vec<Value>) -> Vec<(String, Value)> {
+    columns
+        .iter()
+        .map(|c| (*c).to_owned())
+        .zip(values)
+        .collect()
 }

@@ -2,11 +2,18 @@
 //! and on wasm32 in Node (`cargo test --target wasm32-unknown-unknown`), where `#[test]` is
 //! wasm-bindgen-test's.
 
+mod bad_bundles;
 mod capture;
 mod common;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod convergence;
 mod errors;
+mod fixtures;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod fuzz;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
+mod sync;
+mod sync_conflicts;
+mod sync_constraints;
 mod transactions;
