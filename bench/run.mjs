@@ -1,19 +1,24 @@
-// `npm run bench`: the cost of change capture, each figure measured against a baseline in the same
-// run (the same build, with and without `enableSync`), plus the shipped wasm module's size.
+// `npm run bench`: the cost of change capture and the speed of sync, each figure measured against a
+// baseline in the same run, plus the shipped wasm module's size.
 //
 //   node bench/run.mjs [--json] [--rounds N] [--rows N]
 //
-// Method: one warm-up round (JIT tier-up, wasm memory growth; it also checks every captured row
-// change), then N rounds (default 5). Each round runs every workload once without sync and once
-// with, alternating which goes first from round to round, so a noisy shared machine slows both
-// sides alike. A figure is the median of its rounds; ratio = synced median / baseline median.
-// `--rows` scales the workloads for quick runs (default 100000; the autocommit figure runs rows/100
-// statements); the figure names stay the same. Output: one line per figure, or with `--json` one
-// JSON object per line `{ name, value, unit, baseline, ratio }` and nothing else on stdout.
+// Capture (workloads.mjs): one warm-up round (JIT tier-up, wasm memory growth; it also checks every
+// captured row change), then N rounds (default 5). Each round runs every workload once without sync
+// and once with, alternating which goes first from round to round, so a noisy shared machine slows
+// both sides alike. Sync (sync.mjs, baseline SQLite's session extension in session.mjs): the same
+// way, with a default of 3 rounds as they are heavy. A figure is the median of its rounds; ratio =
+// value / baseline unless the figure says otherwise. `--rows` scales the workloads for quick runs
+// (default 100000; the autocommit figure runs rows/100 statements, the conflict figure edits
+// rows/100 rows); the figure names stay the same. Output: one line per figure, or with `--json` one
+// JSON object per line `{ name, value, unit, baseline, ratio }` (some figures add a field, such as
+// `conflicts`) and nothing else on stdout.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import { sessionRoundTrip } from "./session.mjs";
+import { editedRows, exchange, exportImport } from "./sync.mjs";
 import { runOnce, workloads } from "./workloads.mjs";
 
 const WASM = new URL("../dist/generated/sqlite_sync_wasm_bg.wasm", import.meta.url);
@@ -34,16 +39,18 @@ function parseOptions() {
   const { values } = parseArgs({
     options: {
       json: { type: "boolean", default: false },
-      rounds: { type: "string", default: "5" },
+      rounds: { type: "string" },
       rows: { type: "string", default: "100000" },
     },
   });
   const count = (flag) => {
+    if (values[flag] === undefined) return undefined;
     const n = Number(values[flag]);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${values[flag]}`);
     return n;
   };
-  return { json: values.json, rounds: count("rounds"), rows: count("rows") };
+  const rounds = count("rounds");
+  return { json: values.json, captureRounds: rounds ?? 5, syncRounds: rounds ?? 3, rows: count("rows") };
 }
 
 function median(values) {
@@ -57,7 +64,7 @@ function progress(text) {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
 }
 
-async function captureFigures({ rounds, rows }) {
+async function captureFigures({ captureRounds: rounds, rows }) {
   const times = new Map(workloads.map((w) => [w.name, { baseline: [], synced: [] }]));
   for (let round = 0; round <= rounds; round++) {
     const warmUp = round === 0;
@@ -73,13 +80,103 @@ async function captureFigures({ rounds, rows }) {
   progress("");
   return workloads.map((w) => {
     const { baseline, synced } = times.get(w.name);
-    return { name: w.name, unit: "ms", value: median(synced), baseline: median(baseline) };
+    return { name: w.name, unit: "ms", value: median(synced), baseline: median(baseline), how: `median of ${rounds}` };
   });
+}
+
+/**
+ * The sync figures: per round, our export/import (then the two re-imports) and the session
+ * extension's round trip, and the two-way exchange with and without conflicting edits, each pair
+ * in alternating order. Round 0 is the warm-up (it also compares every row of the replicas).
+ */
+async function syncFigures({ syncRounds: rounds, rows }) {
+  const runs = { ours: [], session: [], conflicted: [], calm: [] };
+  for (let round = 0; round <= rounds; round++) {
+    const label = round === 0 ? "warm-up" : `round ${round}/${rounds}`;
+    const pairs = [
+      [
+        ["ours", () => exportImport(rows, { deep: round === 0 })],
+        ["session", () => sessionRoundTrip(rows)],
+      ],
+      [
+        ["conflicted", () => exchange(rows, { both: true })],
+        ["calm", () => exchange(rows, { both: false })],
+      ],
+    ];
+    for (const pair of pairs) {
+      for (const [key, run] of round % 2 ? pair.reverse() : pair) {
+        progress(`${label}: sync (${key})`);
+        const result = await run();
+        if (round > 0) runs[key].push(result);
+      }
+    }
+  }
+  progress("");
+  const med = (key, field) => median(runs[key].map((r) => (typeof field === "function" ? field(r) : r[field])));
+  const ours = med("ours", (r) => r.generateMs + r.importMs);
+  const firstImport = med("ours", "importMs");
+  const again = med("ours", "reimportMs");
+  const overlap = med("ours", "overlapMs");
+  const { edits } = editedRows(rows);
+  const of = `median of ${rounds}`;
+  return [
+    {
+      name: "sync.export_import_100k",
+      unit: "rows/s",
+      value: rows / (ours / 1000),
+      baseline: rows / (med("session", "ms") / 1000),
+      how:
+        `${rows} rows; ours: generateBundle ${show(med("ours", "generateMs"), "ms")} + ` +
+        `importBundle ${show(firstImport, "ms")} ms; SQLite session extension: changeset ` +
+        `${show(med("session", "changesetMs"), "ms")} + apply ${show(med("session", "applyMs"), "ms")} ms; ` +
+        `${of}; higher is better`,
+    },
+    {
+      name: "sync.bytes_per_row",
+      unit: "bytes/row",
+      value: med("ours", "bytes") / rows,
+      baseline: med("session", "bytes") / rows,
+      how: "bundle vs session changeset of the same rows; lower is better",
+    },
+    {
+      name: "sync.conflicts_1pct",
+      unit: "ms",
+      value: med("conflicted", "ms"),
+      baseline: med("calm", "ms"),
+      extra: { conflicts: med("conflicted", "conflicts") },
+      how:
+        `both replicas edited the same ${edits} rows, ${med("conflicted", "conflicts")} conflicts on each; ` +
+        `baseline: only A edited; two-way exchange; ${of}`,
+    },
+    {
+      name: "sync.reimport_100k",
+      unit: "x",
+      value: firstImport / again,
+      ratio: firstImport / again,
+      baseline: again,
+      baselineUnit: "ms",
+      how:
+        `first import ${show(firstImport, "ms")} ms / re-import of the same bundle (skipped); ` +
+        `baseline = re-import ms; ${of}; target >= 10`,
+    },
+    {
+      name: "sync.reimport_overlap_100k",
+      unit: "x",
+      value: firstImport / overlap,
+      ratio: firstImport / overlap,
+      baseline: overlap,
+      baselineUnit: "ms",
+      how:
+        `first import ${show(firstImport, "ms")} ms / import of a new bundle of the same ${rows} records ` +
+        `(all duplicates); baseline = that import's ms; ${of}`,
+    },
+  ];
 }
 
 function sizeFigure() {
   const raw = readFileSync(WASM);
-  return { name: "wasm.size_gzip", unit: "bytes", value: gzipSync(raw, { level: 9 }).length, baseline: raw.length };
+  const gzip = gzipSync(raw, { level: 9 }).length;
+  return { name: "wasm.size_gzip", unit: "bytes", value: gzip, baseline: raw.length, how: "gzip -9 vs raw" };
 }
 
 function round(value, places) {
@@ -87,23 +184,28 @@ function round(value, places) {
   return Math.round(value * scale) / scale;
 }
 
-function jsonLine({ name, value, unit, baseline }) {
-  const places = unit === "ms" ? 2 : 0;
-  const ratio = round(value / baseline, 3);
-  return JSON.stringify({ name, value: round(value, places), unit, baseline: round(baseline, places), ratio });
+/** Decimal places of a value in `unit`, in the JSON output. */
+const PLACES = { ms: 2, "rows/s": 0, "bytes/row": 2, x: 2, bytes: 0 };
+
+function jsonLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, extra }) {
+  const fields = { name, value: round(value, PLACES[unit]), unit, baseline: round(baseline, PLACES[baselineUnit]) };
+  return JSON.stringify({ ...fields, ratio: round(ratio, 3), ...extra });
 }
 
-function textLine({ name, value, unit, baseline }, width, rounds) {
-  const show = (v) => (unit === "ms" && v < 100 ? v.toFixed(1) : v.toFixed(0));
-  const how = unit === "ms" ? `median of ${rounds}` : "gzip -9 vs raw";
-  const ratio = (value / baseline).toFixed(unit === "ms" ? 2 : 3);
-  return `${name.padEnd(width)}${show(value)} ${unit}  vs baseline ${show(baseline)} ${unit}  ratio ${ratio}x  (${how})`;
+function show(value, unit) {
+  if (unit === "ms") return value.toFixed(value < 100 ? 1 : 0);
+  return value.toFixed(unit === "bytes/row" || unit === "x" ? 2 : 0);
+}
+
+function textLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, how }, width) {
+  const figures = `${show(value, unit)} ${unit}  vs baseline ${show(baseline, baselineUnit)} ${baselineUnit}`;
+  return `${name.padEnd(width)}${figures}  ratio ${ratio.toFixed(unit === "bytes" ? 3 : 2)}x  (${how})`;
 }
 
 const opts = options();
 const size = sizeFigure(); // read first: a concurrent rebuild of dist/ cannot affect it
-const figures = [...(await captureFigures(opts)), size];
+const figures = [...(await captureFigures(opts)), ...(await syncFigures(opts)), size];
 const width = Math.max(...figures.map((f) => f.name.length)) + 3;
 for (const figure of figures) {
-  console.log(opts.json ? jsonLine(figure) : textLine(figure, width, opts.rounds));
+  console.log(opts.json ? jsonLine(figure) : textLine(figure, width));
 }

@@ -4,14 +4,15 @@
 // Each run opens a fresh in-memory database through the public API, creates the `todos` table and
 // does the untimed set-up (pre-fill, then `enableSync` for the synced variant, which records the
 // existing rows) before the clock starts. The baseline is the same build with no `enableSync` call.
+// The table, the fill statement and `collectGarbage` are shared with the sync figures (sync.mjs).
 
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { openDatabase } from "sqlite-sync-wasm";
 
-const SCHEMA =
+export const SCHEMA =
   "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER DEFAULT 0, updated_at INTEGER)";
-const FILL =
+export const FILL =
   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
   "INSERT INTO todos (id, title, done, updated_at) SELECT i, 'todo ' || i, 0, i FROM n";
 const INSERT = "INSERT INTO todos (id, title, done, updated_at) VALUES (?, ?, ?, ?)";
@@ -22,7 +23,7 @@ const ALL_ROWS = "SELECT count(*) AS count FROM todos";
 
 // A full garbage collection before each timed part, so no run pays for an earlier run's garbage.
 setFlagsFromString("--expose-gc");
-const collectGarbage = runInNewContext("gc");
+export const collectGarbage = runInNewContext("gc");
 
 /**
  * The timed workloads. `statements(rows)` is how many single-row statements one run executes;
