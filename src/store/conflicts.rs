@@ -52,8 +52,10 @@ pub fn refresh(
     if heads_before < 2 && meta.heads.len() < 2 {
         return Ok(Vec::new());
     }
+    // Two deletes of the same row agree: there is nothing to choose between.
     let desired: Vec<([u8; 16], &Head, &Head)> = meta
         .conflicts()
+        .filter(|(winner, loser)| !(winner.delete && loser.delete))
         .map(|(winner, loser)| (conflict_id(table, pk, winner, loser), winner, loser))
         .collect();
     let existing: Vec<Vec<u8>> = conn

@@ -296,13 +296,17 @@ impl Journal {
         self.hlc.observe(max_hlc);
         let mut known = peer_clock(conn, &body.source)?;
         known.merge(&body.sender_clock);
+        // A peer that sent changes we already had has not heard that we have them: forget what
+        // we last reported to it, so that the next bundle for it acknowledges them.
         conn.prepare_cached(
             "INSERT INTO _sync_peers (peer, clock) VALUES (?1, ?2)
-             ON CONFLICT (peer) DO UPDATE SET clock = excluded.clock",
+             ON CONFLICT (peer) DO UPDATE SET clock = excluded.clock,
+                 sent = CASE WHEN ?3 THEN NULL ELSE sent END",
         )?
         .execute(params![
             body.source.0.as_slice(),
-            log::encode_clock(&known)?
+            log::encode_clock(&known)?,
+            outcome.duplicates > 0
         ])?;
         conn.prepare_cached(
             "INSERT INTO _sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)

@@ -14,7 +14,7 @@
 //! | `_sync_clock` | per other device, the highest counter applied without gaps |
 //! | `_sync_rows` | per synced row, its merge state (column stamps, causal heads, tombstone) |
 //! | `_sync_conflicts` | conflict records: the provisional winner and the concurrent loser |
-//! | `_sync_peers` | per peer, the clock it last reported (what it is known to have) |
+//! | `_sync_peers` | per peer, the clock it last reported (what it is known to have) and the clock we last reported to it |
 //! | `_sync_imports` | every imported bundle by digest, with its counts |
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS _sync_conflicts (
 CREATE INDEX IF NOT EXISTS _sync_conflicts_row ON _sync_conflicts (tbl, pk);
 CREATE TABLE IF NOT EXISTS _sync_peers (
     peer  BLOB PRIMARY KEY,
-    clock BLOB NOT NULL
+    clock BLOB NOT NULL,
+    sent  BLOB
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _sync_imports (
     digest      BLOB PRIMARY KEY,

@@ -35,7 +35,15 @@ impl Store {
         for origin in log::origins(conn)? {
             records.extend(log::after(conn, &origin, known.get(&origin))?);
         }
-        if records.is_empty() {
+        let clock = self.journal.clock(conn)?;
+        // With no change to send, a bundle is still worth sending to a peer that has not heard
+        // our clock since it last changed: it acknowledges what the peer sent, so the peer stops
+        // sending it again.
+        let acknowledge = match peer {
+            Some(peer) => sent_clock(conn, peer)?.as_ref() != Some(&clock),
+            None => false,
+        };
+        if records.is_empty() && !acknowledge {
             return Ok(None);
         }
         let now = (self.journal.now_ms)();
@@ -44,10 +52,22 @@ impl Store {
             source: self.journal.device,
             created_at: now,
             schema_version: 0,
-            sender_clock: self.journal.clock(conn)?,
+            sender_clock: clock,
             records,
         };
-        bundle::encode(&body).map(Some)
+        let bytes = bundle::encode(&body)?;
+        if let Some(peer) = peer {
+            conn.prepare_cached(
+                "INSERT INTO _sync_peers (peer, clock, sent) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (peer) DO UPDATE SET sent = excluded.sent",
+            )?
+            .execute(params![
+                peer.0.as_slice(),
+                log::encode_clock(&VectorClock::new())?,
+                log::encode_clock(&body.sender_clock)?
+            ])?;
+        }
+        Ok(Some(bytes))
     }
 
     pub(super) fn refuse_in_transaction(&self, what: &str) -> Result<()> {
@@ -126,6 +146,18 @@ pub(super) fn named(columns: &[String], values: &[Value]) -> RowValues {
         .cloned()
         .zip(values.iter().cloned())
         .collect()
+}
+
+/// The clock we last reported to `peer`, if any.
+fn sent_clock(conn: &Connection, peer: &DeviceId) -> Result<Option<VectorClock>> {
+    let bytes: Option<Option<Vec<u8>>> = conn
+        .prepare_cached("SELECT sent FROM _sync_peers WHERE peer = ?1")?
+        .query_row(params![peer.0.as_slice()], |r| r.get(0))
+        .optional()?;
+    bytes
+        .flatten()
+        .map(|b| rmp_serde::from_slice(&b).map_err(|e| Error::Corrupt(format!("sent clock: {e}"))))
+        .transpose()
 }
 
 pub(super) fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClock> {

@@ -50,7 +50,14 @@ fn two_replicas_exchange_both_ways_and_converge_with_exact_counts() {
         "a's own changes are not sent back: a's bundle told b what a has"
     );
 
+    let ack = send(&mut a, &mut b).expect("a acknowledges b's change");
+    assert_eq!(tally(&ack), "", "an acknowledgement carries no change");
     assert_eq!(send(&mut a, &mut b), None, "b has everything a has");
+    assert_eq!(
+        send(&mut b, &mut a),
+        None,
+        "and knows a has everything b has"
+    );
     let expected = vec![todo(1, "milk", 0), todo(2, "eggs", 0), todo(3, "bread", 1)];
     assert_eq!(rows(&mut a, "todos"), expected);
     assert_eq!(rows(&mut b, "todos"), expected);
@@ -129,10 +136,21 @@ fn a_bundle_from_the_peer_acknowledges_what_it_has() {
     send(&mut a, &mut b).unwrap();
     exec(&mut b, "INSERT INTO todos (id, title) VALUES (2, 'eggs')").unwrap();
     send(&mut b, &mut a).unwrap();
+    let ack = a
+        .generate_bundle(Some(&peer))
+        .unwrap()
+        .expect("an acknowledgement of b's change");
+    assert!(records(&ack).is_empty(), "b has all of a's changes");
+    b.import_bundle(&ack).unwrap();
+    assert_eq!(
+        b.generate_bundle(Some(&a.device_id())).unwrap(),
+        None,
+        "b knows a has its change and stops sending it"
+    );
     assert_eq!(
         a.generate_bundle(Some(&peer)).unwrap(),
         None,
-        "b has all of a's changes"
+        "nothing new either way"
     );
 
     exec(&mut a, "UPDATE todos SET done = 1 WHERE id = 1").unwrap();

@@ -39,7 +39,10 @@ test("two replicas exchange bundles and end with the same rows", async () => {
   await send(b, a);
   assert.deepEqual(await rows(a), await rows(b));
   assert.deepEqual(await a.vectorClock(), await b.vectorClock());
-  assert.equal(await a.generateBundle({ peerId: b.deviceId }), null, "b has told a everything it has");
+  const ack = await send(a, b);
+  assert.equal(ack.total, 0, "a acknowledges b's change with a bundle that carries none");
+  assert.equal(await a.generateBundle({ peerId: b.deviceId }), null, "b has everything a has");
+  assert.equal(await b.generateBundle({ peerId: a.deviceId }), null, "and knows a has everything b has");
   await Promise.all([a.close(), b.close()]);
 });
 
