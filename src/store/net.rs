@@ -10,7 +10,7 @@
 use rmp::encode::write_uint;
 
 use crate::error::{Error, Result};
-use crate::model::{RowChange, Value};
+use crate::model::Value;
 use crate::store::capture::{borrowed, write_array_len, write_value, TakenTable};
 use crate::store::tables::TableShape;
 
@@ -94,33 +94,74 @@ fn write_net(
         }
         (Some(before), Some(after)) if before == after => Ok(false),
         (Some(before), Some(after)) => {
-            let (before, after) = (decode(before)?, decode(after)?);
-            let mut change = RowChange::Update {
-                key: decode(key)?,
-                columns: vec![],
-                old: vec![],
-                new: vec![],
-            };
-            if let RowChange::Update {
-                columns, old, new, ..
-            } = &mut change
-            {
-                for (i, (b, a)) in before.into_iter().zip(after).enumerate() {
-                    if b != a {
-                        columns.push(i as u32);
-                        old.push(b);
-                        new.push(a);
-                    }
-                }
-                if columns.is_empty() {
-                    return Ok(false);
+            let (before, after) = (cells(before)?, cells(after)?);
+            let changed: Vec<usize> = (0..before.len().min(after.len()))
+                .filter(|&i| before[i] != after[i])
+                .collect();
+            if changed.is_empty() {
+                return Ok(false);
+            }
+            write_array_len(out, 5);
+            let _ = write_uint(out, 1);
+            out.extend_from_slice(key);
+            write_array_len(out, changed.len());
+            for &i in &changed {
+                let _ = write_uint(out, i as u64);
+            }
+            for image in [&before, &after] {
+                write_array_len(out, changed.len());
+                for &i in &changed {
+                    out.extend_from_slice(image[i]);
                 }
             }
-            rmp_serde::encode::write(out, &change)
-                .map_err(|e| Error::Corrupt(format!("cannot encode change: {e}")))?;
             Ok(true)
         }
     }
+}
+
+/// Splits an encoded row image (a MessagePack array of values) into each value's bytes, without
+/// decoding: the arena holds only the value forms [`write_value`] produces.
+fn cells(image: &[u8]) -> Result<Vec<&[u8]>> {
+    let broken = || Error::Corrupt("unreadable captured row".into());
+    let (count, mut at) = match *image.first().ok_or_else(broken)? {
+        m @ 0x90..=0x9f => (usize::from(m & 0x0f), 1),
+        0xdc => (usize::from(u16::from_be_bytes(read(image, 1)?)), 3),
+        0xdd => (u32::from_be_bytes(read(image, 1)?) as usize, 5),
+        _ => return Err(broken()),
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = value_len(image.get(at..).ok_or_else(broken)?)?;
+        out.push(image.get(at..at + len).ok_or_else(broken)?);
+        at += len;
+    }
+    Ok(out)
+}
+
+/// The encoded length of the MessagePack value at the start of `bytes`.
+fn value_len(bytes: &[u8]) -> Result<usize> {
+    let broken = || Error::Corrupt("unreadable captured value".into());
+    let marker = *bytes.first().ok_or_else(broken)?;
+    Ok(match marker {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 1,
+        0xcc | 0xd0 => 2,
+        0xcd | 0xd1 => 3,
+        0xca | 0xce | 0xd2 => 5,
+        0xcb | 0xcf | 0xd3 => 9,
+        0xa0..=0xbf => 1 + usize::from(marker & 0x1f),
+        0xc4 | 0xd9 => 2 + usize::from(*bytes.get(1).ok_or_else(broken)?),
+        0xc5 | 0xda => 3 + usize::from(u16::from_be_bytes(read(bytes, 1)?)),
+        0xc6 | 0xdb => 5 + u32::from_be_bytes(read(bytes, 1)?) as usize,
+        _ => return Err(broken()),
+    })
+}
+
+/// `N` bytes of `bytes` from `at`.
+fn read<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
+    bytes
+        .get(at..at + N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Error::Corrupt("truncated captured value".into()))
 }
 
 fn decode(bytes: &[u8]) -> Result<Vec<Value>> {
@@ -144,7 +185,7 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ChangeSet, TableChanges};
+    use crate::model::{ChangeSet, RowChange, TableChanges};
     use crate::store::capture::Buffer;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -269,6 +310,47 @@ mod tests {
         };
         assert_eq!(ChangeSet::from_bytes(&bytes).expect("decode"), expected);
         assert_eq!(bytes, expected.to_bytes().expect("encode"));
+    }
+
+    #[test]
+    fn an_image_splits_into_exactly_its_values_encodings() {
+        let mut values = vec![Value::Null, Value::Real(1.5), Value::Real(-0.0)];
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            u32::MAX as i64,
+            i64::MAX,
+            -1,
+            -32,
+            -33,
+            -129,
+            -32_769,
+            i64::MIN,
+        ] {
+            values.push(int(v));
+        }
+        for len in [0, 1, 31, 32, 255, 256, 65_535, 65_536] {
+            values.push(Value::Text("x".repeat(len)));
+            values.push(Value::Blob(vec![7; len]));
+        }
+        let image = encode_values(&values);
+        let cells = cells(&image).expect("cells");
+        assert_eq!(cells.len(), values.len());
+        for (cell, value) in cells.iter().zip(&values) {
+            assert_eq!(
+                *cell,
+                encode_values(std::slice::from_ref(value))[1..]
+                    .to_vec()
+                    .as_slice(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]
