@@ -15,7 +15,7 @@ use crate::model::{ChangeSet, DeviceId, RowChange, Value};
 use crate::store::capture::lock;
 use crate::store::merger::Merger;
 use crate::store::sync::{hex, peer_clock};
-use crate::store::{log, Journal, Store};
+use crate::store::{in_transaction, log, Journal, Store};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -205,21 +205,14 @@ impl Journal {
         body: &BundleBody,
         decoded: Vec<Received>,
     ) -> Result<ImportOutcome> {
-        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        lock(&self.capture).suspended = true;
-        let outcome = self.import(conn, bytes, body, decoded);
-        lock(&self.capture).suspended = false;
-        match outcome {
-            Ok(outcome) => {
-                conn.prepare_cached("COMMIT")?.raw_execute()?;
-                self.context = log::encode_clock(&log::frontier(conn)?)?;
-                Ok(outcome)
-            }
-            Err(error) => {
-                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                Err(error)
-            }
-        }
+        let committed = in_transaction(conn, || {
+            lock(&self.capture).suspended = true;
+            let outcome = self.import(conn, bytes, body, decoded);
+            lock(&self.capture).suspended = false;
+            outcome
+        })?;
+        self.context = log::encode_clock(&log::frontier(conn)?)?;
+        Ok(committed)
     }
 
     /// The body of an import, inside its transaction.

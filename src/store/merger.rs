@@ -70,13 +70,7 @@ impl Merger {
             };
             let key = table.key_of(row)?;
             let pk = rows::encode_key(&key);
-            let change = Change {
-                origin: record.origin,
-                seq: record.seq,
-                hlc: record.hlc,
-                context: &record.clock,
-                event: event_of(table, row),
-            };
+            let change = change_of(record, table, row);
             if !self.deferred.is_empty() {
                 if let Some(waiting) = self.deferred.get_mut(&(table.table.clone(), pk.clone())) {
                     waiting.state.absorb(&change);
@@ -191,8 +185,23 @@ impl Strategies {
     }
 }
 
-/// How the merge sees a row change; names and values are borrowed from the change set.
-pub fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
+/// How the merge sees one row change of a record.
+pub fn change_of<'a>(
+    record: &'a WireRecord,
+    table: &'a TableChanges,
+    row: &'a RowChange,
+) -> Change<'a> {
+    Change {
+        origin: record.origin,
+        seq: record.seq,
+        hlc: record.hlc,
+        context: &record.clock,
+        event: event_of(table, row),
+    }
+}
+
+/// What a row change does; names and values are borrowed from the change set.
+fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
     match row {
         RowChange::Insert { values } => Event::Insert(
             table

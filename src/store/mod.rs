@@ -299,6 +299,22 @@ impl Journal {
     }
 }
 
+/// Runs `f` in a transaction of its own (the connection must be in autocommit mode): committed when
+/// `f` succeeds, rolled back when it fails.
+fn in_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
+    match f() {
+        Ok(value) => {
+            conn.prepare_cached("COMMIT")?.raw_execute()?;
+            Ok(value)
+        }
+        Err(error) => {
+            conn.prepare_cached("ROLLBACK")?.raw_execute()?;
+            Err(error)
+        }
+    }
+}
+
 /// Runs `f` inside a savepoint, undoing its writes when it fails.
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
     conn.execute_batch("SAVEPOINT _sync_internal")?;

@@ -8,7 +8,7 @@ use crate::model::{ChangeSet, RowChange, TableChanges, Value};
 use crate::store::capture::lock;
 use crate::store::conflicts::{self, Conflict, Records};
 use crate::store::tables::TableShape;
-use crate::store::{rows, Journal, Store};
+use crate::store::{in_transaction, rows, Journal, Store};
 
 use rusqlite::Connection;
 
@@ -26,14 +26,7 @@ impl Store {
     pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
         let Store { conn, journal } = self;
         if conn.is_autocommit() {
-            conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-            match journal.index_local(conn) {
-                Ok(()) => conn.prepare_cached("COMMIT")?.raw_execute().map(drop)?,
-                Err(error) => {
-                    conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                    return Err(error);
-                }
-            }
+            in_transaction(conn, || journal.index_local(conn))?;
         } else {
             journal.index_local(conn)?;
         }
@@ -105,19 +98,7 @@ impl Store {
                 Some(row)
             }
         };
-        conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-        let outcome = journal.write_resolution(conn, shape, &key, chosen);
-        match outcome {
-            Ok(()) => conn
-                .prepare_cached("COMMIT")?
-                .raw_execute()
-                .map(drop)
-                .map_err(Error::from),
-            Err(error) => {
-                conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-                Err(error)
-            }
-        }
+        in_transaction(conn, || journal.write_resolution(conn, shape, &key, chosen))
     }
 }
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use crate::bundle::{self, BundleBody};
 use crate::clock::VectorClock;
 use crate::error::{Error, Result};
-use crate::merge::{Change, RowValues};
+use crate::merge::RowValues;
 use crate::model::{ChangeSet, DeviceId, RowChange, Value};
 use crate::store::capture::lock;
 use crate::store::conflicts;
-use crate::store::merger::{event_of, Strategies};
+use crate::store::merger::{change_of, Strategies};
 use crate::store::tables::TableShape;
 use crate::store::{log, rows, schema, Journal, Store};
 
@@ -115,13 +115,7 @@ impl Journal {
                         RowChange::Delete { old } => Some(named(&table.columns, old)),
                         _ => None,
                     };
-                    let change = Change {
-                        origin: record.origin,
-                        seq: record.seq,
-                        hlc: record.hlc,
-                        context: &record.clock,
-                        event: event_of(table, row),
-                    };
+                    let change = change_of(&record, table, row);
                     let merged =
                         rows::merge_local(conn, &table.table, &table.columns, &pk, &change, old)?;
                     conflicts::refresh(
