@@ -7,6 +7,7 @@
 
 import { SyncError, toSyncError } from "./errors.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import type { ChangeEvent } from "./worker/rpc.js";
 import type {
   ChangeRecord,
   Conflict,
@@ -106,6 +107,16 @@ export interface Database extends AsyncDisposable {
    */
   setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void>;
 
+  /**
+   * Calls `listener` after each committed change to the database: a write outside a transaction
+   * (`kind: "exec"`), a transaction that wrote (`"transaction"`), an import that changed something
+   * (`"import"`) or a resolved conflict (`"resolve"`). With OPFS on a page, changes committed in
+   * other tabs of the origin are announced too (`local: false`). Events are hints to re-read: one
+   * arrives for every committed write, occasionally one more (a statement that changed nothing).
+   * @returns a function that removes the listener
+   */
+  onChange(listener: (event: ChangeEvent) => void): () => void;
+
   /** Waits for queued calls, then releases the database. Idempotent. */
   close(): Promise<void>;
 
@@ -150,6 +161,8 @@ function queryOn(handle: DatabaseHandle, sql: string, params: Params | undefined
 /** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
 class LocalTransaction implements Transaction {
   #handle: DatabaseHandle | undefined;
+  /** Whether a statement of this transaction may have changed rows. */
+  wrote = false;
 
   constructor(handle: DatabaseHandle) {
     this.#handle = handle;
@@ -161,11 +174,19 @@ class LocalTransaction implements Transaction {
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return settle(() => execOn(this.#live(), sql, params));
+    return settle(() => {
+      const result = execOn(this.#live(), sql, params);
+      if (result.changes > 0) this.wrote = true;
+      return result;
+    });
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return settle(() => queryOn(this.#live(), sql, params));
+    return settle(() => {
+      const rows = queryOn(this.#live(), sql, params);
+      if (mayWrite(sql)) this.wrote = true;
+      return rows;
+    });
   }
 
   #live(): DatabaseHandle {
@@ -188,19 +209,60 @@ export class LocalDatabase implements Database {
   #resolvers = new Map<string, ConflictResolver>();
   /** Set by the first `close()`; resolves once the handle is released. */
   #closing: Promise<void> | undefined;
+  /** The `onChange` listeners. */
+  #listeners = new Set<(event: ChangeEvent) => void>();
+  /** The database name reported in change events. */
+  #name: string;
+  /** Runs once the handle is released (used to give OPFS back). */
+  #onClosed: (() => void) | undefined;
 
-  /** Wraps an open handle; the database owns it from now on. */
-  constructor(handle: DatabaseHandle) {
+  /**
+   * Wraps an open handle; the database owns it from now on.
+   * @param name the database name reported in change events
+   * @param onClosed called once the handle has been released
+   */
+  constructor(handle: DatabaseHandle, name = "main.db", onClosed?: () => void) {
     this.#handle = handle;
     this.deviceId = handle.deviceId;
+    this.#name = name;
+    this.#onClosed = onClosed;
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#call((handle) => execOn(handle, sql, params));
+    return this.#call((handle) => {
+      const result = execOn(handle, sql, params);
+      if (result.changes > 0) this.#emit("exec");
+      return result;
+    });
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#call((handle) => queryOn(handle, sql, params));
+    return this.#call((handle) => {
+      const rows = queryOn(handle, sql, params);
+      if (mayWrite(sql)) this.#emit("exec");
+      return rows;
+    });
+  }
+
+  onChange(listener: (event: ChangeEvent) => void): () => void {
+    if (typeof listener !== "function") {
+      throw new SyncError("ERR_INVALID_ARGUMENT", "onChange needs a function");
+    }
+    const entry = (event: ChangeEvent): void => listener(event);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /** Tells the listeners, after the current call has returned, that `kind` committed. */
+  #emit(kind: ChangeEvent["kind"]): void {
+    if (this.#listeners.size === 0) return;
+    const event: ChangeEvent = { database: this.#name, kind, local: true };
+    const listeners = [...this.#listeners];
+    queueMicrotask(() => {
+      for (const listener of listeners) listener(event);
+    });
   }
 
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
@@ -227,6 +289,7 @@ export class LocalDatabase implements Database {
         rollback(handle);
         throw e;
       }
+      if (tx.wrote) this.#emit("transaction");
       return value;
     });
   }
@@ -266,6 +329,7 @@ export class LocalDatabase implements Database {
       throw new SyncError("ERR_INVALID_ARGUMENT", "importBundle needs a Uint8Array");
     }
     const result = await this.#call((handle) => handle.importBundle(bytes) as ImportResult);
+    if (importChanged(result)) this.#emit("import");
     await this.#runResolvers(result.newConflicts);
     return result;
   }
@@ -278,6 +342,7 @@ export class LocalDatabase implements Database {
     return this.#call((handle) => {
       requireString(id, "conflict id");
       handle.resolveConflict(id, choice);
+      this.#emit("resolve");
     });
   }
 
@@ -316,6 +381,8 @@ export class LocalDatabase implements Database {
           handle.close();
         } finally {
           handle.free();
+          this.#listeners.clear();
+          this.#onClosed?.();
         }
       });
     });
@@ -349,6 +416,19 @@ export class LocalDatabase implements Database {
     this.#tail = result.then(done, done);
     return result;
   }
+}
+
+/**
+ * Whether SQL run through `query` may have written rows (an INSERT/UPDATE/DELETE … RETURNING):
+ * a cheap, conservative test on the text, used only to decide whether to announce a change.
+ */
+export function mayWrite(sql: string): boolean {
+  return /\b(insert|update|delete|replace)\b/i.test(sql);
+}
+
+/** Whether an import wrote anything that readers could see. */
+export function importChanged(result: ImportResult): boolean {
+  return result.applied > 0 || result.conflicts > 0 || result.released > 0;
 }
 
 /**

@@ -8,6 +8,8 @@ import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import { ready } from "./init.js";
 import type { OpenOptions } from "./types.js";
+import { openWorkerDatabase } from "./worker/client.js";
+import { acquirePool, inDedicatedWorker, onPage, releasePool } from "./worker/pool.js";
 
 export type { Database, Transaction } from "./database.js";
 export {
@@ -17,6 +19,7 @@ export {
   type SyncErrorOptions,
 } from "./errors.js";
 export type * from "./types.js";
+export type { ChangeEvent } from "./worker/rpc.js";
 
 /**
  * Opens (or creates) a database, loading the wasm module on first use.
@@ -33,12 +36,45 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   if (typeof options !== "object" || options === null) {
     throw new SyncError("ERR_INVALID_ARGUMENT", "options must be an object");
   }
+  if (options.name !== undefined && typeof options.name !== "string") {
+    throw new SyncError("ERR_INVALID_ARGUMENT", "name must be a string");
+  }
+  const storage = options.storage ?? "memory";
+  const name = options.name ?? "main.db";
+  if (storage === "opfs") {
+    if (onPage()) return openWorkerDatabase(name);
+    if (inDedicatedWorker()) return openInThisWorker(name);
+    throw new SyncError(
+      "ERR_STORAGE_UNAVAILABLE",
+      "OPFS storage works on pages and in dedicated workers, not in this runtime",
+    );
+  }
   await ready();
-  const open: { name?: string; storage: string } = { storage: options.storage ?? "memory" };
+  const open: { name?: string; storage: string } = { storage };
   if (options.name !== undefined) open.name = options.name;
   try {
-    return new LocalDatabase(DatabaseHandle.open(open));
+    return new LocalDatabase(DatabaseHandle.open(open), name);
   } catch (e) {
+    throw toSyncError(e);
+  }
+}
+
+/** OPFS databases open in this worker (the pool is given back when the last one closes). */
+let opfsOpen = 0;
+
+/** Opens an OPFS database in this dedicated worker, taking the origin's pool (waiting up to 5 s). */
+async function openInThisWorker(name: string): Promise<Database> {
+  await ready();
+  await acquirePool(5_000);
+  opfsOpen += 1;
+  const closed = (): void => {
+    opfsOpen -= 1;
+    if (opfsOpen === 0) releasePool();
+  };
+  try {
+    return new LocalDatabase(DatabaseHandle.open({ storage: "opfs", name }), name, closed);
+  } catch (e) {
+    closed();
     throw toSyncError(e);
   }
 }

@@ -36,7 +36,11 @@ export type StorageKind = "memory" | "opfs" | "idb";
 export interface OpenOptions {
   /** The database name (default `"main.db"`). */
   name?: string;
-  /** Where the database lives (default `"memory"`; only `"memory"` is available so far). */
+  /**
+   * Where the database lives (default `"memory"`). `"opfs"` persists it in the Origin Private File
+   * System: on a page through the package worker, in a dedicated worker in-process. `"idb"` is
+   * not available yet (`ERR_STORAGE_UNAVAILABLE`).
+   */
   storage?: StorageKind;
 }
 

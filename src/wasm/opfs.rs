@@ -18,6 +18,10 @@ use crate::wasm::error::to_js;
 /// Name under which the VFS is registered with SQLite.
 pub const VFS_NAME: &str = "opfs-sahpool";
 
+/// Files the pool holds from the start: a database and its journal take one each, so this leaves
+/// room for a dozen databases per origin.
+const INITIAL_FILES: usize = 24;
+
 thread_local! {
     static POOL: RefCell<Option<OpfsSAHPoolUtil>> = const { RefCell::new(None) };
 }
@@ -50,7 +54,10 @@ pub async fn install_opfs() -> Result<(), JsValue> {
             outcome
         }
         None => {
-            let config = OpfsSAHPoolCfgBuilder::new().vfs_name(VFS_NAME).build();
+            let config = OpfsSAHPoolCfgBuilder::new()
+                .vfs_name(VFS_NAME)
+                .initial_capacity(INITIAL_FILES)
+                .build();
             let pool = install::<WasmOsCallback>(&config, false)
                 .await
                 .map_err(|e| unavailable(&e))?;

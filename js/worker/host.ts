@@ -1,0 +1,146 @@
+// The package's dedicated worker: `openDatabase({ storage: "opfs" })` on a page starts one per
+// page and talks to it with `postMessage` (js/worker/client.ts). Every such worker of an origin
+// queues for the OPFS pool's Web Lock; the one holding it serves the databases (js/worker/server.ts)
+// for its own page and, over a BroadcastChannel, for every other tab. The others forward their
+// page's calls to it, and when it goes away (tab closed or crashed) the next in the queue takes
+// over and the callers repeat what was left unanswered.
+//
+// Invariants: a call from this worker's page is answered exactly once; while no holder answers,
+// calls wait (no "locked" error reaches the page); the page learns of every committed change.
+
+import "../load/web.js";
+import { ready } from "../init.js";
+import { acquirePool, locks, releasePool } from "./pool.js";
+import {
+  CHANNEL,
+  aliveLock,
+  toWire,
+  transferables,
+  type ChangeEvent,
+  type ChannelMessage,
+  type Request,
+  type Response,
+} from "./rpc.js";
+import { Server, type Reply } from "./server.js";
+
+/** What the page sends: calls, and the request to let go of everything before it terminates us. */
+type FromPage = Request | { kind: "shutdown"; id: number };
+
+interface WorkerScope {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const self = crypto.randomUUID();
+const channel = new BroadcastChannel(CHANNEL);
+/** Calls of this page sent to another worker and not answered yet. */
+const inflight = new Map<number, Request>();
+let server: Server | undefined;
+let stopping = false;
+
+/** Set when OPFS cannot work in this browser: every call fails with it. */
+let broken: unknown;
+
+function toPage(message: Response | { kind: "change"; event: ChangeEvent }): void {
+  scope.postMessage(message, message.kind === "res" && message.ok ? transferables(message.value) : []);
+}
+
+function replyTo(req: Request): Reply {
+  const send = (response: Response): void => {
+    if (req.from === self) toPage(response);
+    else channel.postMessage(response);
+  };
+  return {
+    ok: (value) => send({ kind: "res", to: req.from, id: req.id, ok: true, value }),
+    fail: (error) => send({ kind: "res", to: req.from, id: req.id, ok: false, error: toWire(error) }),
+  };
+}
+
+function notify(origin: string, database: string, change: ChangeEvent["kind"]): void {
+  toPage({ kind: "change", event: { database, kind: change, local: origin === self } });
+  channel.postMessage({ kind: "change", origin, database, change });
+}
+
+/** Hands a call of this page to whoever holds the pool. */
+function route(req: Request): void {
+  if (server !== undefined) {
+    server.handle(req, replyTo(req), false);
+  } else if (broken !== undefined) {
+    replyTo(req).fail(broken);
+  } else {
+    inflight.set(req.id, req);
+    channel.postMessage(req);
+  }
+}
+
+channel.onmessage = (event: MessageEvent<ChannelMessage>) => {
+  const message = event.data;
+  switch (message.kind) {
+    case "req":
+      server?.handle(message, replyTo(message), true);
+      break;
+    case "res":
+      if (message.to === self && inflight.delete(message.id)) toPage(message);
+      break;
+    case "change":
+      toPage({
+        kind: "change",
+        event: { database: message.database, kind: message.change, local: message.origin === self },
+      });
+      break;
+    case "leader":
+      if (message.id !== self) for (const req of inflight.values()) channel.postMessage(req);
+      break;
+  }
+};
+
+scope.addEventListener("message", (event: MessageEvent<FromPage>) => {
+  const message = event.data;
+  if (message.kind === "shutdown") {
+    stopping = true;
+    const done = (): void => scope.postMessage({ kind: "res", to: self, id: message.id, ok: true, value: null });
+    if (server === undefined) {
+      done();
+      return;
+    }
+    const closing = server;
+    server = undefined;
+    closing
+      .stop()
+      .then(() => releasePool())
+      .then(done, done);
+    return;
+  }
+  route({ ...message, from: self });
+});
+
+/** Queues for the pool; once this worker holds it, serves every tab until the worker ends. */
+async function elect(): Promise<void> {
+  const lockApi = locks();
+  if (lockApi !== undefined) {
+    // Held for the worker's whole life, so a holder notices when this worker's page is gone.
+    void lockApi.request(aliveLock(self), {}, () => new Promise<never>(() => undefined));
+  }
+  try {
+    await ready();
+    // Waits as long as another worker holds the pool; fails only when OPFS is unusable here.
+    await acquirePool();
+  } catch (e) {
+    broken = e;
+    for (const req of inflight.values()) replyTo(req).fail(e);
+    inflight.clear();
+    return;
+  }
+  if (stopping) {
+    releasePool();
+    return;
+  }
+  server = new Server(self, notify);
+  channel.postMessage({ kind: "leader", id: self });
+  const waiting = [...inflight.values()];
+  inflight.clear();
+  for (const req of waiting) server.handle(req, replyTo(req), true);
+}
+
+void elect();

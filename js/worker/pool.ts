@@ -1,0 +1,129 @@
+// Owning the OPFS access-handle pool in this dedicated worker: one context of an origin may hold
+// the `opfs-sahpool` handles at a time, so the holder is elected with a Web Lock, and the handles
+// are acquired (retrying while the previous holder's handles are still being freed) only under
+// that lock.
+//
+// Invariants: `installOpfs()` runs only while this worker holds `POOL_LOCK`; the lock is given
+// back only after `releaseOpfs()` (or when the worker dies, which frees both).
+
+import { SyncError, toSyncError } from "../errors.js";
+import { installOpfs, releaseOpfs } from "../generated/sqlite_sync_wasm.js";
+import { POOL_LOCK } from "./rpc.js";
+
+/** The Web Locks API, as far as it is used here (not in TypeScript's ES2022 DOM lib for workers). */
+interface Locks {
+  request(
+    name: string,
+    options: { signal?: AbortSignal; ifAvailable?: boolean },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown>;
+}
+
+/** `navigator.locks`, or undefined where Web Locks do not exist. */
+export function locks(): Locks | undefined {
+  const nav = (globalThis as { navigator?: { locks?: Locks } }).navigator;
+  return nav?.locks;
+}
+
+/** Whether this code runs in a dedicated worker (the only place OPFS sync access handles exist). */
+export function inDedicatedWorker(): boolean {
+  const scope = (globalThis as { DedicatedWorkerGlobalScope?: new () => unknown }).DedicatedWorkerGlobalScope;
+  return scope !== undefined && globalThis instanceof scope;
+}
+
+/** Whether this code runs on a page (a window with a document). */
+export function onPage(): boolean {
+  const g = globalThis as { window?: unknown; document?: unknown };
+  return g.window !== undefined && g.window === globalThis && g.document !== undefined;
+}
+
+function unavailable(message: string, retryable = false): SyncError {
+  return new SyncError("ERR_STORAGE_UNAVAILABLE", message, { retryable });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The held pool: the lock's release function. */
+let held: { release: () => void } | undefined;
+let acquiring: Promise<void> | undefined;
+
+/** Whether this worker holds the pool now. */
+export function holdingPool(): boolean {
+  return held !== undefined;
+}
+
+/**
+ * Takes the pool lock (waiting up to `timeoutMs`, forever when undefined) and acquires the access
+ * handles. Idempotent while held.
+ * @throws {SyncError} `ERR_STORAGE_UNAVAILABLE` outside a dedicated worker, without Web Locks or
+ *   OPFS, or (retryable) when another context keeps the pool past the timeout
+ */
+export function acquirePool(timeoutMs?: number): Promise<void> {
+  if (held !== undefined) return Promise.resolve();
+  acquiring ??= acquire(timeoutMs).finally(() => {
+    acquiring = undefined;
+  });
+  return acquiring;
+}
+
+async function acquire(timeoutMs: number | undefined): Promise<void> {
+  if (!inDedicatedWorker()) throw unavailable("OPFS storage needs a dedicated worker or a page");
+  const lockApi = locks();
+  const storage = (globalThis as { navigator?: { storage?: { getDirectory?: unknown } } }).navigator?.storage;
+  if (lockApi === undefined || typeof storage?.getDirectory !== "function") {
+    throw unavailable("OPFS needs a secure context with Web Locks and navigator.storage.getDirectory");
+  }
+  const abort = new AbortController();
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), timeoutMs);
+  const granted = await new Promise<() => void>((resolve, reject) => {
+    lockApi
+      .request(POOL_LOCK, { signal: abort.signal }, () => {
+        if (timer !== undefined) clearTimeout(timer);
+        return new Promise<void>((release) => resolve(release));
+      })
+      .catch((e: unknown) => {
+        if (abort.signal.aborted) {
+          reject(unavailable("another tab or worker holds the OPFS database; try again later", true));
+        } else {
+          reject(toSyncError(e));
+        }
+      });
+  });
+  try {
+    await installWithRetry();
+  } catch (e) {
+    granted();
+    throw e;
+  }
+  held = { release: granted };
+}
+
+/**
+ * `installOpfs()`, retried for a while: a holder that has just died (a closed tab, a terminated
+ * worker) frees its lock slightly before its access handles.
+ */
+async function installWithRetry(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      await installOpfs();
+      return;
+    } catch (e) {
+      const error = toSyncError(e);
+      if (Date.now() > deadline) throw error;
+      await sleep(wait);
+    }
+  }
+}
+
+/** Gives the access handles back and releases the lock (every OPFS database must be closed). */
+export function releasePool(): void {
+  if (held === undefined) return;
+  const { release } = held;
+  held = undefined;
+  try {
+    releaseOpfs();
+  } finally {
+    release();
+  }
+}

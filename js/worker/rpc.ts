@@ -1,0 +1,147 @@
+// The messages between a page, its package worker (js/worker/host.ts) and the other tabs'
+// workers, and the helpers both sides share: errors as plain data and the list of buffers to
+// transfer.
+//
+// Invariants: every request carries an id unique within its sender; every response names the
+// request it answers; an error crosses as a `WireError` and becomes a `SyncError` again with the
+// same code, message, `retryable` and `sqliteCode`.
+
+import { SyncError, toSyncError, type SyncErrorCode } from "../errors.js";
+
+/** The `Database` methods (and the transaction steps) a worker serves. */
+export type Method =
+  | "open"
+  | "close"
+  | "exec"
+  | "query"
+  | "begin"
+  | "txExec"
+  | "txQuery"
+  | "end"
+  | "enableSync"
+  | "disableSync"
+  | "syncedTables"
+  | "vectorClock"
+  | "changeLog"
+  | "generateBundle"
+  | "importBundle"
+  | "conflicts"
+  | "resolveConflict";
+
+/** A call on one database: `conn` is the caller's connection, `name` the database it opened. */
+export interface Request {
+  kind: "req";
+  /** Unique per sending worker. */
+  id: number;
+  /** The sending worker (where the response goes). */
+  from: string;
+  conn: string;
+  name: string;
+  method: Method;
+  args: unknown[];
+}
+
+/** A `SyncError` as plain, cloneable data. */
+export interface WireError {
+  code: SyncErrorCode;
+  message: string;
+  retryable: boolean;
+  sqliteCode?: number;
+  /** Set when the holder of the database went away and the call may be safely repeated. */
+  lost?: boolean;
+}
+
+/** The answer to one request. */
+export type Response =
+  | { kind: "res"; to: string; id: number; ok: true; value: unknown }
+  | { kind: "res"; to: string; id: number; ok: false; error: WireError };
+
+/** What {@link Database.onChange} listeners receive. */
+export interface ChangeEvent {
+  /** The database's name. */
+  database: string;
+  /** What committed: a statement outside a transaction, a transaction, an import, a resolution. */
+  kind: "exec" | "transaction" | "import" | "resolve";
+  /** True in the tab (or worker) whose call made the change, false in every other tab. */
+  local: boolean;
+}
+
+/** A committed change, announced by the worker holding the database to every tab. */
+export interface ChangeNotice {
+  kind: "change";
+  /** The worker whose client made the change. */
+  origin: string;
+  database: string;
+  change: ChangeEvent["kind"];
+}
+
+/** Sent by a worker that has just become the holder: callers waiting on the old one ask again. */
+export interface LeaderNotice {
+  kind: "leader";
+  id: string;
+}
+
+/** Everything sent on the shared BroadcastChannel. */
+export type ChannelMessage = Request | Response | ChangeNotice | LeaderNotice;
+
+/** The BroadcastChannel every package worker of an origin joins. */
+export const CHANNEL = "sqlite-sync-wasm:opfs";
+/** The Web Lock whose holder owns the OPFS access handles. */
+export const POOL_LOCK = "sqlite-sync-wasm:opfs-pool";
+/** The Web Lock a worker holds for its whole life, so that others notice when it is gone. */
+export const aliveLock = (worker: string): string => `sqlite-sync-wasm:alive:${worker}`;
+
+/** Converts anything thrown into its wire form. */
+export function toWire(e: unknown): WireError {
+  const error = toSyncError(e);
+  const wire: WireError = { code: error.code, message: error.message, retryable: error.retryable };
+  if (error.sqliteCode !== undefined) wire.sqliteCode = error.sqliteCode;
+  if ((e as { lost?: unknown } | undefined)?.lost === true) wire.lost = true;
+  return wire;
+}
+
+/** Rebuilds the `SyncError` a wire error describes. */
+export function fromWire(wire: WireError): SyncError {
+  const options: { retryable: boolean; sqliteCode?: number } = { retryable: wire.retryable };
+  if (wire.sqliteCode !== undefined) options.sqliteCode = wire.sqliteCode;
+  const error = new SyncError(wire.code, wire.message, options);
+  if (wire.lost === true) Object.defineProperty(error, "lost", { value: true });
+  return error;
+}
+
+/** The error for calls whose holder went away before answering; the caller may repeat them. */
+export function lostError(message: string): SyncError {
+  const error = new SyncError("ERR_BUSY", message, { retryable: true });
+  Object.defineProperty(error, "lost", { value: true });
+  return error;
+}
+
+/** Whether `e` is a {@link lostError}. */
+export function isLost(e: unknown): boolean {
+  return (e as { lost?: unknown } | null)?.lost === true;
+}
+
+/**
+ * The buffers of the `Uint8Array`s inside `value` (results are fresh arrays from wasm) that can be
+ * moved instead of copied: each must be the whole of its buffer, and each buffer is listed once.
+ */
+export function transferables(value: unknown): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>();
+  const walk = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== "object" || depth > 6) return;
+    if (v instanceof Uint8Array) {
+      const buffer = v.buffer;
+      if (buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buffer.byteLength) {
+        found.add(buffer);
+      }
+      return;
+    }
+    if (Array.isArray(v)) {
+      for (const item of v) walk(item, depth + 1);
+      return;
+    }
+    for (const item of Object.values(v)) walk(item, depth + 1);
+  };
+  walk(value, 0);
+  return [...found];
+}

@@ -1,0 +1,278 @@
+// OPFS in headless Chromium (playwright-core + /usr/bin/chromium, pages served on 127.0.0.1):
+// the main-thread proxy's API, persistence across reloads, crash safety when a worker is
+// terminated mid-write, and several tabs sharing one database.
+//   node --test tests/browser/
+
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { chromium } from "playwright-core";
+import { serve } from "../../scripts/serve.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+const server = await serve({ port: 0 });
+const profile = mkdtempSync(join(tmpdir(), "sqlite-sync-wasm-browser-"));
+const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+const logs = [];
+
+after(async () => {
+  await context.close();
+  await server.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+/** Opens the test page in a new tab and waits for it to load the package. */
+async function open() {
+  const page = await context.newPage();
+  page.on("console", (m) => logs.push(`console.${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
+  await page.goto(`${server.url}tests/browser/page.html`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 20_000 });
+  return page;
+}
+
+function withLogs(message) {
+  return `${message}\n${logs.slice(-20).join("\n")}`;
+}
+
+const main = await open();
+
+test("the Database API through the main-thread proxy (OPFS)", async (t) => {
+  const results = await main.evaluate(() => t.apiChecks());
+  assert.ok(results.length >= 5);
+  for (const result of results) {
+    await t.test(result.name, () => assert.ok(result.ok, withLogs(result.error)));
+  }
+});
+
+test("rows, deviceId, change log and conflicts survive a page reload", async () => {
+  const before = await main.evaluate(async () => {
+    const { openDatabase } = t.api;
+    const db = await openDatabase({ storage: "opfs", name: "persist.db" });
+    await db.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
+    await db.enableSync("todos");
+    await db.exec("INSERT INTO todos (id, title, big, data) VALUES (1, 'one', ?, ?)", [2n ** 60n, new Uint8Array([1, 2])]);
+    await db.exec("INSERT INTO todos (id, title) VALUES (2, 'two')");
+    const other = await openDatabase({ storage: "memory" });
+    await other.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
+    await other.enableSync("todos");
+    await other.importBundle(await db.generateBundle());
+    await other.exec("UPDATE todos SET title = 'theirs' WHERE id = 2");
+    await db.exec("UPDATE todos SET title = 'ours' WHERE id = 2");
+    const result = await db.importBundle(await other.generateBundle({ peerId: db.deviceId }));
+    await other.close();
+    const snapshot = {
+      deviceId: db.deviceId,
+      rows: await db.query("SELECT * FROM todos ORDER BY id"),
+      log: await db.changeLog(),
+      conflicts: await db.conflicts(),
+      clock: await db.vectorClock(),
+      imported: result.conflicts,
+    };
+    // No close(): the page just goes away, as a user's reload does.
+    return JSON.stringify(snapshot, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+  });
+  assert.equal(JSON.parse(before).imported, 1, "the concurrent edit made a conflict");
+  await main.reload();
+  await main.waitForFunction(() => window.ready === true);
+  const afterReload = await main.evaluate(async () => {
+    const db = await t.api.openDatabase({ storage: "opfs", name: "persist.db" });
+    const snapshot = {
+      deviceId: db.deviceId,
+      rows: await db.query("SELECT * FROM todos ORDER BY id"),
+      log: await db.changeLog(),
+      conflicts: await db.conflicts(),
+      clock: await db.vectorClock(),
+      imported: 1,
+    };
+    await db.close();
+    return JSON.stringify(snapshot, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+  });
+  assert.deepEqual(JSON.parse(afterReload), JSON.parse(before));
+  assert.equal(JSON.parse(afterReload).conflicts.length, 1);
+});
+
+/**
+ * Runs a large write (one transaction, or one import of a fresh bundle) in a crash worker
+ * `rounds` times, terminating the worker after a random delay (up to a little more than an
+ * uninterrupted run takes, measured first on another database), then reopens and reports the
+ * state before and after each round.
+ */
+async function crashRounds(kind, rounds) {
+  return main.evaluate(
+    async ({ kind, rounds }) => {
+      const { command, crashWorker } = t;
+      const ROWS = 20_000;
+      const bundleFor = async (round) => {
+        const mem = await t.api.openDatabase({ storage: "memory" });
+        await mem.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, tag TEXT, n INTEGER, pad TEXT)");
+        await mem.enableSync("items");
+        await mem.transaction(async (tx) => {
+          for (let i = 0; i < ROWS; i++) {
+            await tx.exec("INSERT INTO items (id, tag, n, pad) VALUES (?, ?, ?, ?)", [
+              1_000_000 + round * 100_000 + i,
+              `round-${round}`,
+              i,
+              "y".repeat(200),
+            ]);
+          }
+        });
+        const bytes = await mem.generateBundle();
+        await mem.close();
+        return bytes;
+      };
+      const reopen = async (name) => {
+        const worker = await crashWorker();
+        await command(worker, { op: "open", name }, "deviceId");
+        return worker;
+      };
+      // Calibration: one uninterrupted run, timed.
+      let worker = await reopen(`crash-${kind}.db`);
+      const payload = kind === "import" ? await bundleFor(0) : null;
+      let began = performance.now();
+      await (payload === null
+        ? command(worker, { op: "bigTransaction", rows: ROWS, tag: "round-0" }, "done")
+        : command(worker, { op: "import", bytes: payload }, "done"));
+      const duration = performance.now() - began;
+      worker.terminate();
+
+      const name = `crash-${kind}.db`;
+      worker = await reopen(name);
+      const outcomes = [];
+      for (let round = 1; round <= rounds; round++) {
+        const before = (await command(worker, { op: "state" }, "state")).state;
+        const bytes = kind === "import" ? await bundleFor(round) : null;
+        const started = command(worker, undefined, "started");
+        const done = (bytes === null
+          ? command(worker, { op: "bigTransaction", rows: ROWS, tag: `round-${round}` }, "done")
+          : command(worker, { op: "import", bytes }, "done")
+        ).catch(() => undefined);
+        await started;
+        const killedAt = Math.random() * duration * 1.1;
+        began = performance.now();
+        await Promise.race([done, new Promise((resolve) => setTimeout(resolve, killedAt))]);
+        worker.terminate();
+        worker = await reopen(name);
+        const after = (await command(worker, { op: "state" }, "state")).state;
+        outcomes.push({ round, killedAt, duration, before, after });
+      }
+      worker.terminate();
+      return outcomes;
+    },
+    { kind, rounds },
+  );
+}
+
+test("a worker terminated during a large transaction leaves it wholly there or wholly absent", async () => {
+  const outcomes = await crashRounds("tx", 6);
+  const summary = [];
+  for (const { round, killedAt, before, after } of outcomes) {
+    assert.ok(after.agrees, `round ${round}: change log agrees with the table ${JSON.stringify(after)}`);
+    assert.equal(after.integrity, "ok", `round ${round}: integrity`);
+    const n = after.byTag[`round-${round}`] ?? 0;
+    assert.ok(n === 0 || n === 20_000, `round ${round}: ${n} rows of the transaction`);
+    const records = after.records - before.records;
+    assert.equal(records, n === 0 ? 0 : 1, `round ${round}: change records added`);
+    assert.equal(after.rows, before.rows + n, `round ${round}: no other row changed`);
+    summary.push(`${Math.round(killedAt)}ms→${n === 0 ? "absent" : "present"}`);
+  }
+  console.log(`crash during transaction (duration ${Math.round(outcomes[0].duration)} ms): ${summary.join(" ")}`);
+});
+
+test("a worker terminated during a large importBundle leaves it wholly there or wholly absent", async () => {
+  const outcomes = await crashRounds("import", 5);
+  const summary = [];
+  for (const { round, killedAt, before, after } of outcomes) {
+    assert.ok(after.agrees, `round ${round}: change log agrees with the table ${JSON.stringify(after)}`);
+    assert.equal(after.integrity, "ok", `round ${round}: integrity`);
+    const n = after.byTag[`round-${round}`] ?? 0;
+    assert.ok(n === 0 || n === 20_000, `round ${round}: ${n} imported rows`);
+    assert.equal(after.records - before.records, n === 0 ? 0 : 1, `round ${round}: change records added`);
+    assert.equal(after.rows, before.rows + n, `round ${round}: no other row changed`);
+    summary.push(`${Math.round(killedAt)}ms→${n === 0 ? "absent" : "present"}`);
+  }
+  console.log(`crash during import (duration ${Math.round(outcomes[0].duration)} ms): ${summary.join(" ")}`);
+});
+
+// (The database of the API checks is reused: the OPFS pool holds only six files.)
+test("two tabs write to one database; the holder tab closes mid-stream and the other takes over", async () => {
+  const a = await open();
+  const b = await open();
+  const setup = async () => {
+    const db = await t.api.openDatabase({ storage: "opfs", name: "api.db" });
+    window.db = db;
+    window.events = [];
+    db.onChange((e) => window.events.push(e));
+    await db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)");
+    if (!(await db.syncedTables()).includes("notes")) await db.enableSync("notes");
+    return db.deviceId;
+  };
+  const idA = await a.evaluate(setup);
+  const idB = await b.evaluate(setup);
+  assert.equal(idA, idB, "one database, one device id");
+  const write = async ({ tab: name, count }) => {
+    for (let n = 0; n < count; n++) {
+      if (n % 5 === 4) {
+        await db.transaction(async (tx) => {
+          await tx.exec("INSERT INTO notes (tab, n) VALUES (?, ?)", [name, n]);
+        });
+      } else {
+        await db.exec("INSERT INTO notes (tab, n) VALUES (?, ?)", [name, n]);
+      }
+    }
+  };
+  await Promise.all([a.evaluate(write, { tab: "A", count: 40 }), b.evaluate(write, { tab: "B", count: 40 })]);
+  const counts = await b.evaluate(() => db.query("SELECT tab, count(*) AS n FROM notes GROUP BY tab ORDER BY tab"));
+  assert.deepEqual(counts, [{ tab: "A", n: 40 }, { tab: "B", n: 40 }]);
+  await b.waitForFunction(() => window.events.filter((e) => !e.local).length >= 40, null, { timeout: 5000 });
+  const seen = await b.evaluate(() => ({
+    local: window.events.filter((e) => e.local).length,
+    remote: window.events.filter((e) => !e.local).length,
+  }));
+  assert.ok(seen.local >= 40 && seen.remote >= 40, `tab B saw ${JSON.stringify(seen)}`);
+
+  // A (the first to open, so the holder) closes while B keeps writing.
+  const stream = b.evaluate(async () => {
+    const latencies = [];
+    const errors = [];
+    for (let n = 0; n < 150; n++) {
+      const began = performance.now();
+      try {
+        if (n % 5 === 4) {
+          await db.transaction(async (tx) => {
+            await tx.exec("INSERT INTO notes (tab, n) VALUES ('B2', ?)", [n]);
+          });
+        } else {
+          await db.exec("INSERT INTO notes (tab, n) VALUES ('B2', ?)", [n]);
+        }
+      } catch (e) {
+        errors.push(`${e.code}: ${e.message}`);
+      }
+      latencies.push(performance.now() - began);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const rows = await db.query("SELECT count(*) AS n, count(DISTINCT n) AS d FROM notes WHERE tab = 'B2'");
+    return { errors, max: Math.max(...latencies), rows };
+  });
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  await a.close();
+  const result = await stream;
+  assert.deepEqual(result.errors, [], "no error surfaced");
+  assert.deepEqual(result.rows, [{ n: 150, d: 150 }], "every write exactly once");
+  console.log(`takeover: slowest write during the stream ${Math.round(result.max)} ms`);
+  assert.ok(result.max < 3000, `takeover took ${result.max} ms`);
+  await b.evaluate(() => db.close());
+  await b.close();
+});
