@@ -12,23 +12,47 @@ pub fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
+    format!(
+        "INSERT INTO {} ({}) VALUES ({placeholders}) ON CONFLICT ({}) DO {}",
+        ident(table),
+        ident_list(columns.iter().copied()),
+        ident_list(key.iter().copied()),
+        conflict_action(columns, key)
+    )
+}
+
+/// [`upsert_sql`] for `rows` rows at once (values bind row after row).
+pub fn upsert_many_sql(table: &str, columns: &[&str], key: &[&str], rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!(
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO {}",
+        ident(table),
+        ident_list(columns.iter().copied()),
+        vec![row; rows].join(", "),
+        ident_list(key.iter().copied()),
+        conflict_action(columns, key)
+    )
+}
+
+/// What an upsert does to an existing row: overwrite every non-key column.
+fn conflict_action(columns: &[&str], key: &[&str]) -> String {
     let updates = columns
         .iter()
         .filter(|c| !key.contains(c))
         .map(|c| format!("{0} = excluded.{0}", ident(c)))
         .collect::<Vec<_>>();
-    let action = if updates.is_empty() {
+    if updates.is_empty() {
         "NOTHING".to_owned()
     } else {
         format!("UPDATE SET {}", updates.join(", "))
-    };
+    }
+}
+
+/// Stores the merge state of `rows` rows that have none, returning the keys it stored.
+pub fn claim_many_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}",
-        ident(table),
-        ident_list(columns.iter().copied()),
-        placeholders,
-        ident_list(key.iter().copied()),
-        action
+        "INSERT INTO _sync_rows (tbl, pk, meta) VALUES {} ON CONFLICT DO NOTHING RETURNING pk",
+        vec!["(?, ?, ?)"; rows].join(", ")
     )
 }
 
@@ -86,6 +110,18 @@ mod tests {
         assert_eq!(
             upsert_sql("pairs", &["a", "b"], &["b", "a"]),
             r#"INSERT INTO "pairs" ("a", "b") VALUES (?1, ?2) ON CONFLICT ("b", "a") DO NOTHING"#
+        );
+    }
+
+    #[test]
+    fn many_row_statements_are_golden() {
+        assert_eq!(
+            upsert_many_sql("t", &["id", "v"], &["id"], 2),
+            r#"INSERT INTO "t" ("id", "v") VALUES (?, ?), (?, ?) ON CONFLICT ("id") DO UPDATE SET "v" = excluded."v""#
+        );
+        assert_eq!(
+            claim_many_sql(2),
+            "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?, ?, ?), (?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk"
         );
     }
 

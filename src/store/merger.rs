@@ -9,18 +9,19 @@
 //! none is left. Rows that only fit together (values swapped between rows) are all removed, then
 //! written; a clash that still remains fails the import, which then changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use rusqlite::types::ToSql;
+use rusqlite::{params_from_iter, Connection};
 
 use crate::bundle::WireRecord;
 use crate::error::{Error, Result};
-use crate::merge::{Change, Event};
+use crate::merge::{Change, Event, RowMeta};
 use crate::model::{ChangeSet, ConflictStrategy, RowChange, TableChanges, Value};
-use crate::store::conflicts;
 use crate::store::rows::{self, Merged, RowState};
 use crate::store::tables::{self, TableShape};
+use crate::store::{apply, conflicts};
 
 /// A row set aside until the end of the import.
 struct Deferred {
@@ -51,7 +52,9 @@ impl Merger {
         }
     }
 
-    /// Merges every row change of a record.
+    /// Merges every row change of a record. Rows go one by one, except a record's inserts of rows
+    /// this replica has never seen (the bulk of a first sync), which are claimed and written many
+    /// per statement; any of those that cannot be written that way go one by one after all.
     pub fn apply(&mut self, conn: &Connection, record: &WireRecord, set: &ChangeSet) -> Result<()> {
         let rank = |row: &RowChange| match row {
             RowChange::Delete { .. } => 0,
@@ -64,33 +67,130 @@ impl Merger {
             .flat_map(|t| t.rows.iter().map(move |r| (t, r)))
             .collect();
         queue.sort_by_key(|(_, row)| rank(row));
+        let mut bulk: Vec<(&TableChanges, Vec<&RowChange>)> = Vec::new();
         for (table, row) in queue {
-            let Some(shape) = self.shapes.get(&table.table).cloned() else {
+            let in_bulk = matches!(row, RowChange::Insert { .. })
+                && self.deferred.is_empty()
+                && self
+                    .shapes
+                    .get(&table.table)
+                    .is_some_and(|shape| shape.columns == table.columns);
+            if !in_bulk {
+                self.apply_one(conn, record, table, row)?;
                 continue;
-            };
-            let key = table.key_of(row)?;
-            let pk = rows::encode_key(&key);
-            let change = change_of(record, table, row);
-            if !self.deferred.is_empty() {
-                if let Some(waiting) = self.deferred.get_mut(&(table.table.clone(), pk.clone())) {
-                    waiting.state.absorb(&change);
-                    continue;
-                }
             }
-            match rows::merge_remote(conn, &shape, table, row, &key, &pk, &change) {
-                Ok(merged) => self.refresh(conn, &table.table, &pk, &merged)?,
+            match bulk.iter_mut().find(|(t, _)| std::ptr::eq(*t, table)) {
+                Some((_, rows)) => rows.push(row),
+                None => bulk.push((table, vec![row])),
+            }
+        }
+        for (table, inserts) in bulk {
+            self.insert_new_rows(conn, record, table, &inserts)?;
+        }
+        Ok(())
+    }
+
+    /// Merges one row change.
+    fn apply_one(
+        &mut self,
+        conn: &Connection,
+        record: &WireRecord,
+        table: &TableChanges,
+        row: &RowChange,
+    ) -> Result<()> {
+        let Some(shape) = self.shapes.get(&table.table).cloned() else {
+            return Ok(());
+        };
+        let key = table.key_of(row)?;
+        let pk = rows::encode_key(&key);
+        let change = change_of(record, table, row);
+        if !self.deferred.is_empty() {
+            if let Some(waiting) = self.deferred.get_mut(&(table.table.clone(), pk.clone())) {
+                waiting.state.absorb(&change);
+                return Ok(());
+            }
+        }
+        match rows::merge_remote(conn, &shape, table, row, &key, &pk, &change) {
+            Ok(merged) => self.refresh(conn, &table.table, &pk, &merged),
+            Err(error) if is_constraint(&error) => {
+                let mut state = RowState::load(conn, &shape, &key, &pk)?;
+                state.absorb(&change);
+                self.deferred.insert(
+                    (table.table.clone(), pk),
+                    Deferred {
+                        shape,
+                        key,
+                        state,
+                        error,
+                    },
+                );
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Inserts, many per statement, the rows of `inserts` that have no merge state yet: each
+    /// chunk's merge states are claimed in one statement (which reports the rows that were new),
+    /// then those rows are written in one statement. A new row has one head and no conflict.
+    fn insert_new_rows(
+        &mut self,
+        conn: &Connection,
+        record: &WireRecord,
+        table: &TableChanges,
+        inserts: &[&RowChange],
+    ) -> Result<()> {
+        let Some(shape) = self.shapes.get(&table.table).cloned() else {
+            return Ok(());
+        };
+        let Some(first) = inserts.first() else {
+            return Ok(());
+        };
+        let meta = rows::encode_meta(&RowMeta::inserted(&change_of(record, table, first)))?;
+        let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
+        let key_columns: Vec<&str> = shape.key_columns().collect();
+        let per_statement = (MAX_PARAMETERS / columns.len().max(3)).clamp(1, 64);
+        for chunk in inserts.chunks(per_statement) {
+            let pks = chunk
+                .iter()
+                .map(|row| table.key_of(row).map(|k| rows::encode_key(&k)))
+                .collect::<Result<Vec<_>>>()?;
+            let claimed = claim(conn, &shape.name, &pks, &meta)?;
+            let new: Vec<usize> = (0..chunk.len())
+                .filter(|&i| claimed.contains(&pks[i]))
+                .collect();
+            let written: Result<usize> = match new.len() {
+                0 => Ok(0),
+                n => {
+                    let values = new.iter().flat_map(|&i| match chunk[i] {
+                        RowChange::Insert { values } => values.as_slice(),
+                        _ => &[],
+                    });
+                    conn.prepare_cached(&apply::upsert_many_sql(
+                        &shape.name,
+                        &columns,
+                        &key_columns,
+                        n,
+                    ))?
+                    .execute(params_from_iter(values))
+                    .map_err(Error::from)
+                }
+            };
+            match written {
+                Ok(_) => {
+                    for (row, pk) in chunk.iter().zip(&pks) {
+                        if !claimed.contains(pk) {
+                            self.apply_one(conn, record, table, row)?;
+                        }
+                    }
+                }
                 Err(error) if is_constraint(&error) => {
-                    let mut state = RowState::load(conn, &shape, &key, &pk)?;
-                    state.absorb(&change);
-                    self.deferred.insert(
-                        (table.table.clone(), pk),
-                        Deferred {
-                            shape,
-                            key,
-                            state,
-                            error,
-                        },
-                    );
+                    for &i in &new {
+                        rows::unclaim(conn, &shape.name, &pks[i])?;
+                    }
+                    for row in chunk {
+                        self.apply_one(conn, record, table, row)?;
+                    }
                 }
                 Err(error) => return Err(error),
             }
@@ -221,6 +321,22 @@ fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
         RowChange::Delete { .. } => Event::Delete,
     }
 }
+
+/// Claims merge states for the rows with keys `pks` (all of one table), in one statement; returns
+/// the keys that had none, which are the rows this replica has never seen.
+fn claim(conn: &Connection, table: &str, pks: &[Vec<u8>], meta: &[u8]) -> Result<HashSet<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached(&apply::claim_many_sql(pks.len()))?;
+    let params = pks.iter().flat_map(|pk| [&table as &dyn ToSql, pk, &meta]);
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut claimed = HashSet::with_capacity(pks.len());
+    while let Some(row) = rows.next()? {
+        claimed.insert(row.get::<_, Vec<u8>>(0)?);
+    }
+    Ok(claimed)
+}
+
+/// Parameters one statement may bind (SQLite's default limit is 32,766).
+const MAX_PARAMETERS: usize = 30_000;
 
 fn is_constraint(error: &Error) -> bool {
     matches!(error, Error::Sql { sqlite_code: Some(code), .. } if code & 0xff == 19)

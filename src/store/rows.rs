@@ -50,7 +50,7 @@ pub fn load(conn: &Connection, table: &str, pk: &[u8]) -> Result<Option<RowMeta>
         .transpose()
 }
 
-fn encode_meta(meta: &RowMeta) -> Result<Vec<u8>> {
+pub fn encode_meta(meta: &RowMeta) -> Result<Vec<u8>> {
     rmp_serde::to_vec(meta).map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))
 }
 
@@ -65,7 +65,7 @@ fn claim(conn: &Connection, table: &str, pk: &[u8], meta: &RowMeta) -> Result<bo
 }
 
 /// Undoes [`claim`] when the row itself could not be written.
-fn unclaim(conn: &Connection, table: &str, pk: &[u8]) -> Result<()> {
+pub fn unclaim(conn: &Connection, table: &str, pk: &[u8]) -> Result<()> {
     conn.prepare_cached("DELETE FROM _sync_rows WHERE tbl = ?1 AND pk = ?2")?
         .execute(params![table, pk])?;
     Ok(())
