@@ -90,6 +90,12 @@ impl Engine {
         self.store.resolve_conflict(id, choice)
     }
 
+    /// The whole database as bytes, to persist it elsewhere and reopen it with
+    /// [`Location::Snapshot`].
+    pub fn snapshot(&mut self) -> Result<Vec<u8>> {
+        self.store.snapshot()
+    }
+
     /// Closes the database.
     pub fn close(self) -> Result<()> {
         self.store.close()

@@ -51,6 +51,8 @@ pub enum Location {
     Memory,
     /// A file (or VFS path), optionally through a named SQLite VFS.
     Path { path: String, vfs: Option<String> },
+    /// An in-memory database starting from a [`Store::snapshot`] (empty bytes: a new database).
+    Snapshot(Vec<u8>),
 }
 
 /// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
@@ -108,6 +110,19 @@ impl Store {
                 path,
                 vfs: Some(vfs),
             } => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs.as_str())?,
+            Location::Snapshot(bytes) => {
+                let mut conn = Connection::open_in_memory()?;
+                if !bytes.is_empty() {
+                    conn.deserialize_read_exact(
+                        rusqlite::MAIN_DB,
+                        bytes.as_slice(),
+                        bytes.len(),
+                        false,
+                    )
+                    .map_err(|e| Error::InvalidArgument(format!("not a database snapshot: {e}")))?;
+                }
+                conn
+            }
         };
         let device = schema::initialise(&conn, now_ms())?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
@@ -218,6 +233,16 @@ impl Store {
     /// Every record of the change log, in commit order.
     pub fn change_log(&self) -> Result<Vec<ChangeRecord>> {
         log::read_all(&self.conn)
+    }
+
+    /// The whole database as bytes (SQLite's serialization), for [`Location::Snapshot`].
+    pub fn snapshot(&mut self) -> Result<Vec<u8>> {
+        if !self.conn.is_autocommit() {
+            return Err(Error::InvalidArgument(
+                "snapshot cannot be taken inside an open transaction".into(),
+            ));
+        }
+        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
     }
 
     /// Closes the connection.

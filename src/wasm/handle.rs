@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -25,13 +26,20 @@ pub struct DatabaseHandle {
 
 #[wasm_bindgen]
 impl DatabaseHandle {
-    /// Opens a database. `options.storage` is `"memory"` (the default) or `"opfs"` (after
-    /// `installOpfs()`, in a dedicated worker), where `options.name` names the file.
+    /// Opens a database. `options.storage` is `"memory"` (the default; `options.snapshot`, bytes
+    /// from `snapshot()`, seeds it) or `"opfs"` (after `installOpfs()`, in a dedicated worker),
+    /// where `options.name` names the file.
     pub fn open(options: JsValue) -> Result<DatabaseHandle, JsValue> {
         let storage = convert::string_option(&options, "storage").map_err(|e| to_js(&e))?;
         let name = convert::string_option(&options, "name").map_err(|e| to_js(&e))?;
+        let snapshot = js_sys::Reflect::get(&options, &JsValue::from_str("snapshot"))
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok());
         let location = match storage.as_deref() {
-            None | Some("memory") => Location::Memory,
+            None | Some("memory") => match snapshot {
+                Some(bytes) => Location::Snapshot(bytes.to_vec()),
+                None => Location::Memory,
+            },
             Some("opfs") if opfs::ready() => Location::Path {
                 path: format!("/{}", name.as_deref().unwrap_or("main.db")),
                 vfs: Some(opfs::VFS_NAME.to_owned()),
@@ -170,6 +178,11 @@ impl DatabaseHandle {
             let choice = convert::choice_from_js(&choice)?;
             engine.resolve_conflict(id, choice)
         })
+    }
+
+    /// The whole database as bytes; `open({ storage: "memory", snapshot })` reopens it.
+    pub fn snapshot(&self) -> Result<Uint8Array, JsValue> {
+        self.with(|engine| Ok(Uint8Array::from(engine.snapshot()?.as_slice())))
     }
 
     /// True while a transaction is open.

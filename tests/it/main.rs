@@ -13,6 +13,7 @@ mod fixtures;
 mod fuzz;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
+mod snapshot;
 mod sync;
 mod sync_conflicts;
 mod sync_constraints;
