@@ -1,29 +1,33 @@
 // `npm run bench`: the cost of change capture and the speed of sync, each figure measured against a
 // baseline in the same run, plus the shipped wasm module's size.
 //
-//   node bench/run.mjs [--json] [--rounds N] [--rows N]
+//   node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser]
 //
 // Capture (workloads.mjs): one warm-up round (JIT tier-up, wasm memory growth; it also checks every
 // captured row change), then N rounds (default 5). Each round runs every workload once without sync
 // and once with, alternating which goes first from round to round, so a noisy shared machine slows
 // both sides alike. Sync (sync.mjs, baseline SQLite's session extension in session.mjs): the same
-// way, with a default of 3 rounds as they are heavy. A figure is the median of its rounds; ratio =
-// value / baseline unless the figure says otherwise. `--rows` scales the workloads for quick runs
-// (default 100000; the autocommit figure runs rows/100 statements, the conflict figure edits
-// rows/100 rows); the figure names stay the same. Output: one line per figure, or with `--json` one
-// JSON object per line `{ name, value, unit, baseline, ratio }` (some figures add a field, such as
-// `conflicts`) and nothing else on stdout.
+// way, with a default of 3 rounds as they are heavy. OPFS (opfs.mjs, in headless Chromium, one
+// browser launch; `--no-browser` skips them): writes with sync against without, and opening a full
+// database against an empty one, also interleaved, with a default of 3 rounds as they are slow. A
+// figure is the median of its rounds; ratio = value / baseline unless the figure says otherwise.
+// `--rows` scales the workloads for quick runs (default 100000; the autocommit figures run
+// rows/100 statements, the conflict figure edits rows/100 rows); the figure names stay the same.
+// Output: one line per figure, or with `--json` one JSON object per line
+// `{ name, value, unit, baseline, ratio }` (some figures add a field, such as `conflicts`) and
+// nothing else on stdout.
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import { opfsFigures } from "./opfs.mjs";
 import { sessionRoundTrip } from "./session.mjs";
 import { editedRows, exchange, exportImport } from "./sync.mjs";
 import { runOnce, workloads } from "./workloads.mjs";
 
 const WASM = new URL("../dist/generated/sqlite_sync_wasm_bg.wasm", import.meta.url);
 
-const USAGE = "usage: node bench/run.mjs [--json] [--rounds N] [--rows N]";
+const USAGE = "usage: node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser]";
 
 /** The command-line options; a bad one prints the usage and exits with status 2. */
 function options() {
@@ -41,6 +45,7 @@ function parseOptions() {
       json: { type: "boolean", default: false },
       rounds: { type: "string" },
       rows: { type: "string", default: "100000" },
+      "no-browser": { type: "boolean", default: false },
     },
   });
   const count = (flag) => {
@@ -50,7 +55,14 @@ function parseOptions() {
     return n;
   };
   const rounds = count("rounds");
-  return { json: values.json, captureRounds: rounds ?? 5, syncRounds: rounds ?? 3, rows: count("rows") };
+  return {
+    json: values.json,
+    captureRounds: rounds ?? 5,
+    syncRounds: rounds ?? 3,
+    opfsRounds: rounds ?? 3,
+    rows: count("rows"),
+    browser: !values["no-browser"],
+  };
 }
 
 function median(values) {
@@ -187,24 +199,38 @@ function round(value, places) {
 /** Decimal places of a value in `unit`, in the JSON output. */
 const PLACES = { ms: 2, "rows/s": 0, "bytes/row": 2, x: 2, bytes: 0 };
 
-function jsonLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, extra }) {
-  const fields = { name, value: round(value, PLACES[unit]), unit, baseline: round(baseline, PLACES[baselineUnit]) };
+function jsonLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, places, extra }) {
+  const fields = {
+    name,
+    value: round(value, places ?? PLACES[unit]),
+    unit,
+    baseline: round(baseline, places ?? PLACES[baselineUnit]),
+  };
   return JSON.stringify({ ...fields, ratio: round(ratio, 3), ...extra });
 }
 
-function show(value, unit) {
+/** `value` in `unit` for a person; `places` (a figure's own precision) overrides the default. */
+function show(value, unit, places) {
+  if (places !== undefined) return value.toFixed(places);
   if (unit === "ms") return value.toFixed(value < 100 ? 1 : 0);
   return value.toFixed(unit === "bytes/row" || unit === "x" ? 2 : 0);
 }
 
-function textLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, how }, width) {
-  const figures = `${show(value, unit)} ${unit}  vs baseline ${show(baseline, baselineUnit)} ${baselineUnit}`;
+function textLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, places, how }, width) {
+  const base = show(baseline, baselineUnit, places);
+  const figures = `${show(value, unit, places)} ${unit}  vs baseline ${base} ${baselineUnit}`;
   return `${name.padEnd(width)}${figures}  ratio ${ratio.toFixed(unit === "bytes" ? 3 : 2)}x  (${how})`;
 }
 
 const opts = options();
 const size = sizeFigure(); // read first: a concurrent rebuild of dist/ cannot affect it
-const figures = [...(await captureFigures(opts)), ...(await syncFigures(opts)), size];
+const figures = [
+  ...(await captureFigures(opts)),
+  ...(await syncFigures(opts)),
+  ...(opts.browser ? await opfsFigures({ rounds: opts.opfsRounds, rows: opts.rows, progress }) : []),
+  size,
+];
+progress("");
 const width = Math.max(...figures.map((f) => f.name.length)) + 3;
 for (const figure of figures) {
   console.log(opts.json ? jsonLine(figure) : textLine(figure, width));
