@@ -26,6 +26,22 @@ import type {
 
 export type { Database, Transaction } from "./api.js";
 
+/** What a storage layer over a `LocalDatabase` can hook into (js/idb.ts uses all three). */
+export interface LocalHooks {
+  /** Called once the handle has been released. */
+  onClosed?: () => void;
+  /**
+   * Called synchronously right after a call that may have changed the database returned (a
+   * statement, a committed transaction, schema or sync changes, an import, a resolution).
+   */
+  onWrite?: () => void;
+  /**
+   * Runs as the last queued task of `close()`, before the handle is released; `close()` resolves
+   * only after it has settled (and rejects if it rejects, the handle being released anyway).
+   */
+  beforeClose?: (handle: DatabaseHandle) => Promise<void> | void;
+}
+
 function closedError(): SyncError {
   return new SyncError("ERR_CLOSED", "the database is closed");
 }
@@ -115,24 +131,44 @@ export class LocalDatabase implements Database {
   #listeners = new Set<(event: ChangeEvent) => void>();
   /** The database name reported in change events. */
   #name: string;
-  /** Runs once the handle is released (used to give OPFS back). */
-  #onClosed: (() => void) | undefined;
+  /** Storage hooks (giving OPFS back, persisting IndexedDB snapshots). */
+  #hooks: LocalHooks;
 
   /**
    * Wraps an open handle; the database owns it from now on.
    * @param name the database name reported in change events
-   * @param onClosed called once the handle has been released
+   * @param hooks called once the handle has been released, or a set of {@link LocalHooks}
    */
-  constructor(handle: DatabaseHandle, name = "main.db", onClosed?: () => void) {
+  constructor(handle: DatabaseHandle, name = "main.db", hooks?: (() => void) | LocalHooks) {
     this.#handle = handle;
     this.deviceId = handle.deviceId;
     this.#name = name;
-    this.#onClosed = onClosed;
+    this.#hooks = typeof hooks === "function" ? { onClosed: hooks } : (hooks ?? {});
+  }
+
+  /**
+   * Runs `body` on the handle between calls: at once when nothing is queued, otherwise after the
+   * queued calls (and any open transaction) have settled. Rejects with `ERR_CLOSED` once closing.
+   * @internal
+   */
+  betweenCalls<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
+    return this.#call(body);
+  }
+
+  /** Tells the storage hook that the database may have changed. */
+  #wrote(): void {
+    this.#hooks.onWrite?.();
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
     return this.#call((handle) => {
-      const result = execOn(handle, sql, params);
+      let result: ExecResult;
+      try {
+        result = execOn(handle, sql, params);
+      } finally {
+        // Even a failing script may have committed its first statements.
+        this.#wrote();
+      }
       if (result.changes > 0) this.#emit("exec");
       return result;
     });
@@ -140,7 +176,12 @@ export class LocalDatabase implements Database {
 
   query(sql: string, params?: Params): Promise<Row[]> {
     return this.#call((handle) => {
-      const rows = queryOn(handle, sql, params);
+      let rows: Row[];
+      try {
+        rows = queryOn(handle, sql, params);
+      } finally {
+        if (!readOnly(sql)) this.#wrote();
+      }
       if (mayWrite(sql)) this.#emit("exec");
       return rows;
     });
@@ -191,6 +232,7 @@ export class LocalDatabase implements Database {
         rollback(handle);
         throw e;
       }
+      this.#wrote();
       if (tx.wrote) this.#emit("transaction");
       return value;
     });
@@ -200,6 +242,7 @@ export class LocalDatabase implements Database {
     return this.#call((handle) => {
       requireString(table, "table");
       handle.enableSync(table, options ?? null);
+      this.#wrote();
     });
   }
 
@@ -207,6 +250,7 @@ export class LocalDatabase implements Database {
     return this.#call((handle) => {
       requireString(table, "table");
       handle.disableSync(table);
+      this.#wrote();
     });
   }
 
@@ -223,14 +267,22 @@ export class LocalDatabase implements Database {
   }
 
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
-    return this.#call((handle) => handle.generateBundle(options?.peerId ?? undefined) as Uint8Array | null);
+    return this.#call((handle) => {
+      const bundle = handle.generateBundle(options?.peerId ?? undefined) as Uint8Array | null;
+      this.#wrote();
+      return bundle;
+    });
   }
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
     if (!(bytes instanceof Uint8Array)) {
       throw new SyncError("ERR_INVALID_ARGUMENT", "importBundle needs a Uint8Array");
     }
-    const result = await this.#call((handle) => handle.importBundle(bytes) as ImportResult);
+    const result = await this.#call((handle) => {
+      const imported = handle.importBundle(bytes) as ImportResult;
+      this.#wrote();
+      return imported;
+    });
     if (importChanged(result)) this.#emit("import");
     await this.#runResolvers(result.newConflicts);
     return result;
@@ -244,6 +296,7 @@ export class LocalDatabase implements Database {
     return this.#call((handle) => {
       requireString(id, "conflict id");
       handle.resolveConflict(id, choice);
+      this.#wrote();
       this.#emit("resolve");
     });
   }
@@ -274,19 +327,28 @@ export class LocalDatabase implements Database {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#enqueue(() => {
+    this.#closing ??= this.#enqueue(async () => {
       const handle = this.#handle;
+      let failure: { error: unknown } | undefined;
+      if (handle !== undefined && this.#hooks.beforeClose !== undefined) {
+        try {
+          await this.#hooks.beforeClose(handle);
+        } catch (e) {
+          failure = { error: e };
+        }
+      }
       this.#handle = undefined;
-      return settle(() => {
+      await settle(() => {
         if (handle === undefined) return;
         try {
           handle.close();
         } finally {
           handle.free();
           this.#listeners.clear();
-          this.#onClosed?.();
+          this.#hooks.onClosed?.();
         }
       });
+      if (failure !== undefined) throw toSyncError(failure.error);
     });
     return this.#closing;
   }
@@ -326,6 +388,14 @@ export class LocalDatabase implements Database {
  */
 export function mayWrite(sql: string): boolean {
   return /\b(insert|update|delete|replace)\b/i.test(sql);
+}
+
+/**
+ * Whether SQL run through `query` is certainly read-only (a SELECT, EXPLAIN or VALUES without
+ * write keywords); anything else (PRAGMA, DDL) counts as a possible write for persistence.
+ */
+function readOnly(sql: string): boolean {
+  return /^\s*(select|explain|values)\b/i.test(sql) && !mayWrite(sql);
 }
 
 /** Whether an import wrote anything that readers could see. */

@@ -6,6 +6,7 @@
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
 import type { OpenOptions } from "./types.js";
 import { openWorkerDatabase } from "./worker/client.js";
@@ -30,7 +31,8 @@ export type { ChangeEvent } from "./worker/rpc.js";
  * await db.enableSync("todos");
  * ```
  * @throws {SyncError} `ERR_INVALID_ARGUMENT` for bad options, `ERR_STORAGE_UNAVAILABLE` when the
- *   requested storage does not exist in this runtime
+ *   requested storage does not exist in this runtime, or (retryable) when an `"idb"` database is
+ *   already open in this origin
  */
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
   if (typeof options !== "object" || options === null) {
@@ -49,6 +51,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
       "OPFS storage works on pages and in dedicated workers, not in this runtime",
     );
   }
+  if (storage === "idb") return openIdbDatabase(name);
   await ready();
   const open: { name?: string; storage: string } = { storage };
   if (options.name !== undefined) open.name = options.name;

@@ -38,8 +38,9 @@ export interface OpenOptions {
   name?: string;
   /**
    * Where the database lives (default `"memory"`). `"opfs"` persists it in the Origin Private File
-   * System: on a page through the package worker, in a dedicated worker in-process. `"idb"` is
-   * not available yet (`ERR_STORAGE_UNAVAILABLE`).
+   * System: on a page through the package worker, in a dedicated worker in-process. `"idb"`
+   * keeps it in memory and stores a whole-database snapshot in IndexedDB after each write (pages,
+   * dedicated and service workers; one open handle per name and origin).
    */
   storage?: StorageKind;
 }

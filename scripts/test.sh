@@ -51,7 +51,7 @@ step "types" node_modules/.bin/tsc -p tests/types
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
-step "browser (OPFS)" node --test --test-reporter=spec tests/browser/
+step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/
 
 echo
 echo "=== summary"

@@ -197,7 +197,7 @@ const CHECKS = {
       await db.close();
     }
     await rejectsWith(db.query("SELECT 1"), "ERR_CLOSED");
-    await rejectsWith(openDatabase({ storage: "idb" }), "ERR_STORAGE_UNAVAILABLE");
+    await rejectsWith(openDatabase({ storage: "tape" }), "ERR_INVALID_ARGUMENT");
   },
 
   async "onChange announces committed writes and unsubscribes"() {

@@ -4,34 +4,13 @@
 //   node --test tests/browser/
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { chromium } from "playwright-core";
-import { serve } from "../../scripts/serve.mjs";
+import { launch } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const server = await serve({ port: 0 });
-const profile = mkdtempSync(join(tmpdir(), "sqlite-sync-wasm-browser-"));
-const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+const { server, context, close } = await launch("browser");
 const logs = [];
 
-after(async () => {
-  await context.close();
-  await server.close();
-  rmSync(profile, { recursive: true, force: true });
-});
+after(close);
 
 /** Opens the test page in a new tab and waits for it to load the package. */
 async function open() {

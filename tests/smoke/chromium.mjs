@@ -3,38 +3,17 @@
 // module worker's verdict.
 //   node tests/smoke/chromium.mjs
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { serve } from "../../scripts/serve.mjs";
+import { launch } from "../browser/chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const server = await serve({ port: 0 });
-const profile = mkdtempSync(join(tmpdir(), "sqlite-sync-wasm-chromium-"));
 const logs = [];
-let context;
+let browser;
 let failed = false;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launch("chromium");
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on("console", (message) => logs.push(`console.${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => logs.push(`page error: ${error.message}`));
-  await page.goto(`${server.url}tests/smoke/chromium.html`);
+  await page.goto(`${browser.server.url}tests/smoke/chromium.html`);
   const handle = await page.waitForFunction(() => window.smokeResult, null, { timeout: 30_000 });
   const result = await handle.jsonValue();
   if (!result.ok) throw new Error(result.error);
@@ -44,8 +23,6 @@ try {
   for (const line of logs) console.error(`  ${line}`);
   failed = true;
 } finally {
-  await context?.close();
-  await server.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 }
 process.exitCode = failed ? 1 : 0;

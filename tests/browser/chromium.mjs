@@ -1,0 +1,43 @@
+// Shared by the browser tests and the Chromium smoke test: the repository served on 127.0.0.1 (a
+// random port) and Debian's headless Chromium, launched through playwright-core with the flags
+// this machine needs, in a fresh profile removed again by `close()`.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { serve } from "../../scripts/serve.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/**
+ * Starts the server and a browser context.
+ * @param {string} label part of the temporary profile's name
+ * @returns {Promise<{ server: { port: number, close(): Promise<void> }, context: import("playwright-core").BrowserContext, close(): Promise<void> }>}
+ */
+export async function launch(label) {
+  const server = await serve({ port: 0 });
+  const profile = mkdtempSync(join(tmpdir(), `sqlite-sync-wasm-${label}-`));
+  try {
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    const close = async () => {
+      await context.close();
+      await server.close();
+      rmSync(profile, { recursive: true, force: true });
+    };
+    return { server, context, close };
+  } catch (error) {
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  }
+}

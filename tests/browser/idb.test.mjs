@@ -1,0 +1,259 @@
+// storage: "idb" in headless Chromium (playwright-core + /usr/bin/chromium, pages served on
+// 127.0.0.1): a module service worker persists through IndexedDB across service worker instances,
+// a page persists across reloads, a second handle of one name is refused with a retryable
+// ERR_STORAGE_UNAVAILABLE, and the cost of a snapshot of 10,000 todos is measured.
+//   node --test tests/browser/idb.test.mjs
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { launch } from "./chromium.mjs";
+
+const { server, context, close } = await launch("idb");
+const logs = [];
+context.on("console", (m) => logs.push(`console.${m.type()}: ${m.text()}`));
+
+after(close);
+
+/** Opens the test page in a new tab and waits for it to load the package. */
+async function open() {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
+  // Also after every reload: values made comparable across the page boundary.
+  await page.addInitScript(() => {
+    window.show = (value) =>
+      JSON.parse(JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? [...v] : v)));
+  });
+  await page.goto(`${server.url}tests/browser/page.html`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 20_000 });
+  return page;
+}
+
+function withLogs(message) {
+  return `${message}\n${logs.slice(-20).join("\n")}`;
+}
+
+/** Page-side helpers for the service worker test (installed with page.evaluate). */
+function installSwHelpers() {
+  window.swRegister = async () => {
+    const reg = await navigator.serviceWorker.register("./idb-sw.mjs", { type: "module", scope: "./idb-sw-scope/" });
+    const sw = reg.installing ?? reg.waiting ?? reg.active;
+    if (sw.state !== "activated") {
+      await new Promise((resolve, reject) => {
+        sw.addEventListener("statechange", () => {
+          if (sw.state === "activated") resolve();
+          if (sw.state === "redundant") reject(new Error("the service worker failed to install"));
+        });
+      });
+    }
+    window.reg = reg;
+    window.sw = sw;
+  };
+  window.swCall = (data) =>
+    new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = (e) => resolve(e.data);
+      window.sw.postMessage(data, [channel.port2]);
+    });
+  window.swUnregister = async () => {
+    const sw = window.sw;
+    await window.reg.unregister();
+    if (sw.state !== "redundant") {
+      await new Promise((resolve) => sw.addEventListener("statechange", () => sw.state === "redundant" && resolve()));
+    }
+  };
+}
+
+test("a module service worker persists rows, deviceId and change log through IndexedDB", async () => {
+  const page = await open();
+  await page.evaluate(installSwHelpers);
+  await page.evaluate(() => window.swRegister());
+  const first = await page.evaluate(() => window.swCall({ op: "write", rows: ["a", "b", "c"] }));
+  assert.ok(first.ok, withLogs(first.error));
+  assert.equal(first.result.rows.length, 3);
+  assert.equal(first.result.log.length, 4, "three inserts and one transaction recorded");
+  assert.deepEqual(first.result.synced, ["notes"]);
+  assert.match(first.result.deviceId, /^[0-9a-f]{32}$/);
+
+  // A new service worker instance (a new global): unregister, wait until redundant, register again.
+  await page.evaluate(() => window.swUnregister());
+  await page.evaluate(() => window.swRegister());
+  const second = await page.evaluate(() => window.swCall({ op: "state" }));
+  assert.ok(second.ok, withLogs(second.error));
+  assert.notEqual(second.instance, first.instance, "a new service worker instance answered");
+  assert.deepEqual(second.result, first.result, "the new instance sees the same replica");
+
+  // It keeps writing to the same replica; the page (another context) reads the same snapshot.
+  const third = await page.evaluate(() => window.swCall({ op: "write", rows: ["d"] }));
+  assert.ok(third.ok, withLogs(third.error));
+  assert.equal(third.result.deviceId, first.result.deviceId);
+  assert.equal(third.result.rows.length, 4);
+  assert.deepEqual(third.result.log.slice(0, 4), first.result.log, "the old change log is kept");
+  assert.equal(third.result.log.at(-1).seq, 6);
+  const fromPage = await page.evaluate(async () => {
+    const db = await t.api.openDatabase({ name: "sw.db", storage: "idb" });
+    try {
+      return show({ deviceId: db.deviceId, rows: await db.query("SELECT * FROM notes ORDER BY id"), log: await db.changeLog() });
+    } finally {
+      await db.close();
+    }
+  });
+  assert.deepEqual(fromPage, { deviceId: third.result.deviceId, rows: third.result.rows, log: third.result.log });
+
+  // While the service worker holds the database open, the page is refused (retryable).
+  const held = await page.evaluate(() => window.swCall({ op: "open" }));
+  assert.ok(held.ok, withLogs(held.error));
+  const refused = await page.evaluate(async () => {
+    try {
+      await t.api.openDatabase({ name: "sw.db", storage: "idb" });
+      return { opened: true };
+    } catch (e) {
+      return { code: e.code, retryable: e.retryable, isSyncError: e instanceof t.api.SyncError };
+    }
+  });
+  assert.deepEqual(refused, { code: "ERR_STORAGE_UNAVAILABLE", retryable: true, isSyncError: true });
+  const closed = await page.evaluate(() => window.swCall({ op: "close" }));
+  assert.ok(closed.ok, withLogs(closed.error));
+  await page.evaluate(() => window.swUnregister());
+  await page.close();
+});
+
+test("on a page, an idb database survives reloads (with and without close)", async () => {
+  const page = await open();
+  const before = await page.evaluate(async () => {
+    const { openDatabase } = t.api;
+    const db = await openDatabase({ storage: "idb", name: "page.db" });
+    await db.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
+    await db.enableSync("todos");
+    await db.exec("INSERT INTO todos (id, title, big, data) VALUES (1, 'one', ?, ?)", [2n ** 60n, new Uint8Array([1, 2])]);
+    await db.exec("INSERT INTO todos (id, title) VALUES (2, 'two')");
+    const other = await openDatabase({ storage: "memory" });
+    await other.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
+    await other.enableSync("todos");
+    await other.importBundle(await db.generateBundle());
+    await other.exec("UPDATE todos SET title = 'theirs' WHERE id = 2");
+    await db.exec("UPDATE todos SET title = 'ours' WHERE id = 2");
+    const result = await db.importBundle(await other.generateBundle({ peerId: db.deviceId }));
+    await other.close();
+    const snapshot = show({
+      deviceId: db.deviceId,
+      rows: await db.query("SELECT * FROM todos ORDER BY id"),
+      log: await db.changeLog(),
+      conflicts: await db.conflicts(),
+      clock: await db.vectorClock(),
+      imported: result.conflicts,
+    });
+    // No close(): the snapshot is written right after the writes; give it a moment, then reload.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return snapshot;
+  });
+  assert.equal(before.imported, 1, "the concurrent edit made a conflict");
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const read = () =>
+    page.evaluate(async () => {
+      const db = await t.api.openDatabase({ storage: "idb", name: "page.db" });
+      const snapshot = show({
+        deviceId: db.deviceId,
+        rows: await db.query("SELECT * FROM todos ORDER BY id"),
+        log: await db.changeLog(),
+        conflicts: await db.conflicts(),
+        clock: await db.vectorClock(),
+        imported: 1,
+      });
+      // A write, then close(): close resolves only after its snapshot is stored.
+      await db.exec("INSERT INTO todos (id, title) VALUES (?, 'after close')", [100 + snapshot.rows.length]);
+      await db.close();
+      return snapshot;
+    });
+  const afterReload = await read();
+  assert.deepEqual(afterReload, before);
+  assert.equal(afterReload.conflicts.length, 1);
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const again = await read();
+  assert.equal(again.deviceId, before.deviceId);
+  assert.deepEqual(again.rows.at(-1), { id: 102, title: "after close", big: null, data: null });
+  assert.equal(again.log.length, before.log.length + 1);
+  await page.close();
+});
+
+test("a second open of one idb database is refused with a retryable ERR_STORAGE_UNAVAILABLE", async () => {
+  const a = await open();
+  const b = await open();
+  const attempt = () =>
+    t.api.openDatabase({ storage: "idb", name: "locked.db" }).then(
+      async (db) => {
+        window.db = db;
+        await db.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)");
+        await db.exec("INSERT OR REPLACE INTO kv VALUES ('holder', ?)", [document.title + performance.timeOrigin]);
+        return { opened: true, deviceId: db.deviceId };
+      },
+      (e) => ({ code: e.code, retryable: e.retryable, isSyncError: e instanceof t.api.SyncError }),
+    );
+  const first = await a.evaluate(attempt);
+  assert.equal(first.opened, true);
+  const refused = { code: "ERR_STORAGE_UNAVAILABLE", retryable: true, isSyncError: true };
+  assert.deepEqual(await a.evaluate(attempt), refused, "the same page");
+  assert.deepEqual(await b.evaluate(attempt), refused, "another tab");
+  // Still intact in the holder.
+  assert.deepEqual(await a.evaluate(() => window.db.query("SELECT count(*) AS n FROM kv")), [{ n: 1 }]);
+  await a.evaluate(() => window.db.close());
+  const second = await b.evaluate(attempt);
+  assert.deepEqual(second, { opened: true, deviceId: first.deviceId }, "free again once the holder closed");
+  // The holder's tab going away frees it too.
+  await b.close();
+  const third = await a.evaluate(attempt);
+  assert.equal(third.opened, true);
+  await a.evaluate(() => window.db.close());
+  await a.close();
+});
+
+test("time to snapshot and persist a 10,000-row todos database", async () => {
+  const page = await open();
+  const result = await page.evaluate(async () => {
+    const { openDatabase } = t.api;
+    let db = await openDatabase({ storage: "idb", name: "todos10k.db" });
+    await db.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER DEFAULT 0, updated_at INTEGER)");
+    await db.enableSync("todos");
+    await db.transaction(async (tx) => {
+      for (let i = 1; i <= 10_000; i++) {
+        await tx.exec("INSERT INTO todos (id, title, updated_at) VALUES (?, ?, ?)", [i, `todo number ${i}`, Date.now()]);
+      }
+    });
+    await db.close();
+    // Each round: open, one UPDATE, close() — close resolves once the snapshot is stored.
+    const times = [];
+    for (let round = 0; round < 7; round++) {
+      db = await openDatabase({ storage: "idb", name: "todos10k.db" });
+      await db.exec("UPDATE todos SET done = 1 - done WHERE id = ?", [round + 1]);
+      const began = performance.now();
+      await db.close();
+      times.push(performance.now() - began);
+    }
+    db = await openDatabase({ storage: "idb", name: "todos10k.db" });
+    const rows = (await db.query("SELECT count(*) AS n FROM todos"))[0].n;
+    const log = (await db.changeLog()).length;
+    await db.close();
+    const size = await new Promise((resolve, reject) => {
+      const request = indexedDB.open("sqlite-sync-wasm");
+      request.onsuccess = () => {
+        const get = request.result.transaction("databases").objectStore("databases").get("todos10k.db");
+        get.onsuccess = () => {
+          resolve(get.result.snapshot.byteLength);
+          request.result.close();
+        };
+        get.onerror = () => reject(get.error);
+      };
+      request.onerror = () => reject(request.error);
+    });
+    times.sort((x, y) => x - y);
+    return { rows, log, size, median: times[3], min: times[0], max: times.at(-1) };
+  });
+  assert.equal(result.rows, 10_000);
+  assert.equal(result.log, 8);
+  console.log(
+    `snapshot+persist of 10,000 todos (${Math.round(result.size / 1024)} KiB): median ${result.median.toFixed(1)} ms ` +
+      `(min ${result.min.toFixed(1)}, max ${result.max.toFixed(1)}, 7 rounds)`,
+  );
+  await page.close();
+});
