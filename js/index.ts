@@ -8,7 +8,7 @@ import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
-import type { OpenOptions } from "./types.js";
+import type { OpenOptions, StorageKind } from "./types.js";
 import { openWorkerDatabase } from "./worker/client.js";
 import { acquirePool, inDedicatedWorker, onPage, releasePool } from "./worker/pool.js";
 
@@ -41,7 +41,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   if (options.name !== undefined && typeof options.name !== "string") {
     throw new SyncError("ERR_INVALID_ARGUMENT", "name must be a string");
   }
-  const storage = options.storage ?? "memory";
+  const storage = options.storage ?? defaultStorage(options.onWarning);
   const name = options.name ?? "main.db";
   if (storage === "opfs") {
     if (onPage()) return openWorkerDatabase(name);
@@ -60,6 +60,33 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   } catch (e) {
     throw toSyncError(e);
   }
+}
+
+/**
+ * The storage used when none is asked for: OPFS on pages and in dedicated workers, IndexedDB in
+ * service workers (which have no OPFS sync access handles) and where OPFS is missing (with a
+ * warning), memory in Node, Deno and Workers.
+ */
+function defaultStorage(onWarning: ((message: string) => void) | undefined): StorageKind {
+  const g = globalThis as {
+    navigator?: { storage?: { getDirectory?: unknown } };
+    indexedDB?: unknown;
+    FileSystemSyncAccessHandle?: unknown;
+    Worker?: unknown;
+    ServiceWorkerGlobalScope?: new () => unknown;
+  };
+  const inServiceWorker = g.ServiceWorkerGlobalScope !== undefined && globalThis instanceof g.ServiceWorkerGlobalScope;
+  if (!onPage() && !inDedicatedWorker() && !inServiceWorker) return "memory";
+  const opfs = inDedicatedWorker()
+    ? typeof g.FileSystemSyncAccessHandle === "function"
+    : onPage() && typeof g.navigator?.storage?.getDirectory === "function" && typeof g.Worker === "function";
+  if (opfs) return "opfs";
+  const fallback: StorageKind = g.indexedDB !== undefined ? "idb" : "memory";
+  if (!inServiceWorker || fallback === "memory") {
+    const warn = onWarning ?? ((message: string) => console.warn(message));
+    warn(`sqlite-sync-wasm: OPFS is not available here; using storage "${fallback}"`);
+  }
+  return fallback;
 }
 
 /** OPFS databases open in this worker (the pool is given back when the last one closes). */

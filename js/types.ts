@@ -37,12 +37,16 @@ export interface OpenOptions {
   /** The database name (default `"main.db"`). */
   name?: string;
   /**
-   * Where the database lives (default `"memory"`). `"opfs"` persists it in the Origin Private File
-   * System: on a page through the package worker, in a dedicated worker in-process. `"idb"`
-   * keeps it in memory and stores a whole-database snapshot in IndexedDB after each write (pages,
-   * dedicated and service workers; one open handle per name and origin).
+   * Where the database lives. `"opfs"` persists it in the Origin Private File System: on a page
+   * through the package worker, in a dedicated worker in-process. `"idb"` keeps it in memory and
+   * stores a whole-database snapshot in IndexedDB after each write (pages, dedicated and service
+   * workers; one open handle per name and origin). `"memory"` keeps nothing. Default: `"opfs"` on
+   * pages and in dedicated workers, `"idb"` in service workers and where OPFS is missing (with a
+   * warning), `"memory"` in Node, Deno and Cloudflare Workers.
    */
   storage?: StorageKind;
+  /** Receives warnings, such as falling back from OPFS to IndexedDB (default `console.warn`). */
+  onWarning?: (message: string) => void;
 }
 
 /** How concurrent changes to the same row of a synced table are settled. */

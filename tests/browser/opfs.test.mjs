@@ -255,3 +255,30 @@ test("two tabs write to one database; the holder tab closes mid-stream and the o
   await b.evaluate(() => db.close());
   await b.close();
 });
+
+test("without a storage option a page gets OPFS: the database survives a reload", async () => {
+  const page = await open();
+  const before = await page.evaluate(async () => {
+    const { openDatabase } = t.api;
+    const warnings = [];
+    const db = await openDatabase({ name: "default.db", onWarning: (w) => warnings.push(w) });
+    await db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)");
+    await db.exec("INSERT INTO notes (body) VALUES ('kept')");
+    const deviceId = db.deviceId;
+    await db.close();
+    return { deviceId, warnings };
+  });
+  assert.deepEqual(before.warnings, [], "OPFS exists here: no fallback warning");
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 20_000 });
+  const after = await page.evaluate(async () => {
+    const db = await t.api.openDatabase({ name: "default.db" });
+    const rows = await db.query("SELECT body FROM notes");
+    const deviceId = db.deviceId;
+    await db.close();
+    return { deviceId, rows };
+  });
+  assert.equal(after.deviceId, before.deviceId);
+  assert.deepEqual(after.rows, [{ body: "kept" }]);
+  await page.close();
+});
