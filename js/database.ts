@@ -8,6 +8,7 @@
 
 import type { Database, Transaction } from "./api.js";
 import { SyncError, toSyncError } from "./errors.js";
+import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import type { ChangeEvent } from "./worker/rpc.js";
 import type {
@@ -380,27 +381,6 @@ export class LocalDatabase implements Database {
     this.#tail = result.then(done, done);
     return result;
   }
-}
-
-/**
- * Whether SQL run through `query` may have written rows (an INSERT/UPDATE/DELETE … RETURNING):
- * a cheap, conservative test on the text, used only to decide whether to announce a change.
- */
-export function mayWrite(sql: string): boolean {
-  return /\b(insert|update|delete|replace)\b/i.test(sql);
-}
-
-/**
- * Whether SQL run through `query` is certainly read-only (a SELECT, EXPLAIN or VALUES without
- * write keywords); anything else (PRAGMA, DDL) counts as a possible write for persistence.
- */
-function readOnly(sql: string): boolean {
-  return /^\s*(select|explain|values)\b/i.test(sql) && !mayWrite(sql);
-}
-
-/** Whether an import wrote anything that readers could see. */
-export function importChanged(result: ImportResult): boolean {
-  return result.applied > 0 || result.conflicts > 0 || result.released > 0;
 }
 
 /**

@@ -7,7 +7,8 @@
 // recorded in the same SQLite transaction as its effect, so repeating it after a takeover returns
 // the recorded answer instead of writing twice; a transaction whose caller dies is rolled back.
 
-import { LocalDatabase, importChanged, mayWrite, type Transaction } from "../database.js";
+import { LocalDatabase, type Transaction } from "../database.js";
+import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
 import { DatabaseHandle } from "../generated/sqlite_sync_wasm.js";
 import type { ExecResult, ImportResult, Params } from "../types.js";
