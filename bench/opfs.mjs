@@ -34,18 +34,9 @@ import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { ARGS as CHROMIUM_ARGS, CHROMIUM } from "../tests/browser/chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--js-flags=--expose-gc",
-];
+const ARGS = [...CHROMIUM_ARGS, "--js-flags=--expose-gc"];
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url))) + sep;
 const MIME = {
   ".html": "text/html; charset=utf-8",

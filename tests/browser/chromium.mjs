@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { serve } from "../../scripts/serve.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
+/** Debian's Chromium (override with CHROMIUM_PATH). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** The flags headless Chromium needs on this machine (no sandbox as root, no network chatter). */
+export const ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
