@@ -40,10 +40,11 @@ impl DatabaseHandle {
                 Some(bytes) => Location::Snapshot(bytes.to_vec()),
                 None => Location::Memory,
             },
-            Some("opfs") if opfs::ready() => Location::Path {
-                path: format!("/{}", name.as_deref().unwrap_or("main.db")),
-                vfs: Some(opfs::VFS_NAME.to_owned()),
-            },
+            Some("opfs") if opfs::ready() => {
+                let path = format!("/{}", name.as_deref().unwrap_or("main.db"));
+                opfs::check_room(&path).map_err(|e| to_js(&e))?;
+                Location::Path { path, vfs: Some(opfs::VFS_NAME.to_owned()) }
+            }
             Some("opfs") => {
                 return Err(to_js(&Error::StorageUnavailable(
                     "OPFS is not installed in this context; call installOpfs() in a dedicated worker first".into(),

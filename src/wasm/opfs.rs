@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 
+use rsqlite_vfs::VfsFilesManager;
 use sqlite_wasm_rs::WasmOsCallback;
 use sqlite_wasm_vfs::sahpool::{install, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
 use wasm_bindgen::prelude::*;
@@ -32,6 +33,28 @@ pub fn ready() -> bool {
         pool.borrow()
             .as_ref()
             .is_some_and(|p| !p.is_paused() && !p.is_uninstalled())
+    })
+}
+
+/// Refuses to open `path` when the pool could not then also hold a journal for it and for one
+/// other database: a pool that runs out of files mid-write cannot open journals for any database.
+pub fn check_room(path: &str) -> Result<(), Error> {
+    POOL.with(|pool| {
+        let pool = pool.borrow();
+        let Some(pool) = pool.as_ref() else {
+            return Err(Error::StorageUnavailable("OPFS is not installed".into()));
+        };
+        let unreadable = |e: &dyn std::fmt::Display| Error::StorageUnavailable(format!("OPFS: {e}"));
+        let used = pool.len().map_err(|e| unreadable(&e))?;
+        let exists = pool.contains(path).map_err(|e| unreadable(&e))?;
+        let needed = if exists { 2 } else { 3 };
+        if pool.capacity() < used + needed {
+            return Err(Error::StorageUnavailable(format!(
+                "the OPFS pool is full ({used} of {} files in use); close or remove other databases",
+                pool.capacity()
+            )));
+        }
+        Ok(())
     })
 }
 

@@ -282,3 +282,35 @@ test("without a storage option a page gets OPFS: the database survives a reload"
   assert.deepEqual(after.rows, [{ body: "kept" }]);
   await page.close();
 });
+
+// Last in this file: it fills the origin's OPFS pool.
+test("a full OPFS pool refuses new databases with a coded error and keeps the open ones writable", async () => {
+  const page = await open();
+  const outcome = await page.evaluate(async () => {
+    const { openDatabase } = t.api;
+    const keeper = await openDatabase({ storage: "opfs", name: "keeper.db" });
+    await keeper.exec("CREATE TABLE IF NOT EXISTS k (id INTEGER PRIMARY KEY)");
+    const opened = [];
+    let refusal = null;
+    for (let i = 0; i < 40 && refusal === null; i++) {
+      try {
+        const db = await openDatabase({ storage: "opfs", name: `filler-${i}.db` });
+        await db.exec("CREATE TABLE IF NOT EXISTS f (id INTEGER PRIMARY KEY)");
+        opened.push(db);
+      } catch (e) {
+        refusal = { code: e.code, retryable: e.retryable, message: e.message };
+      }
+    }
+    await keeper.exec("INSERT INTO k DEFAULT VALUES");
+    const [{ n }] = await keeper.query("SELECT count(*) AS n FROM k");
+    for (const db of opened) await db.exec("INSERT INTO f DEFAULT VALUES");
+    for (const db of opened) await db.close();
+    await keeper.close();
+    return { refusal, opened: opened.length, n };
+  });
+  assert.ok(outcome.refusal !== null, "the pool ran out within 40 databases");
+  assert.equal(outcome.refusal.code, "ERR_STORAGE_UNAVAILABLE", outcome.refusal.message);
+  assert.ok(outcome.opened > 5);
+  assert.ok(outcome.n >= 1, "the database opened first still writes");
+  await page.close();
+});
