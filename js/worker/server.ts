@@ -292,7 +292,11 @@ export class Server {
   async #endUnknown(req: Request, txKey: string, commit: boolean): Promise<void> {
     if (!commit) return;
     const entry = this.#open(req);
-    if ((await this.#recorded(entry, txKey)) !== undefined) return;
+    if ((await this.#recorded(entry, txKey)) !== undefined) {
+      // Committed by the previous holder, whose announcement may have died with it.
+      this.#notify(req.from, req.name, "transaction");
+      return;
+    }
     throw lostError("the transaction was rolled back: the tab holding the database went away");
   }
 }

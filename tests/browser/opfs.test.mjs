@@ -283,6 +283,153 @@ test("without a storage option a page gets OPFS: the database survives a reload"
   await page.close();
 });
 
+test("three tabs write to one database; the holder closes, then the next holder, and the last tab keeps every write", async () => {
+  const T = "tab_rows";
+  const NAME = "three-tabs.db";
+  const acked = { A: -1, B: -1, C: -1 };
+  const tabs = {};
+  for (const tab of ["A", "B", "C"]) {
+    // One after another: the first to open takes the pool, the others queue on its Web Lock in order.
+    const page = await open();
+    page.on("console", (m) => {
+      const match = /^ack (\w) (\d+)$/.exec(m.text());
+      if (match) acked[match[1]] = Math.max(acked[match[1]], Number(match[2]));
+    });
+    await page.evaluate(
+      async ({ NAME, T, tab }) => {
+        // Watches the package workers' channel: a tab's calls appear there (with its worker's id)
+        // only while another tab's worker holds the pool, and a new holder announces itself.
+        window.channelSeen = { whoami: {}, leaders: [] };
+        const watch = new BroadcastChannel("sqlite-sync-wasm:opfs");
+        watch.onmessage = ({ data }) => {
+          if (data?.kind === "req" && data.method === "query" && data.args?.[0] === "SELECT ? AS whoami") {
+            window.channelSeen.whoami[data.args[1][0]] = data.from;
+          } else if (data?.kind === "leader") {
+            window.channelSeen.leaders.push(data.id);
+          }
+        };
+        window.watch = watch;
+        const db = await t.api.openDatabase({ storage: "opfs", name: NAME });
+        window.db = db;
+        window.events = [];
+        db.onChange((e) => window.events.push(e));
+        await db.exec(`CREATE TABLE IF NOT EXISTS ${T} (id INTEGER PRIMARY KEY, tag TEXT, tab TEXT, n INTEGER)`);
+        if (!(await db.syncedTables()).includes(T)) await db.enableSync(T);
+      },
+      { NAME, T, tab },
+    );
+    tabs[tab] = page;
+  }
+  const { A, C } = tabs;
+  for (const [tab, page] of Object.entries(tabs)) await page.evaluate((tab) => db.query("SELECT ? AS whoami", [tab]), tab);
+  // A holds the pool: B's and C's calls travel over the channel, A's never do.
+  await C.waitForFunction(() => "B" in window.channelSeen.whoami && "C" in window.channelSeen.whoami, null, { timeout: 5000 });
+  const ids = await C.evaluate(() => window.channelSeen.whoami);
+  assert.equal(ids.A, undefined, "the first tab holds the pool (its calls are not forwarded)");
+  assert.notEqual(ids.B, ids.C);
+
+  // All three write 30 rows each (every fourth in a small transaction of one row), paced so
+  // that the writes span both takeovers.
+  const write = async ({ T, tab }) => {
+    const errors = [];
+    for (let n = 0; n < 30; n++) {
+      const params = [`${tab}-${n}`, tab, n];
+      try {
+        if (n % 4 === 3) {
+          await db.transaction(async (tx) => {
+            await tx.exec(`INSERT INTO ${T} (tag, tab, n) VALUES (?, ?, ?)`, params);
+          });
+        } else {
+          await db.exec(`INSERT INTO ${T} (tag, tab, n) VALUES (?, ?, ?)`, params);
+        }
+        console.log(`ack ${tab} ${n}`);
+      } catch (e) {
+        errors.push(`${n}: ${e.code}: ${e.message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return { errors, finishedAt: Date.now() };
+  };
+  const began = Date.now();
+  const streams = Object.fromEntries(
+    Object.entries(tabs).map(([tab, page]) => [tab, page.evaluate(write, { T, tab }).catch((e) => ({ closed: String(e) }))]),
+  );
+
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  const firstClose = Date.now() - began;
+  const known = await C.evaluate(() => window.channelSeen.leaders.length);
+  await A.close();
+  // The next holder announces itself on the channel; it is one of B and C (the queue's order says B).
+  await C.waitForFunction((known) => window.channelSeen.leaders.length > known, known, { timeout: 5000 });
+  const leader = await C.evaluate((known) => window.channelSeen.leaders[known], known);
+  const second = leader === ids.B ? "B" : leader === ids.C ? "C" : undefined;
+  assert.ok(second !== undefined, `the new holder ${leader} is B (${ids.B}) or C (${ids.C})`);
+  const tookOver = Date.now() - began;
+  const survivor = second === "B" ? "C" : "B";
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const secondClose = Date.now() - began;
+  const knownNow = await tabs[survivor].evaluate(() => window.channelSeen.leaders.length);
+  await tabs[second].close();
+  const ackedAtSecondClose = acked[survivor];
+
+  const result = await streams[survivor];
+  for (const tab of ["A", second]) assert.ok("closed" in (await streams[tab]), `tab ${tab} was closed mid-stream`);
+  const page = tabs[survivor];
+  await page.waitForFunction((known) => window.channelSeen.leaders.length > known, knownNow, { timeout: 5000 });
+  const last = await page.evaluate((known) => window.channelSeen.leaders[known], knownNow);
+  assert.equal(last, ids[survivor], `tab ${survivor} took over last`);
+  assert.deepEqual(result.errors, [], "no write of the surviving tab rejected");
+  assert.ok(ackedAtSecondClose < 29, `tab ${survivor} was still writing when the second holder closed (${ackedAtSecondClose + 1} done)`);
+
+  const final = await page.evaluate(async (T) => {
+    const rows = await db.query(`SELECT tab, count(*) AS n, count(DISTINCT tag) AS d, min(n) AS lo, max(n) AS hi FROM ${T} GROUP BY tab ORDER BY tab`);
+    const total = await db.query(`SELECT count(*) AS n, count(DISTINCT tag) AS d FROM ${T}`);
+    const tableIds = (await db.query(`SELECT id FROM ${T} ORDER BY id`)).map((r) => Number(r.id));
+    let inserts = 0;
+    const alive = new Set();
+    for (const record of await db.changeLog()) {
+      for (const change of record.changes) {
+        if (change.table !== T) continue;
+        if (change.op === "insert") inserts += 1;
+        if (change.op === "delete") alive.delete(Number(change.primaryKey.id));
+        else alive.add(Number(change.primaryKey.id));
+      }
+    }
+    const logIds = [...alive].sort((a, b) => a - b);
+    const integrity = (await db.query("PRAGMA integrity_check"))[0].integrity_check;
+    return { rows, total: total[0], tableIds, logIds, inserts, integrity };
+  }, T);
+  const byTab = Object.fromEntries(final.rows.map((r) => [r.tab, r]));
+  // The surviving tab: all 30, once each.
+  assert.deepEqual(byTab[survivor], { tab: survivor, n: 30, d: 30, lo: 0, hi: 29 }, `tab ${survivor}`);
+  // A closed tab: each write waited for the one before, so what committed is a prefix 0..k of its
+  // writes, with no gap and no repeat, containing at least every write it saw acknowledged.
+  for (const tab of ["A", second]) {
+    const r = byTab[tab] ?? { n: 0, d: 0, lo: null, hi: -1 };
+    assert.equal(r.d, r.n, `tab ${tab}: no write twice`);
+    assert.ok(r.n === 0 || (r.lo === 0 && r.hi === r.n - 1), `tab ${tab}: a prefix of its writes ${JSON.stringify(r)}`);
+    assert.ok(r.n >= acked[tab] + 1, `tab ${tab}: ${r.n} rows, ${acked[tab] + 1} acknowledged`);
+  }
+  assert.equal(final.total.d, final.total.n, "every row once");
+  assert.equal(final.integrity, "ok");
+  assert.equal(final.inserts, final.total.n, "one captured insert per row");
+  assert.deepEqual(final.logIds, final.tableIds, "the change log agrees with the table");
+
+  const seen = await page.evaluate(() => ({
+    local: window.events.filter((e) => e.local).length,
+    remote: window.events.filter((e) => !e.local).length,
+  }));
+  assert.ok(seen.local >= 28 && seen.remote >= 1, `tab ${survivor} saw ${JSON.stringify(seen)}`);
+  console.log(
+    `three tabs: A closed at ${firstClose} ms, ${second} took over at ${tookOver} ms and closed at ${secondClose} ms, ` +
+      `${survivor} finished at ${result.finishedAt - began} ms (${ackedAtSecondClose + 1} of its writes before the second close); ` +
+      `rows A ${byTab.A?.n ?? 0} (acked ${acked.A + 1}), ${second} ${byTab[second]?.n ?? 0} (acked ${acked[second] + 1}), ${survivor} 30; ` +
+      `events in ${survivor}: ${JSON.stringify(seen)}`,
+  );
+  await page.evaluate(() => db.close());
+  await page.close();
+});
+
 // Last in this file: it fills the origin's OPFS pool.
 test("a full OPFS pool refuses new databases with a coded error and keeps the open ones writable", async () => {
   const page = await open();
