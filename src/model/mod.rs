@@ -75,22 +75,9 @@ impl DeviceId {
 
     /// Parses the 32-character lowercase hex form.
     pub fn from_hex(text: &str) -> Result<Self> {
-        let invalid = || Error::InvalidArgument(format!("not a device id: {text:?}"));
-        if text.len() != 32 {
-            return Err(invalid());
-        }
-        let mut bytes = [0u8; 16];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            let pair = text.get(2 * i..2 * i + 2).ok_or_else(invalid)?;
-            if pair
-                .bytes()
-                .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(invalid());
-            }
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-        }
-        Ok(DeviceId(bytes))
+        id_from_hex(text)
+            .map(DeviceId)
+            .ok_or_else(|| Error::InvalidArgument(format!("not a device id: {text:?}")))
     }
 
     /// Builds an id from a byte slice read back from storage.
@@ -104,11 +91,29 @@ impl DeviceId {
 
 impl fmt::Display for DeviceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        f.write_str(&id_to_hex(&self.0))
     }
+}
+
+/// A 16-byte id (device, bundle or conflict) as 32 lowercase hex characters.
+pub fn id_to_hex(bytes: &[u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses 32 lowercase hex characters into a 16-byte id.
+pub fn id_from_hex(text: &str) -> Option<[u8; 16]> {
+    if text.len() != 32
+        || text
+            .bytes()
+            .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// Statement parameters as the caller gave them.

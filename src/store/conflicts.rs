@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::merge::{Head, RowMeta, RowValues};
-use crate::model::{ConflictStrategy, DeviceId, RowChange, Value};
+use crate::model::{id_from_hex, id_to_hex, ConflictStrategy, DeviceId, RowChange, Value};
 use crate::store::log;
 use crate::store::rows;
 use crate::store::tables::TableShape;
@@ -183,7 +183,7 @@ pub fn describe(
         (winner, loser)
     };
     Ok(Conflict {
-        id: hex(&id),
+        id: id_to_hex(&id),
         table: shape.name.clone(),
         primary_key: shape.key_columns().map(str::to_owned).zip(key).collect(),
         local,
@@ -277,10 +277,10 @@ fn version(base: &RowValues, mine: &RowEdit, theirs: &RowEdit) -> Option<RowValu
 
 /// Finds an unresolved conflict by its hex id.
 pub fn find(conn: &Connection, id: &str) -> Result<Option<([u8; 16], Located)>> {
-    let Ok(raw) = DeviceId::from_hex(id) else {
+    let Some(raw) = id_from_hex(id) else {
         return Ok(None);
     };
-    Ok(open_matching(conn, Some(&raw.0))?.into_iter().next())
+    Ok(open_matching(conn, Some(&raw))?.into_iter().next())
 }
 
 fn conflict_id(table: &str, pk: &[u8], winner: &Head, loser: &Head) -> [u8; 16] {
@@ -310,8 +310,4 @@ fn undot(bytes: &[u8]) -> Result<(DeviceId, u64)> {
         .try_into()
         .map_err(|_| Error::Corrupt("conflict change id".into()))?;
     Ok((DeviceId::from_slice(origin)?, u64::from_be_bytes(seq)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

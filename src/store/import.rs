@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use crate::bundle::{self, BundleBody, WireRecord};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
-use crate::model::{ChangeSet, DeviceId, RowChange, Value};
+use crate::model::{id_to_hex, ChangeSet, DeviceId, RowChange, Value};
 use crate::store::capture::lock;
 use crate::store::merger::Merger;
-use crate::store::sync::{hex, peer_clock};
+use crate::store::sync::peer_clock;
 use crate::store::{in_transaction, log, Journal, Store};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -282,7 +282,7 @@ impl Journal {
         outcome.new_conflicts = created
             .into_iter()
             .filter(|(_, listed)| *listed)
-            .map(|(id, _)| hex(&id))
+            .map(|(id, _)| id_to_hex(&id))
             .collect();
         outcome.pending = ours.values().map(|s| s.len() as u64).sum();
         drop(waiting);

@@ -166,7 +166,3 @@ pub(super) fn peer_clock(conn: &Connection, peer: &DeviceId) -> Result<VectorClo
         None => Ok(VectorClock::new()),
     }
 }
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
