@@ -32,6 +32,47 @@ async function rejectsWith(promise, code) {
   return error;
 }
 
+const TODOS = "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)";
+
+/** `value` as plain JSON data that survives the page boundary: bigints as `"123n"`, bytes as arrays. */
+export function comparable(value) {
+  return JSON.parse(
+    JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? [...v] : v)),
+  );
+}
+
+/**
+ * Gives `db` a history worth persisting: rows with a bigint and a blob, changes received in a
+ * bundle from a second (memory) replica, and one open conflict. Returns the number of conflicts the
+ * last import recorded (1).
+ */
+export async function writeHistory(db, openDatabase) {
+  await db.exec(TODOS);
+  await db.enableSync("todos");
+  await db.exec("INSERT INTO todos (id, title, big, data) VALUES (1, 'one', ?, ?)", [2n ** 60n, new Uint8Array([1, 2])]);
+  await db.exec("INSERT INTO todos (id, title) VALUES (2, 'two')");
+  const other = await openDatabase({ storage: "memory" });
+  await other.exec(TODOS);
+  await other.enableSync("todos");
+  await other.importBundle(await db.generateBundle());
+  await other.exec("UPDATE todos SET title = 'theirs' WHERE id = 2");
+  await db.exec("UPDATE todos SET title = 'ours' WHERE id = 2");
+  const result = await db.importBundle(await other.generateBundle({ peerId: db.deviceId }));
+  await other.close();
+  return result.conflicts;
+}
+
+/** Everything a reload must keep of a database written by `writeHistory`, as plain data. */
+export async function persisted(db) {
+  return comparable({
+    deviceId: db.deviceId,
+    rows: await db.query("SELECT * FROM todos ORDER BY id"),
+    log: await db.changeLog(),
+    conflicts: await db.conflicts(),
+    clock: await db.vectorClock(),
+  });
+}
+
 /**
  * What the table `items` and the change log say, and whether they agree: the primary keys the
  * change log leaves alive (inserts minus deletes, in order) must be exactly the table's rows.

@@ -18,11 +18,6 @@ after(close);
 async function open() {
   const page = await context.newPage();
   page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
-  // Also after every reload: values made comparable across the page boundary.
-  await page.addInitScript(() => {
-    window.show = (value) =>
-      JSON.parse(JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? [...v] : v)));
-  });
   await page.goto(`${server.url}tests/browser/page.html`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 20_000 });
   return page;
@@ -92,7 +87,7 @@ test("a module service worker persists rows, deviceId and change log through Ind
   const fromPage = await page.evaluate(async () => {
     const db = await t.api.openDatabase({ name: "sw.db", storage: "idb" });
     try {
-      return show({ deviceId: db.deviceId, rows: await db.query("SELECT * FROM notes ORDER BY id"), log: await db.changeLog() });
+      return t.comparable({ deviceId: db.deviceId, rows: await db.query("SELECT * FROM notes ORDER BY id"), log: await db.changeLog() });
     } finally {
       await db.close();
     }
@@ -120,31 +115,12 @@ test("a module service worker persists rows, deviceId and change log through Ind
 test("on a page, an idb database survives reloads (with and without close)", async () => {
   const page = await open();
   const before = await page.evaluate(async () => {
-    const { openDatabase } = t.api;
-    const db = await openDatabase({ storage: "idb", name: "page.db" });
-    await db.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
-    await db.enableSync("todos");
-    await db.exec("INSERT INTO todos (id, title, big, data) VALUES (1, 'one', ?, ?)", [2n ** 60n, new Uint8Array([1, 2])]);
-    await db.exec("INSERT INTO todos (id, title) VALUES (2, 'two')");
-    const other = await openDatabase({ storage: "memory" });
-    await other.exec("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, data BLOB)");
-    await other.enableSync("todos");
-    await other.importBundle(await db.generateBundle());
-    await other.exec("UPDATE todos SET title = 'theirs' WHERE id = 2");
-    await db.exec("UPDATE todos SET title = 'ours' WHERE id = 2");
-    const result = await db.importBundle(await other.generateBundle({ peerId: db.deviceId }));
-    await other.close();
-    const snapshot = show({
-      deviceId: db.deviceId,
-      rows: await db.query("SELECT * FROM todos ORDER BY id"),
-      log: await db.changeLog(),
-      conflicts: await db.conflicts(),
-      clock: await db.vectorClock(),
-      imported: result.conflicts,
-    });
+    const db = await t.api.openDatabase({ storage: "idb", name: "page.db" });
+    const imported = await t.writeHistory(db, t.api.openDatabase);
+    const state = await t.persisted(db);
     // No close(): the snapshot is written right after the writes; give it a moment, then reload.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    return snapshot;
+    return { imported, state };
   });
   assert.equal(before.imported, 1, "the concurrent edit made a conflict");
   await page.reload();
@@ -152,28 +128,21 @@ test("on a page, an idb database survives reloads (with and without close)", asy
   const read = () =>
     page.evaluate(async () => {
       const db = await t.api.openDatabase({ storage: "idb", name: "page.db" });
-      const snapshot = show({
-        deviceId: db.deviceId,
-        rows: await db.query("SELECT * FROM todos ORDER BY id"),
-        log: await db.changeLog(),
-        conflicts: await db.conflicts(),
-        clock: await db.vectorClock(),
-        imported: 1,
-      });
+      const state = await t.persisted(db);
       // A write, then close(): close resolves only after its snapshot is stored.
-      await db.exec("INSERT INTO todos (id, title) VALUES (?, 'after close')", [100 + snapshot.rows.length]);
+      await db.exec("INSERT INTO todos (id, title) VALUES (?, 'after close')", [100 + state.rows.length]);
       await db.close();
-      return snapshot;
+      return state;
     });
   const afterReload = await read();
-  assert.deepEqual(afterReload, before);
+  assert.deepEqual(afterReload, before.state);
   assert.equal(afterReload.conflicts.length, 1);
   await page.reload();
   await page.waitForFunction(() => window.ready === true);
   const again = await read();
-  assert.equal(again.deviceId, before.deviceId);
+  assert.equal(again.deviceId, before.state.deviceId);
   assert.deepEqual(again.rows.at(-1), { id: 102, title: "after close", big: null, data: null });
-  assert.equal(again.log.length, before.log.length + 1);
+  assert.equal(again.log.length, before.state.log.length + 1);
   await page.close();
 });
 
