@@ -11,8 +11,9 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+mod decode;
 mod wire;
 
 use crate::clock::VectorClock;
@@ -198,7 +199,7 @@ pub enum RowChange {
 }
 
 /// The changes of one table inside a [`ChangeSet`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableChanges {
     /// The table's name.
     pub table: String,
@@ -229,7 +230,7 @@ impl TableChanges {
 }
 
 /// All row changes of one captured transaction, grouped by table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChangeSet {
     pub tables: Vec<TableChanges>,
 }
@@ -252,8 +253,7 @@ impl ChangeSet {
 
     /// Decodes the change-log form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        rmp_serde::from_slice(bytes)
-            .map_err(|e| Error::Corrupt(format!("undecodable changes: {e}")))
+        decode::change_set(bytes).map_err(|e| Error::Corrupt(format!("undecodable changes: {e}")))
     }
 }
 
