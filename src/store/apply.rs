@@ -48,11 +48,22 @@ fn conflict_action(columns: &[&str], key: &[&str]) -> String {
     }
 }
 
-/// Stores the merge state of `rows` rows that have none, returning the keys it stored.
+/// Stores one merge state (`?2`) for each of `rows` rows of one table (`?1`) that has none; the
+/// rows' keys bind from `?3` on.
 pub fn claim_many_sql(rows: usize) -> String {
+    let tuples: Vec<String> = (3..rows + 3).map(|i| format!("(?1, ?{i}, ?2)")).collect();
     format!(
-        "INSERT INTO _sync_rows (tbl, pk, meta) VALUES {} ON CONFLICT DO NOTHING RETURNING pk",
-        vec!["(?, ?, ?)"; rows].join(", ")
+        "INSERT INTO _sync_rows (tbl, pk, meta) VALUES {} ON CONFLICT DO NOTHING",
+        tuples.join(", ")
+    )
+}
+
+/// The keys, among `rows` keys of one table (`?1`, keys from `?3` on), whose merge state is `?2`.
+pub fn claimed_sql(rows: usize) -> String {
+    let keys: Vec<String> = (3..rows + 3).map(|i| format!("?{i}")).collect();
+    format!(
+        "SELECT pk FROM _sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN ({})",
+        keys.join(", ")
     )
 }
 
@@ -121,7 +132,11 @@ mod tests {
         );
         assert_eq!(
             claim_many_sql(2),
-            "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?, ?, ?), (?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk"
+            "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?1, ?3, ?2), (?1, ?4, ?2) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            claimed_sql(2),
+            "SELECT pk FROM _sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN (?3, ?4)"
         );
     }
 

@@ -149,16 +149,21 @@ impl Merger {
         let meta = rows::encode_meta(&RowMeta::inserted(&change_of(record, table, first)))?;
         let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
         let key_columns: Vec<&str> = shape.key_columns().collect();
-        let per_statement = (MAX_PARAMETERS / columns.len().max(3)).clamp(1, 64);
+        let per_statement = (MAX_PARAMETERS / columns.len().max(3)).clamp(1, 256);
+        // The statements for a full chunk, built once; only a last, shorter chunk needs others.
+        let full_claim = apply::claim_many_sql(per_statement);
+        let full_upsert =
+            apply::upsert_many_sql(&shape.name, &columns, &key_columns, per_statement);
         for chunk in inserts.chunks(per_statement) {
             let pks = chunk
                 .iter()
                 .map(|row| table.key_of(row).map(|k| rows::encode_key(&k)))
                 .collect::<Result<Vec<_>>>()?;
-            let claimed = claim(conn, &shape.name, &pks, &meta)?;
-            let new: Vec<usize> = (0..chunk.len())
-                .filter(|&i| claimed.contains(&pks[i]))
-                .collect();
+            let claimed = match chunk.len() {
+                n if n == per_statement => claim(conn, &full_claim, &shape.name, &pks, &meta)?,
+                n => claim(conn, &apply::claim_many_sql(n), &shape.name, &pks, &meta)?,
+            };
+            let new: Vec<usize> = (0..chunk.len()).filter(|&i| claimed[i]).collect();
             let written: Result<usize> = match new.len() {
                 0 => Ok(0),
                 n => {
@@ -166,20 +171,24 @@ impl Merger {
                         RowChange::Insert { values } => values.as_slice(),
                         _ => &[],
                     });
-                    conn.prepare_cached(&apply::upsert_many_sql(
-                        &shape.name,
-                        &columns,
-                        &key_columns,
-                        n,
-                    ))?
-                    .execute(params_from_iter(values))
-                    .map_err(Error::from)
+                    let sql = match n {
+                        n if n == per_statement => std::borrow::Cow::Borrowed(&full_upsert),
+                        n => std::borrow::Cow::Owned(apply::upsert_many_sql(
+                            &shape.name,
+                            &columns,
+                            &key_columns,
+                            n,
+                        )),
+                    };
+                    conn.prepare_cached(&sql)?
+                        .execute(params_from_iter(values))
+                        .map_err(Error::from)
                 }
             };
             match written {
                 Ok(_) => {
-                    for (row, pk) in chunk.iter().zip(&pks) {
-                        if !claimed.contains(pk) {
+                    for (row, new) in chunk.iter().zip(&claimed) {
+                        if !new {
                             self.apply_one(conn, record, table, row)?;
                         }
                     }
@@ -322,17 +331,36 @@ fn event_of<'a>(table: &'a TableChanges, row: &'a RowChange) -> Event<'a> {
     }
 }
 
-/// Claims merge states for the rows with keys `pks` (all of one table), in one statement; returns
-/// the keys that had none, which are the rows this replica has never seen.
-fn claim(conn: &Connection, table: &str, pks: &[Vec<u8>], meta: &[u8]) -> Result<HashSet<Vec<u8>>> {
-    let mut stmt = conn.prepare_cached(&apply::claim_many_sql(pks.len()))?;
-    let params = pks.iter().flat_map(|pk| [&table as &dyn ToSql, pk, &meta]);
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let mut claimed = HashSet::with_capacity(pks.len());
-    while let Some(row) = rows.next()? {
-        claimed.insert(row.get::<_, Vec<u8>>(0)?);
+/// Claims merge states for the rows with keys `pks` (all of one table) in one statement; returns
+/// which of them had none, which are the rows this replica has never seen. When some had one, the
+/// claimed keys are those now holding `meta`: no earlier state equals it, as it names this record.
+fn claim(
+    conn: &Connection,
+    sql: &str,
+    table: &str,
+    pks: &[Vec<u8>],
+    meta: &[u8],
+) -> Result<Vec<bool>> {
+    let params = || {
+        [&table as &dyn ToSql, &meta]
+            .into_iter()
+            .chain(pks.iter().map(|pk| pk as &dyn ToSql))
+    };
+    let inserted = conn
+        .prepare_cached(sql)?
+        .execute(params_from_iter(params()))?;
+    if inserted == pks.len() {
+        return Ok(vec![true; pks.len()]);
     }
-    Ok(claimed)
+    let mut claimed = HashSet::with_capacity(inserted);
+    if inserted > 0 {
+        let mut stmt = conn.prepare_cached(&apply::claimed_sql(pks.len()))?;
+        let mut rows = stmt.query(params_from_iter(params()))?;
+        while let Some(row) = rows.next()? {
+            claimed.insert(row.get::<_, Vec<u8>>(0)?);
+        }
+    }
+    Ok(pks.iter().map(|pk| claimed.contains(pk)).collect())
 }
 
 /// Parameters one statement may bind (SQLite's default limit is 32,766).
