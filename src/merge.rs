@@ -134,12 +134,31 @@ pub type RowValues = Vec<(String, Value)>;
 impl RowMeta {
     /// The state of a row first seen through an insert: nothing else to merge with.
     pub fn inserted(change: &Change<'_>) -> RowMeta {
+        RowMeta::inserted_by(change.head())
+    }
+
+    /// The state of a row that the insert `head` created.
+    pub fn inserted_by(head: Head) -> RowMeta {
         RowMeta {
-            live: change.stamp(),
+            live: head.stamp(),
             deleted: false,
             columns: BTreeMap::new(),
-            heads: vec![change.head()],
+            heads: vec![head],
             tombstone: None,
+        }
+    }
+
+    /// The insert that created this row, when the state is exactly what that insert left.
+    pub fn only_insert(&self) -> Option<&Head> {
+        match self.heads.as_slice() {
+            [head]
+                if !head.delete
+                    && head.columns.is_none()
+                    && *self == RowMeta::inserted_by(head.clone()) =>
+            {
+                Some(head)
+            }
+            _ => None,
         }
     }
 

@@ -9,7 +9,7 @@
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::merge::{Change, RowMeta, RowValues};
+use crate::merge::{Change, Head, RowMeta, RowValues};
 use crate::model::{RowChange, TableChanges, Value};
 use crate::store::apply::upsert_sql;
 use crate::store::capture::{borrowed, owned, write_array_len, write_value};
@@ -42,16 +42,35 @@ pub fn load(conn: &Connection, table: &str, pk: &[u8]) -> Result<Option<RowMeta>
         .prepare_cached("SELECT meta FROM _sync_rows WHERE tbl = ?1 AND pk = ?2")?
         .query_row(params![table, pk], |r| r.get(0))
         .optional()?;
-    bytes
-        .map(|b| {
-            rmp_serde::from_slice(&b)
-                .map_err(|e| Error::Corrupt(format!("unreadable row state: {e}")))
-        })
-        .transpose()
+    bytes.map(|b| decode_meta(&b)).transpose()
 }
 
+/// Encodes a merge state. The state of a row that one insert created and nothing has touched
+/// since, which is most rows after a first sync, is stored as just that insert's
+/// `[origin, seq, hlc]`; any other state is the full [`RowMeta`] (a five-element array).
 pub fn encode_meta(meta: &RowMeta) -> Result<Vec<u8>> {
-    rmp_serde::to_vec(meta).map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))
+    let encoded = match meta.only_insert() {
+        Some(head) => rmp_serde::to_vec(&(head.origin, head.seq, head.hlc)),
+        None => rmp_serde::to_vec(meta),
+    };
+    encoded.map_err(|e| Error::Corrupt(format!("cannot encode row state: {e}")))
+}
+
+fn decode_meta(bytes: &[u8]) -> Result<RowMeta> {
+    const INSERT_ONLY: u8 = 0x93;
+    let decoded = match bytes.first() {
+        Some(&INSERT_ONLY) => rmp_serde::from_slice(bytes).map(|(origin, seq, hlc)| {
+            RowMeta::inserted_by(Head {
+                origin,
+                seq,
+                hlc,
+                delete: false,
+                columns: None,
+            })
+        }),
+        _ => rmp_serde::from_slice(bytes),
+    };
+    decoded.map_err(|e| Error::Corrupt(format!("unreadable row state: {e}")))
 }
 
 /// Stores the merge state of a row that has none; false when it already has one.
@@ -291,4 +310,53 @@ pub fn delete_row(conn: &Connection, shape: &TableShape, key: &[Value]) -> Resul
     conn.prepare_cached(&shape.delete_sql)?
         .execute(params_from_iter(key.iter()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::Stamp;
+    use crate::model::DeviceId;
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn head(seq: u64, columns: Option<Vec<String>>) -> Head {
+        Head {
+            origin: DeviceId([7; 16]),
+            seq,
+            hlc: 1 << 40 | seq,
+            delete: false,
+            columns,
+        }
+    }
+
+    #[test]
+    fn an_untouched_insert_is_stored_in_its_short_form() {
+        let meta = RowMeta::inserted_by(head(3, None));
+        let bytes = encode_meta(&meta).expect("encode");
+        assert!(bytes.len() <= 32, "{} bytes", bytes.len());
+        assert_eq!(decode_meta(&bytes).expect("decode"), meta);
+    }
+
+    #[test]
+    fn every_other_state_keeps_its_full_form() {
+        let mut edited = RowMeta::inserted_by(head(3, None));
+        edited.heads.push(head(4, Some(vec!["v".into()])));
+        let mut restamped = RowMeta::inserted_by(head(3, None));
+        restamped.columns.insert(
+            "v".into(),
+            Stamp {
+                hlc: 9,
+                origin: DeviceId([1; 16]),
+            },
+        );
+        let mut deleted = RowMeta::inserted_by(head(3, None));
+        deleted.deleted = true;
+        deleted.heads[0].delete = true;
+        for meta in [edited, restamped, deleted] {
+            let bytes = encode_meta(&meta).expect("encode");
+            assert_ne!(bytes[0], 0x93);
+            assert_eq!(decode_meta(&bytes).expect("decode"), meta);
+        }
+    }
 }
