@@ -6,7 +6,7 @@
 //! wedges a pair of replicas. A bundle imported before, and records already held, are recognised
 //! before anything is decoded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::bundle::{self, BundleBody, WireRecord};
 use crate::clock::{Hlc, VectorClock};
@@ -238,44 +238,43 @@ impl Journal {
         };
         let digest = bundle::digest_of(bytes);
         self.index_local(conn)?;
-        let mut ours = HashMap::new();
+        let held = log::waiting(conn)?;
+        let mut ours: HashMap<(DeviceId, u64), (&WireRecord, ChangeSet)> = HashMap::new();
         for (record, received) in body.records.iter().zip(decoded) {
             match received {
-                Received::New(set) if log::receive(conn, record, set.len() as u64)? => {
-                    ours.insert((record.origin, record.seq), set);
+                Received::New(set) if !ours.contains_key(&(record.origin, record.seq)) => {
+                    ours.insert((record.origin, record.seq), (record, set));
                 }
                 other => outcome.duplicates += other.rows(),
             }
         }
-        let mut frontier = self.clock(conn)?;
-        let mut waiting = log::waiting(conn)?;
+        let order = causal_order(
+            self.clock(conn)?,
+            held.iter().chain(ours.values().map(|(record, _)| *record)),
+        );
+        // This bundle's records are stored once, already marked when they are applied now.
+        let applied_now: HashSet<(DeviceId, u64)> =
+            order.iter().map(|r| (r.origin, r.seq)).collect();
+        for (key, (record, set)) in &ours {
+            log::receive(conn, record, set.len() as u64, applied_now.contains(key))?;
+        }
         let mut merger = Merger::new(self.shapes(), (self.now_ms)());
         let mut max_hlc = 0;
-        loop {
-            let (ready, later): (Vec<WireRecord>, Vec<WireRecord>) =
-                waiting.into_iter().partition(|r| is_ready(r, &frontier));
-            if ready.is_empty() {
-                waiting = later;
-                break;
-            }
-            for record in ready {
-                let from_bundle = ours.remove(&(record.origin, record.seq));
-                let is_ours = from_bundle.is_some();
-                let set = match from_bundle {
-                    Some(set) => set,
-                    None => ChangeSet::from_bytes(&record.changes.0)?,
-                };
-                merger.apply(conn, &record, &set)?;
-                if is_ours {
+        for record in order {
+            match ours.remove(&(record.origin, record.seq)) {
+                Some((_, set)) => {
+                    merger.apply(conn, record, &set)?;
                     outcome.applied += set.len() as u64;
-                } else {
-                    outcome.released += set.len() as u64;
                 }
-                log::mark_applied(conn, &record.origin, record.seq)?;
-                frontier.observe(record.origin, record.seq);
-                max_hlc = max_hlc.max(record.hlc);
+                None => {
+                    let set = ChangeSet::from_bytes(&record.changes.0)?;
+                    merger.apply(conn, record, &set)?;
+                    outcome.released += set.len() as u64;
+                    log::mark_applied(conn, &record.origin, record.seq)?;
+                }
             }
-            waiting = later;
+            log::advance(conn, &record.origin, record.seq)?;
+            max_hlc = max_hlc.max(record.hlc);
         }
         let created = merger.finish(conn)?;
         outcome.conflicts = created.len() as u64;
@@ -284,8 +283,7 @@ impl Journal {
             .filter(|(_, listed)| *listed)
             .map(|(id, _)| id_to_hex(&id))
             .collect();
-        outcome.pending = ours.values().map(|s| s.len() as u64).sum();
-        drop(waiting);
+        outcome.pending = ours.values().map(|(_, set)| set.len() as u64).sum();
         self.hlc.observe(max_hlc);
         let mut known = peer_clock(conn, &body.source)?;
         known.merge(&body.sender_clock);
@@ -316,6 +314,30 @@ impl Journal {
             log::to_sql_int(outcome.duplicates)?
         ])?;
         Ok(outcome)
+    }
+}
+
+/// The records among `candidates` that can be applied now, in an order that applies each one after
+/// everything it depends on (and is the same whatever order they came in); `frontier` is what has
+/// been applied before.
+fn causal_order<'a>(
+    mut frontier: VectorClock,
+    candidates: impl Iterator<Item = &'a WireRecord>,
+) -> Vec<&'a WireRecord> {
+    let mut waiting: Vec<&WireRecord> = candidates.collect();
+    waiting.sort_unstable_by_key(|r| (r.origin, r.seq));
+    let mut order = Vec::new();
+    loop {
+        let (ready, later): (Vec<&WireRecord>, Vec<&WireRecord>) =
+            waiting.into_iter().partition(|r| is_ready(r, &frontier));
+        if ready.is_empty() {
+            return order;
+        }
+        for record in ready {
+            frontier.observe(record.origin, record.seq);
+            order.push(record);
+        }
+        waiting = later;
     }
 }
 

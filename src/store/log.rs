@@ -48,23 +48,23 @@ pub fn held_rows(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<Optio
     rows.map(from_sql_int).transpose()
 }
 
-/// Stores a received record (of `rows` row changes) as waiting to be applied; false when the log
-/// already has it.
-pub fn receive(conn: &Connection, record: &WireRecord, rows: u64) -> Result<bool> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO _sync_log (origin, seq, hlc, clock, changes, applied, rows)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-        )?
-        .execute(params![
-            record.origin.0.as_slice(),
-            to_sql_int(record.seq)?,
-            to_sql_int(record.hlc)?,
-            encode_clock(&record.clock)?,
-            record.changes.0.as_slice(),
-            to_sql_int(rows)?
-        ])?;
-    Ok(inserted == 1)
+/// Stores a received record (of `rows` row changes) the log does not hold, as applied or as
+/// waiting to be.
+pub fn receive(conn: &Connection, record: &WireRecord, rows: u64, applied: bool) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO _sync_log (origin, seq, hlc, clock, changes, applied, rows)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        record.origin.0.as_slice(),
+        to_sql_int(record.seq)?,
+        to_sql_int(record.hlc)?,
+        encode_clock(&record.clock)?,
+        record.changes.0.as_slice(),
+        applied,
+        to_sql_int(rows)?
+    ])?;
+    Ok(())
 }
 
 /// Every record still waiting for a predecessor, by origin and sequence.
@@ -88,11 +88,16 @@ pub fn waiting(conn: &Connection) -> Result<Vec<WireRecord>> {
     .collect()
 }
 
-/// Marks a received record as applied and moves its origin's frontier to it.
+/// Marks a record that was waiting as applied.
 pub fn mark_applied(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<()> {
-    let seq = to_sql_int(seq)?;
     conn.prepare_cached("UPDATE _sync_log SET applied = 1 WHERE origin = ?1 AND seq = ?2")?
-        .execute(params![origin.0.as_slice(), seq])?;
+        .execute(params![origin.0.as_slice(), to_sql_int(seq)?])?;
+    Ok(())
+}
+
+/// Moves `origin`'s applied frontier to `seq`.
+pub fn advance(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<()> {
+    let seq = to_sql_int(seq)?;
     conn.prepare_cached(
         "INSERT INTO _sync_clock (origin, seq) VALUES (?1, ?2)
          ON CONFLICT (origin) DO UPDATE SET seq = max(seq, excluded.seq)",
