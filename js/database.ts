@@ -132,7 +132,7 @@ export class LocalDatabase implements Database {
   #listeners = new Set<(event: ChangeEvent) => void>();
   /** The database name reported in change events. */
   #name: string;
-  /** Storage hooks (giving OPFS back, persisting IndexedDB snapshots). */
+  /** Storage hooks (giving OPFS back, saving to IndexedDB). */
   #hooks: LocalHooks;
 
   /**

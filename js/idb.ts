@@ -1,126 +1,31 @@
-// `storage: "idb"`: an in-memory database persisted as whole-database snapshots in IndexedDB.
-// Works wherever IndexedDB does: pages, dedicated workers, shared workers and service workers
-// (which have no OPFS synchronous access handles).
+// `storage: "idb"`: an in-memory database persisted page by page in IndexedDB (layout and diffing
+// in idb-store.ts). Works wherever IndexedDB does: pages, dedicated workers, shared workers and
+// service workers (which have no OPFS synchronous access handles).
 //
-// One IndexedDB database (`IDB_NAME`) holds one object store (`IDB_STORE`) whose records, keyed by
-// the database name, are `{ snapshot: Uint8Array, savedAt: number }`. Opening loads the record (or
-// starts empty) into a memory `DatabaseHandle`; after every call that may have written, a snapshot
-// is taken between calls and `put` in one IndexedDB transaction (an atomic replace), coalesced to at
-// most one per task, and always once more before `close()` resolves.
+// Opening loads the stored image (or starts empty) into a memory `DatabaseHandle`; after every call
+// that may have written, an image is taken between calls and the pages that changed since the last
+// stored image are written in one IndexedDB transaction (atomic), coalesced to at most one save per
+// task, and always once more before `close()` resolves.
 //
 // Invariants: at most one open handle per name and origin (a Web Lock per name, plus a set of the
-// names open in this realm); snapshots are written one at a time, in order, never inside a SQLite
-// transaction; a failed write leaves the database dirty, so the next write or `close()` retries.
+// names open in this realm); saves run one at a time, in order, never inside a SQLite transaction;
+// the image a save diffs against is the last one IndexedDB confirmed; a failed save leaves the
+// database dirty, so the next write or `close()` retries.
 
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import { factory, loadImage, pageSizeOf, saveImage, unavailable, type StoredImage } from "./idb-store.js";
 import { ready } from "./init.js";
 import { locks } from "./worker/pool.js";
 
-/** The IndexedDB database holding every snapshot of the origin. */
-export const IDB_NAME = "sqlite-sync-wasm";
-/** Its object store: database name → `{ snapshot, savedAt }`. */
-export const IDB_STORE = "databases";
 /** The Web Lock held while a database of that name is open. */
 export const IDB_LOCK_PREFIX = "sqlite-sync-wasm:idb:";
 /** How long a second open waits for the holder to close before rejecting (covers reloads). */
 const LOCK_WAIT_MS = 1_000;
 
-/** One stored snapshot. */
-interface StoredSnapshot {
-  snapshot: Uint8Array;
-  savedAt: number;
-}
-
-function unavailable(message: string, options: { retryable?: boolean; cause?: unknown } = {}): SyncError {
-  return new SyncError("ERR_STORAGE_UNAVAILABLE", message, options);
-}
-
-/** The IndexedDB factory of this realm, if any. */
-function factory(): IDBFactory | undefined {
-  return (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-}
-
 /** Names open in this realm (catches double opens even without Web Locks). */
 const openHere = new Set<string>();
-
-/** The connection to `IDB_NAME`, shared by this realm's databases. */
-let connection: Promise<IDBDatabase> | undefined;
-
-function connect(): Promise<IDBDatabase> {
-  connection ??= new Promise<IDBDatabase>((resolve, reject) => {
-    const idb = factory();
-    if (idb === undefined) {
-      reject(unavailable("IndexedDB does not exist in this runtime"));
-      return;
-    }
-    const request = idb.open(IDB_NAME, 1);
-    request.onupgradeneeded = () => {
-      if (!request.result.objectStoreNames.contains(IDB_STORE)) request.result.createObjectStore(IDB_STORE);
-    };
-    request.onsuccess = () => {
-      const db = request.result;
-      const forget = (): void => {
-        connection = undefined;
-      };
-      // Another context upgrading or deleting the database: let it, reconnect on next use.
-      db.onversionchange = () => {
-        db.close();
-        forget();
-      };
-      db.onclose = forget;
-      resolve(db);
-    };
-    request.onerror = () => reject(unavailable(`cannot open IndexedDB: ${request.error?.message}`, { cause: request.error }));
-    request.onblocked = () => reject(unavailable("IndexedDB is blocked by an older connection", { retryable: true }));
-  }).catch((e: unknown) => {
-    connection = undefined;
-    throw e;
-  });
-  return connection;
-}
-
-/** Runs one request in one transaction and resolves once the transaction has completed. */
-async function inTransaction<T>(
-  mode: IDBTransactionMode,
-  body: (store: IDBObjectStore) => IDBRequest<T>,
-): Promise<T> {
-  const db = await connect();
-  return new Promise<T>((resolve, reject) => {
-    let tx: IDBTransaction;
-    try {
-      // "strict": the transaction completes only once the data has been flushed to disk.
-      tx = db.transaction(IDB_STORE, mode, { durability: mode === "readwrite" ? "strict" : "default" });
-    } catch (e) {
-      connection = undefined;
-      reject(unavailable(`IndexedDB transaction failed: ${String(e)}`, { retryable: true, cause: e }));
-      return;
-    }
-    const request = body(tx.objectStore(IDB_STORE));
-    tx.oncomplete = () => resolve(request.result);
-    const fail = (): void => {
-      const error = tx.error ?? request.error;
-      reject(unavailable(`IndexedDB transaction failed: ${error?.message ?? "aborted"}`, { retryable: true, cause: error }));
-    };
-    tx.onerror = fail;
-    tx.onabort = fail;
-  });
-}
-
-async function load(name: string): Promise<Uint8Array | undefined> {
-  const stored = (await inTransaction("readonly", (store) => store.get(name))) as StoredSnapshot | undefined;
-  if (stored === undefined) return undefined;
-  if (!(stored.snapshot instanceof Uint8Array)) {
-    throw new SyncError("ERR_CORRUPT", `the IndexedDB record of "${name}" holds no snapshot`);
-  }
-  return stored.snapshot;
-}
-
-function save(name: string, snapshot: Uint8Array): Promise<unknown> {
-  const record: StoredSnapshot = { snapshot, savedAt: Date.now() };
-  return inTransaction("readwrite", (store) => store.put(record, name));
-}
 
 /**
  * Takes the name's Web Lock, waiting up to `LOCK_WAIT_MS`; resolves to its release function.
@@ -148,19 +53,28 @@ async function lockName(name: string): Promise<() => void> {
   });
 }
 
-/** Writes snapshots of one database: coalesced, one at a time, retried after a failure. */
+/** Saves the images of one database: coalesced, one at a time, retried after a failure. */
 class Persister {
   #name: string;
   #snapshot: () => Promise<Uint8Array>;
+  /** What IndexedDB holds now, which the next save diffs against. */
+  #stored: StoredImage | undefined;
   #dirty = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The write in progress (never rejects). */
   #writing: Promise<void> | undefined;
   #lastError: unknown;
 
-  constructor(name: string, snapshot: () => Promise<Uint8Array>) {
+  constructor(name: string, stored: StoredImage, snapshot: () => Promise<Uint8Array>) {
     this.#name = name;
+    this.#stored = stored;
     this.#snapshot = snapshot;
+  }
+
+  /** Saves `bytes` (the changed pages) and remembers them as what is stored. */
+  async #save(bytes: Uint8Array): Promise<void> {
+    await saveImage(this.#name, bytes, this.#stored);
+    this.#stored = { bytes, pageSize: pageSizeOf(bytes) };
   }
 
   /** The database may have changed: schedule a write for the end of this task. */
@@ -178,7 +92,7 @@ class Persister {
     if (!this.#dirty) return;
     this.#dirty = false;
     this.#writing = this.#snapshot()
-      .then((bytes) => save(this.#name, bytes))
+      .then((bytes) => this.#save(bytes))
       .then(
         () => {
           this.#lastError = undefined;
@@ -205,7 +119,7 @@ class Persister {
     while (this.#writing !== undefined) await this.#writing;
     if (!this.#dirty) return;
     try {
-      await save(this.#name, handle.snapshot());
+      await this.#save(handle.snapshot());
       this.#dirty = false;
     } catch (e) {
       throw unavailable(`could not persist "${this.#name}" to IndexedDB: ${String(e)}`, {
@@ -229,20 +143,26 @@ export async function openIdbDatabase(name: string): Promise<Database> {
   openHere.add(name);
   let release: (() => void) | undefined;
   let handle: DatabaseHandle | undefined;
+  let stored: StoredImage | undefined;
   const closed = (): void => {
     openHere.delete(name);
     release?.();
   };
   try {
     release = await lockName(name);
-    const [, stored] = await Promise.all([ready(), load(name)]);
+    const [, loaded] = await Promise.all([ready(), loadImage(name)]);
     try {
-      handle = DatabaseHandle.open(stored === undefined ? { storage: "memory", name } : { storage: "memory", name, snapshot: stored });
+      handle = DatabaseHandle.open(loaded === undefined ? { storage: "memory", name } : { storage: "memory", name, snapshot: loaded.bytes });
     } catch (e) {
       throw toSyncError(e);
     }
+    stored = loaded;
     // A new database gets its device id now: store it before anyone relies on it.
-    if (stored === undefined) await save(name, handle.snapshot());
+    if (stored === undefined) {
+      const bytes = handle.snapshot();
+      await saveImage(name, bytes, undefined);
+      stored = { bytes, pageSize: pageSizeOf(bytes) };
+    }
   } catch (e) {
     if (handle !== undefined) {
       try {
@@ -256,7 +176,7 @@ export async function openIdbDatabase(name: string): Promise<Database> {
     throw toSyncError(e);
   }
   let db: LocalDatabase | undefined;
-  const persister = new Persister(name, () => {
+  const persister = new Persister(name, stored, () => {
     if (db === undefined) return Promise.reject(new SyncError("ERR_CLOSED", "not open yet"));
     return db.betweenCalls((h) => h.snapshot());
   });
