@@ -41,6 +41,6 @@ pub use engine::Engine;
 pub use error::{Error, ErrorCode, Result};
 pub use model::{
     ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
-    Value,
+    TableChanges, Value,
 };
 pub use store::{Choice, Conflict, ImportOutcome};

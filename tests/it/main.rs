@@ -7,6 +7,8 @@ mod capture;
 mod common;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod convergence;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod decode_fuzz;
 mod errors;
 mod fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
