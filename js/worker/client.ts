@@ -8,7 +8,7 @@
 // rolled back because the tab holding the database went away runs its callback again.
 
 import type { Database, Transaction } from "../database.js";
-import { SyncError } from "../errors.js";
+import { SyncError, toSyncError } from "../errors.js";
 import type {
   ChangeRecord,
   Conflict,
@@ -50,15 +50,28 @@ class Link {
     };
   }
 
-  /** Sends one call; resolves with the worker's answer. */
+  /**
+   * Sends one call; resolves with the worker's answer. Arguments that cannot be cloned (a symbol,
+   * a function) reject with `ERR_INVALID_ARGUMENT`, as the in-process database rejects them.
+   */
   call(conn: string, name: string, method: Method, args: unknown[]): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
+      try {
+        this.worker.postMessage({ kind: "req", id, conn, name, method, args });
+      } catch (e) {
+        reject(
+          e instanceof DOMException && e.name === "DataCloneError"
+            ? new SyncError("ERR_INVALID_ARGUMENT", `unsupported value: ${e.message}`, { cause: e })
+            : toSyncError(e),
+        );
+        return;
+      }
       this.#pending.set(id, { resolve, reject });
-      this.worker.postMessage({ kind: "req", id, conn, name, method, args });
     });
   }
+
 
   add(db: WorkerDatabase): void {
     this.#databases.add(db);
