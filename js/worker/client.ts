@@ -5,10 +5,11 @@
 //
 // Invariants: calls reach the worker in the order they were made; each is answered once, errors
 // as `SyncError`s; transaction callbacks and conflict resolvers run on the page; a transaction
-// rolled back because the tab holding the database went away runs its callback again.
+// begun before `close()` can still run its statements and commit (close waits for it); a
+// transaction rolled back because the tab holding the database went away runs its callback again.
 
 import type { Database, Transaction } from "../database.js";
-import { SyncError } from "../errors.js";
+import { SyncError, toSyncError } from "../errors.js";
 import type {
   ChangeRecord,
   Conflict,
@@ -50,13 +51,25 @@ class Link {
     };
   }
 
-  /** Sends one call; resolves with the worker's answer. */
+  /**
+   * Sends one call; resolves with the worker's answer. Arguments that cannot be cloned (a symbol,
+   * a function) reject with `ERR_INVALID_ARGUMENT`, as the in-process database rejects them.
+   */
   call(conn: string, name: string, method: Method, args: unknown[]): Promise<unknown> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
+      try {
+        this.worker.postMessage({ kind: "req", id, conn, name, method, args });
+      } catch (e) {
+        reject(
+          e instanceof DOMException && e.name === "DataCloneError"
+            ? new SyncError("ERR_INVALID_ARGUMENT", `unsupported value: ${e.message}`, { cause: e })
+            : toSyncError(e),
+        );
+        return;
+      }
       this.#pending.set(id, { resolve, reject });
-      this.worker.postMessage({ kind: "req", id, conn, name, method, args });
     });
   }
 
@@ -154,7 +167,7 @@ class RemoteTransaction implements Transaction {
     if (this.#id === undefined) throw new SyncError("ERR_CLOSED", "the transaction has already ended");
     requireString(sql, "sql");
     try {
-      return await this.#db.send(method, [this.#id, sql, params]);
+      return await this.#db.sendInTransaction(method, [this.#id, sql, params]);
     } catch (e) {
       if (isLost(e)) this.lost = true;
       throw e;
@@ -199,6 +212,14 @@ export class WorkerDatabase implements Database {
     return this.#link.call(this.#conn, this.#name, method, args);
   }
 
+  /**
+   * Sends a step of a transaction that began before any `close()`: the worker's close waits for
+   * that transaction to end, so its statements and its end still go through. @internal
+   */
+  sendInTransaction(method: "txExec" | "txQuery" | "end", args: unknown[]): Promise<unknown> {
+    return this.#link.call(this.#conn, this.#name, method, args);
+  }
+
   /** Delivers a change event to this database's listeners. @internal */
   dispatch(event: ChangeEvent): void {
     if (event.database !== this.#name) return;
@@ -227,12 +248,12 @@ export class WorkerDatabase implements Database {
       } catch (e) {
         tx.end();
         if (tx.lost && attempt < 5) continue;
-        await this.send("end", [id, false]).catch(() => undefined);
+        await this.sendInTransaction("end", [id, false]).catch(() => undefined);
         throw e;
       }
       tx.end();
       try {
-        await this.send("end", [id, true]);
+        await this.sendInTransaction("end", [id, true]);
       } catch (e) {
         if (isLost(e) && attempt < 5) continue;
         throw e;

@@ -5,10 +5,12 @@ import { test } from "node:test";
 import { openDatabase, SYNC_ERROR_CODES, SyncError } from "sqlite-sync-wasm";
 import { toSyncError } from "../../dist/errors.js";
 import { errorCodes } from "../../dist/generated/sqlite_sync_wasm.js";
+import { ready } from "../../dist/init.js";
 import { rejectsWith } from "./helpers.mjs";
 
 test("SYNC_ERROR_CODES equals the wasm module's errorCodes(), in order", async () => {
-  await (await openDatabase()).close();
+  // Loads the wasm module in this realm (on a page, openDatabase would load it in the worker).
+  await ready();
   assert.deepEqual([...SYNC_ERROR_CODES], errorCodes());
 });
 
@@ -53,9 +55,12 @@ test("toSyncError keeps coded errors and turns anything else into ERR_INTERNAL",
   assert.equal(toSyncError("a string").code, "ERR_INTERNAL");
 });
 
-test("openDatabase validates its options", async () => {
+test('storage "opfs" and "idb" are unavailable in Node', async () => {
   await rejectsWith(openDatabase({ storage: "opfs" }), "ERR_STORAGE_UNAVAILABLE");
   await rejectsWith(openDatabase({ storage: "idb" }), "ERR_STORAGE_UNAVAILABLE");
+});
+
+test("openDatabase validates its options", async () => {
   await rejectsWith(openDatabase({ storage: "tape" }), "ERR_INVALID_ARGUMENT");
   await rejectsWith(openDatabase("memory"), "ERR_INVALID_ARGUMENT");
   const db = await openDatabase({ name: "named.db", storage: "memory" });
