@@ -403,34 +403,181 @@ test("three tabs write to one database; the holder closes, then the next holder,
   await page.close();
 });
 
-// Last in this file: it fills the origin's OPFS pool.
-test("a full OPFS pool refuses new databases with a coded error and keeps the open ones writable", async () => {
+// Last in this file: it leaves the origin's OPFS pool holding forty more databases.
+test("the OPFS pool grows: 40 databases open at once, written, closed and reopened, while open ones keep writing", async () => {
   const page = await open();
   const outcome = await page.evaluate(async () => {
     const { openDatabase } = t.api;
+    const COUNT = 40;
+    // The pool's files, as the VFS lays them out in OPFS (listing them takes no access handle).
+    const poolFiles = async () => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await (await root.getDirectoryHandle(".opfs-sahpool")).getDirectoryHandle(".opaque");
+      let n = 0;
+      for await (const _ of dir.keys()) n += 1;
+      return n;
+    };
+    const errors = [];
     const keeper = await openDatabase({ storage: "opfs", name: "keeper.db" });
-    await keeper.exec("CREATE TABLE IF NOT EXISTS k (id INTEGER PRIMARY KEY)");
+    await keeper.exec("CREATE TABLE IF NOT EXISTS k (id INTEGER PRIMARY KEY, phase TEXT)");
+    await keeper.enableSync("k");
+    const held = await openDatabase({ storage: "opfs", name: "held.db" });
+    await held.exec("CREATE TABLE IF NOT EXISTS h (id INTEGER PRIMARY KEY, n INTEGER)");
+    const filesBefore = await poolFiles();
+
+    // While the databases open, the keeper writes without pause (statements and small
+    // transactions) and `held` keeps one transaction open, writing in it now and then.
+    let opening = true;
+    let written = 0;
+    const writer = (async () => {
+      for (let n = 0; opening; n++) {
+        try {
+          if (n % 3 === 2) {
+            await keeper.transaction(async (tx) => {
+              await tx.exec("INSERT INTO k (phase) VALUES ('tx')");
+              await tx.exec("INSERT INTO k (phase) VALUES ('tx')");
+            });
+            written += 2;
+          } else {
+            await keeper.exec("INSERT INTO k (phase) VALUES ('exec')");
+            written += 1;
+          }
+        } catch (e) {
+          errors.push(`keeper ${n}: ${e.code}: ${e.message}`);
+        }
+      }
+    })();
+    let inHeld = 0;
+    const longTx = held.transaction(async (tx) => {
+      while (opening) {
+        await tx.exec("INSERT INTO h (n) VALUES (?)", [inHeld]);
+        inHeld += 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }).catch((e) => errors.push(`held: ${e.code}: ${e.message}`));
+
+    const dbs = [];
+    const ids = [];
+    const began = performance.now();
+    const openTimes = [];
+    let files = filesBefore;
+    // Openings that grew the pool, with the keeper's and the open transaction's writes meanwhile.
+    const growths = [];
+    for (let i = 0; i < COUNT; i++) {
+      const start = performance.now();
+      const before = { written, inHeld };
+      try {
+        const db = await openDatabase({ storage: "opfs", name: `many-${i}.db` });
+        openTimes.push(performance.now() - start);
+        await db.exec("CREATE TABLE IF NOT EXISTS f (id INTEGER PRIMARY KEY, v TEXT)");
+        await db.exec("INSERT INTO f (v) VALUES (?), (?)", [`db-${i}`, `db-${i}-second`]);
+        dbs.push(db);
+        ids.push(db.deviceId);
+      } catch (e) {
+        errors.push(`open ${i}: ${e.code}: ${e.message}`);
+      }
+      const now = await poolFiles();
+      if (now > files) {
+        growths.push({ at: i, files: now, ms: performance.now() - start, keeper: written - before.written, held: inHeld - before.inHeld });
+      }
+      files = now;
+    }
+    let peakFiles = files;
+    const openPhase = performance.now() - began;
+    opening = false;
+    await writer;
+    await longTx;
+    // With every database open, each one still writes (a transaction needs a journal file each).
+    await Promise.all(dbs.map((db, i) => db.transaction(async (tx) => {
+      await tx.exec("INSERT INTO f (v) VALUES (?)", [`db-${i}-third`]);
+    }).catch((e) => errors.push(`write ${i}: ${e.code}: ${e.message}`))));
+    const keeperRows = (await keeper.query("SELECT count(*) AS n FROM k"))[0].n;
+    const heldRows = (await held.query("SELECT count(*) AS n FROM h"))[0].n;
+    for (const db of dbs) await db.close();
+    await held.close();
+    await keeper.close();
+    peakFiles = Math.max(peakFiles, await poolFiles());
+
+    // Reopened by a new worker (the last close released the pool), every database has its rows.
+    const again = [];
+    for (let i = 0; i < COUNT; i++) again.push(await openDatabase({ storage: "opfs", name: `many-${i}.db` }));
+    const reopened = [];
+    for (const [i, db] of again.entries()) {
+      const rows = (await db.query("SELECT v FROM f ORDER BY id")).map((r) => r.v);
+      reopened.push({ same: db.deviceId === ids[i], rows });
+    }
+    for (const db of again) await db.close();
+    return {
+      errors,
+      opened: dbs.length,
+      written,
+      keeperRows,
+      inHeld,
+      heldRows,
+      filesBefore,
+      growths,
+      peakFiles,
+      filesAfter: await poolFiles(),
+      openPhase,
+      slowestOpen: Math.max(...openTimes),
+      medianOpen: openTimes.sort((a, b) => a - b)[Math.floor(openTimes.length / 2)],
+      reopened,
+    };
+  });
+  assert.deepEqual(outcome.errors, [], "no call failed");
+  assert.equal(outcome.opened, 40);
+  assert.ok(outcome.peakFiles >= 2 * 40, `the pool grew to hold 40 databases and their journals (${outcome.filesBefore} → ${outcome.peakFiles} files)`);
+  assert.ok(outcome.filesAfter < outcome.peakFiles, `closing gave spare files back (${outcome.filesAfter} of ${outcome.peakFiles})`);
+  assert.ok(outcome.growths.length >= 2, `the pool grew several times ${JSON.stringify(outcome.growths)}`);
+  const during = outcome.growths.reduce((sum, g) => sum + g.keeper + g.held, 0);
+  assert.ok(during > 0, `the open databases wrote during the openings that grew the pool ${JSON.stringify(outcome.growths)}`);
+  assert.equal(outcome.keeperRows, outcome.written, "every acknowledged keeper write is there");
+  assert.equal(outcome.heldRows, outcome.inHeld, "the transaction held open across the growth committed every row");
+  outcome.reopened.forEach(({ same, rows }, i) => {
+    assert.ok(same, `many-${i}.db kept its device id`);
+    assert.deepEqual(rows, [`db-${i}`, `db-${i}-second`, `db-${i}-third`], `many-${i}.db`);
+  });
+
+  // A pool that really cannot grow (storage quota exhausted) refuses a database with a coded error
+  // and the open ones keep working.
+  const usage = await page.evaluate(async () => {
+    window.quotaKeeper = await t.api.openDatabase({ storage: "opfs", name: "quota-keeper.db" });
+    await quotaKeeper.exec("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY)");
+    return (await navigator.storage.estimate()).usage;
+  });
+  const cdp = await context.newCDPSession(page);
+  const origin = new URL(server.url).origin;
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: usage + 100_000 });
+  const full = await page.evaluate(async () => {
     const opened = [];
     let refusal = null;
-    for (let i = 0; i < 40 && refusal === null; i++) {
+    for (let i = 0; i < 60 && refusal === null; i++) {
       try {
-        const db = await openDatabase({ storage: "opfs", name: `filler-${i}.db` });
+        const db = await t.api.openDatabase({ storage: "opfs", name: `quota-${i}.db` });
         await db.exec("CREATE TABLE IF NOT EXISTS f (id INTEGER PRIMARY KEY)");
         opened.push(db);
       } catch (e) {
         refusal = { code: e.code, retryable: e.retryable, message: e.message };
       }
     }
-    await keeper.exec("INSERT INTO k DEFAULT VALUES");
-    const [{ n }] = await keeper.query("SELECT count(*) AS n FROM k");
-    for (const db of opened) await db.exec("INSERT INTO f DEFAULT VALUES");
+    await quotaKeeper.exec("INSERT INTO q DEFAULT VALUES");
+    const [{ n }] = await quotaKeeper.query("SELECT count(*) AS n FROM q");
     for (const db of opened) await db.close();
-    await keeper.close();
+    await quotaKeeper.close();
     return { refusal, opened: opened.length, n };
   });
-  assert.ok(outcome.refusal !== null, "the pool ran out within 40 databases");
-  assert.equal(outcome.refusal.code, "ERR_STORAGE_UNAVAILABLE", outcome.refusal.message);
-  assert.ok(outcome.opened > 5);
-  assert.ok(outcome.n >= 1, "the database opened first still writes");
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin });
+  assert.ok(full.refusal !== null, "the pool ran out of quota within 60 databases");
+  assert.equal(full.refusal.code, "ERR_STORAGE_UNAVAILABLE", full.refusal.message);
+  assert.match(full.refusal.message, /could not grow.*QuotaExceededError/);
+  assert.equal(full.n, 1, "the database opened first still writes");
+
+  console.log(
+    `pool growth: 40 databases opened in ${Math.round(outcome.openPhase)} ms (median open ${Math.round(outcome.medianOpen)} ms, ` +
+      `slowest ${Math.round(outcome.slowestOpen)} ms); pool files ${outcome.filesBefore} → ${outcome.peakFiles} → ${outcome.filesAfter} after closing; ` +
+      `grew at ${outcome.growths.map((g) => `#${g.at} (${g.files} files, ${Math.round(g.ms)} ms, ${g.keeper}+${g.held} writes)`).join(", ")}; ` +
+      `meanwhile the keeper wrote ${outcome.written} rows and the open transaction ${outcome.inHeld}; ` +
+      `with the quota exhausted, ${full.opened} more opened before a refusal: ${full.refusal.message}`,
+  );
   await page.close();
 });
