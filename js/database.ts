@@ -10,6 +10,7 @@ import type { Database, Transaction } from "./api.js";
 import { SyncError, toSyncError } from "./errors.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import { steady } from "./worker/gate.js";
 import type { ChangeEvent } from "./worker/rpc.js";
 import type {
   ChangeRecord,
@@ -54,13 +55,13 @@ function requireString(value: unknown, what: string): void {
 }
 
 /**
- * Runs a synchronous call into the wasm handle as a Promise; whatever it throws becomes a
- * rejection with a `SyncError`.
+ * Runs a synchronous call into the wasm handle as a Promise (at once, unless the OPFS pool is
+ * changing: js/worker/gate.ts); whatever it throws becomes a rejection with a `SyncError`.
  */
 function settle<T>(call: () => T): Promise<T> {
-  return new Promise((resolve) => {
+  return steady(() => {
     try {
-      resolve(call());
+      return call();
     } catch (e) {
       throw toSyncError(e);
     }
@@ -223,14 +224,14 @@ export class LocalDatabase implements Database {
         value = await fn(tx);
       } catch (e) {
         tx.end();
-        rollback(handle);
+        await rollback(handle);
         throw e;
       }
       tx.end();
       try {
         await settle(() => execOn(handle, "COMMIT", undefined));
       } catch (e) {
-        rollback(handle);
+        await rollback(handle);
         throw e;
       }
       this.#wrote();
@@ -387,10 +388,10 @@ export class LocalDatabase implements Database {
  * Rolls back the open transaction, if SQLite still has one (a failed COMMIT may have ended it).
  * A failure here is not reported: the error that caused the rollback is the one the caller needs.
  */
-function rollback(handle: DatabaseHandle): void {
-  try {
+function rollback(handle: DatabaseHandle): Promise<void> {
+  return settle(() => {
     if (handle.inTransaction()) handle.exec("ROLLBACK", null);
-  } catch {
+  }).catch(() => {
     // The original error is rethrown by the caller.
-  }
+  });
 }

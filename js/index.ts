@@ -10,7 +10,7 @@ import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
 import type { OpenOptions, StorageKind } from "./types.js";
 import { openWorkerDatabase } from "./worker/client.js";
-import { acquirePool, inDedicatedWorker, onPage, releasePool } from "./worker/pool.js";
+import { acquirePool, inDedicatedWorker, onPage, openInPool, releasePool, trimPool } from "./worker/pool.js";
 
 export type { Database, Transaction } from "./database.js";
 export {
@@ -89,7 +89,7 @@ function defaultStorage(onWarning: ((message: string) => void) | undefined): Sto
   return fallback;
 }
 
-/** OPFS databases open in this worker (the pool is given back when the last one closes). */
+/** OPFS databases open (or opening) in this worker (the pool is given back when none is left). */
 let opfsOpen = 0;
 
 /** Opens an OPFS database in this dedicated worker, taking the origin's pool (waiting up to 5 s). */
@@ -99,10 +99,15 @@ async function openInThisWorker(name: string): Promise<Database> {
   opfsOpen += 1;
   const closed = (): void => {
     opfsOpen -= 1;
-    if (opfsOpen === 0) releasePool();
+    if (opfsOpen > 0) {
+      trimPool();
+    } else {
+      // A failure leaves the handles to the worker's end; the lock is released all the same.
+      releasePool(() => opfsOpen === 0).catch(() => undefined);
+    }
   };
   try {
-    return new LocalDatabase(DatabaseHandle.open({ storage: "opfs", name }), name, closed);
+    return new LocalDatabase(await openInPool(name), name, closed);
   } catch (e) {
     closed();
     throw toSyncError(e);

@@ -133,7 +133,7 @@ async function elect(): Promise<void> {
     return;
   }
   if (stopping) {
-    releasePool();
+    releasePool().catch(() => undefined);
     return;
   }
   server = new Server(self, notify);

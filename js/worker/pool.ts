@@ -1,13 +1,17 @@
 // Owning the OPFS access-handle pool in this dedicated worker: one context of an origin may hold
 // the `opfs-sahpool` handles at a time, so the holder is elected with a Web Lock, and the handles
 // are acquired (retrying while the previous holder's handles are still being freed) only under
-// that lock.
+// that lock. Databases open through `openInPool`, which first grows the pool when it is short of
+// free files; `trimPool` gives surplus files back after a database closes.
 //
 // Invariants: `installOpfs()` runs only while this worker holds `POOL_LOCK`; the lock is given
-// back only after `releaseOpfs()` (or when the worker dies, which frees both).
+// back only after `releaseOpfs()` (or when the worker dies, which frees both); installing,
+// growing, trimming and releasing the pool are pool changes (js/worker/gate.ts), run one at a time
+// while SQLite calls wait.
 
 import { SyncError, toSyncError } from "../errors.js";
-import { installOpfs, releaseOpfs } from "../generated/sqlite_sync_wasm.js";
+import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
+import { changePool } from "./gate.js";
 import { POOL_LOCK } from "./rpc.js";
 
 /** The Web Locks API, as far as it is used here (not in TypeScript's ES2022 DOM lib for workers). */
@@ -106,7 +110,7 @@ async function installWithRetry(): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
     try {
-      await installOpfs();
+      await changePool(() => installOpfs());
       return;
     } catch (e) {
       const error = toSyncError(e);
@@ -116,14 +120,41 @@ async function installWithRetry(): Promise<void> {
   }
 }
 
-/** Gives the access handles back and releases the lock (every OPFS database must be closed). */
-export function releasePool(): void {
+/**
+ * Gives the access handles back and releases the lock (every OPFS database must be closed), once
+ * the pool changes asked before have run, and only if `unused()` still says so then.
+ */
+export function releasePool(unused: () => boolean = () => true): Promise<void> {
+  return changePool(async () => {
+    if (held === undefined || !unused()) return;
+    const { release } = held;
+    held = undefined;
+    try {
+      releaseOpfs();
+    } finally {
+      release();
+    }
+  });
+}
+
+/**
+ * Opens the OPFS database `name`, first growing the pool if it is short of free files for it.
+ * @throws {SyncError} `ERR_STORAGE_UNAVAILABLE` when the pool cannot grow (storage quota exceeded,
+ *   access handles refused) and has no room left for the database
+ */
+export function openInPool(name: string): Promise<DatabaseHandle> {
+  return changePool(async () => {
+    try {
+      await reserveOpfs(name);
+      return DatabaseHandle.open({ storage: "opfs", name });
+    } catch (e) {
+      throw toSyncError(e);
+    }
+  });
+}
+
+/** Gives back free files the open databases do not need (best effort: surplus files stay else). */
+export function trimPool(): void {
   if (held === undefined) return;
-  const { release } = held;
-  held = undefined;
-  try {
-    releaseOpfs();
-  } finally {
-    release();
-  }
+  changePool(() => trimOpfs()).catch(() => undefined);
 }

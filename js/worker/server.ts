@@ -10,9 +10,8 @@
 import { LocalDatabase, type Transaction } from "../database.js";
 import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
-import { DatabaseHandle } from "../generated/sqlite_sync_wasm.js";
 import type { ExecResult, ImportResult, Params } from "../types.js";
-import { locks } from "./pool.js";
+import { locks, openInPool, trimPool } from "./pool.js";
 import { aliveLock, lostError, type ChangeEvent, type Request } from "./rpc.js";
 
 /** Where the answers to a request go. */
@@ -52,6 +51,8 @@ export class Server {
   #self: string;
   #notify: (origin: string, database: string, kind: ChangeEvent["kind"]) => void;
   #dbs = new Map<string, Entry>();
+  /** Databases being opened (the pool may be growing first), by name. */
+  #opening = new Map<string, Promise<Entry>>();
   #txs = new Map<string, OpenTx>();
   /** Request keys handled recently (duplicates are ignored), with when they were seen. */
   #seen = new Map<string, number>();
@@ -92,21 +93,36 @@ export class Server {
     for (const [key, at] of this.#seen) if (at < old) this.#seen.delete(key);
   }
 
-  #open(req: Request): Entry {
-    let entry = this.#dbs.get(req.name);
-    if (entry === undefined) {
-      const handle = DatabaseHandle.open({ storage: "opfs", name: req.name });
-      entry = { db: new LocalDatabase(handle, req.name), conns: new Set(), doneTable: false, writes: 0 };
-      this.#dbs.set(req.name, entry);
-    }
+  async #open(req: Request): Promise<Entry> {
+    const entry = this.#dbs.get(req.name) ?? (await this.#opened(req.name));
     entry.conns.add(req.conn);
     return entry;
+  }
+
+  /** Opens `name` (growing the pool first if needed), once however many requests ask meanwhile. */
+  #opened(name: string): Promise<Entry> {
+    let opening = this.#opening.get(name);
+    if (opening === undefined) {
+      opening = openInPool(name)
+        .then(async (handle) => {
+          const entry: Entry = { db: new LocalDatabase(handle, name, trimPool), conns: new Set(), doneTable: false, writes: 0 };
+          if (this.#stopped) {
+            await entry.db.close();
+            throw new SyncError("ERR_CLOSED", "the database is closed");
+          }
+          this.#dbs.set(name, entry);
+          return entry;
+        })
+        .finally(() => this.#opening.delete(name));
+      this.#opening.set(name, opening);
+    }
+    return opening;
   }
 
   async #run(req: Request, key: string, durable: boolean): Promise<unknown> {
     const { method, args, name } = req;
     if (method === "close") {
-      const entry = this.#dbs.get(name);
+      const entry = this.#dbs.get(name) ?? (await this.#opening.get(name)?.catch(() => undefined));
       if (entry === undefined) return undefined;
       entry.conns.delete(req.conn);
       if (entry.conns.size === 0) {
@@ -117,7 +133,7 @@ export class Server {
     }
     if (method === "txExec" || method === "txQuery") return this.#txCall(req);
     if (method === "end") return this.#end(req, durable);
-    const entry = this.#open(req);
+    const entry = await this.#open(req);
     const db = entry.db;
     const origin = req.from;
     switch (method) {
@@ -291,7 +307,7 @@ export class Server {
   /** `end` for a transaction this holder does not have: it committed before a takeover, or it is lost. */
   async #endUnknown(req: Request, txKey: string, commit: boolean): Promise<void> {
     if (!commit) return;
-    const entry = this.#open(req);
+    const entry = await this.#open(req);
     if ((await this.#recorded(entry, txKey)) !== undefined) {
       // Committed by the previous holder, whose announcement may have died with it.
       this.#notify(req.from, req.name, "transaction");

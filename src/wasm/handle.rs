@@ -4,7 +4,7 @@
 //! while it is borrowed), and returns plain JS values or throws a coded `SyncError`. After
 //! `close()` every call throws `ERR_CLOSED`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -22,6 +22,8 @@ use crate::wasm::{convert, opfs};
 pub struct DatabaseHandle {
     engine: RefCell<Option<Engine>>,
     device_id: String,
+    /// Counts an open OPFS database (the pool keeps a journal's room for each); none otherwise.
+    lease: Cell<Option<opfs::Lease>>,
 }
 
 #[wasm_bindgen]
@@ -41,7 +43,7 @@ impl DatabaseHandle {
                 None => Location::Memory,
             },
             Some("opfs") if opfs::ready() => {
-                let path = format!("/{}", name.as_deref().unwrap_or("main.db"));
+                let path = opfs::path_for(name.as_deref().unwrap_or("main.db"));
                 opfs::check_room(&path).map_err(|e| to_js(&e))?;
                 Location::Path { path, vfs: Some(opfs::VFS_NAME.to_owned()) }
             }
@@ -61,12 +63,14 @@ impl DatabaseHandle {
                 ))))
             }
         };
+        let in_opfs = matches!(location, Location::Path { .. });
         let engine = Engine::open(&location, Box::new(|| js_sys::Date::now() as u64))
             .map_err(|e| to_js(&e))?;
         let device_id = engine.device_id().to_string();
         Ok(DatabaseHandle {
             engine: RefCell::new(Some(engine)),
             device_id,
+            lease: Cell::new(in_opfs.then(opfs::Lease::acquire)),
         })
     }
 
@@ -199,6 +203,7 @@ impl DatabaseHandle {
             .try_borrow_mut()
             .map_err(|_| internal("close() called while the database is in use"))?
             .take();
+        self.lease.take();
         match engine {
             Some(engine) => engine.close().map_err(|e| to_js(&e)),
             None => Ok(()),

@@ -104,7 +104,52 @@ export async function state(db) {
   };
 }
 
-/** The current check's table: every check has its own (the OPFS pool holds only a few files). */
+/**
+ * What two databases with the same history share, device ids aside, for the synced `tables` (each
+ * with the columns `tag` and `n`): rows and a checksum per table and tag, the change log's size,
+ * the imports recorded, the open conflicts (table and key), the clock (this replica as "self") and
+ * SQLite's integrity check. With `full` (costly for a large log), also whether the change log
+ * agrees with the tables: the primary keys its changes leave alive are exactly the tables' rows.
+ */
+export async function summary(db, tables, full = false) {
+  const one = async (sql) => (await db.query(sql))[0];
+  const out = { rows: {}, total: 0 };
+  for (const table of tables) {
+    out.rows[table] = await db.query(`SELECT tag, count(*) AS n, total(n) AS sum FROM ${table} GROUP BY tag ORDER BY tag`);
+    out.total += (await one(`SELECT count(*) AS n FROM ${table}`)).n;
+  }
+  out.log = await one("SELECT count(*) AS records, total(rows) AS changes, total(applied) AS applied FROM _sync_log");
+  out.imports = (await one("SELECT count(*) AS n FROM _sync_imports")).n;
+  const keyOf = (table, pk) => `${table}:${Object.keys(pk).sort().map((c) => String(pk[c])).join(",")}`;
+  out.conflicts = (await db.conflicts()).map((c) => keyOf(c.table, c.primaryKey)).sort();
+  out.clock = Object.entries(await db.vectorClock())
+    .map(([device, n]) => [device === db.deviceId ? "self" : device, n])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  out.integrity = (await one("PRAGMA integrity_check")).integrity_check;
+  if (full) {
+    const alive = new Set();
+    for (const record of await db.changeLog()) {
+      for (const change of record.changes) {
+        const key = keyOf(change.table, change.primaryKey);
+        if (change.op === "delete") alive.delete(key);
+        else alive.add(key);
+      }
+    }
+    let rows = 0;
+    let missing = 0;
+    for (const table of tables) {
+      const pk = (await db.query(`SELECT name FROM pragma_table_info('${table}') WHERE pk > 0`)).map((r) => r.name);
+      for (const row of await db.query(`SELECT ${pk.join(", ")} FROM ${table}`)) {
+        rows += 1;
+        if (!alive.has(keyOf(table, row))) missing += 1;
+      }
+    }
+    out.agrees = missing === 0 && alive.size === rows;
+  }
+  return out;
+}
+
+/** The current check's table: every check has its own, in one shared database. */
 let T = "items";
 
 /** Opens the shared test database through the proxy and creates the check's table. */

@@ -1,24 +1,48 @@
 // A user's own dedicated worker that opens the OPFS database in-process (the package's
-// in-worker path). The page sends it commands; tests terminate it at random moments.
-//   { op: "open", name }                      → { ok, deviceId }
-//   { op: "bigTransaction", rows, tag }       → { ok } (one transaction of `rows` inserts)
-//   { op: "import", bytes }                   → { ok, result }
-//   { op: "state" }                           → { ok, state } (counts and change-log totals)
-//   { op: "close" }                           → { ok }
+// in-worker path). The page sends it commands; tests terminate it, or crash its tab, mid-write.
+//   { op: "open", name, schema? }       → { ok, deviceId } (schema: statements run once, after
+//                                          which every table is synced; default: the table `items`)
+//   { op: "exec", sql }                 → { ok, result }
+//   { op: "bigTransaction", rows, tag } → { ok, started }, then { ok, done } (one transaction of
+//                                          `rows` inserts into `items`, yielding now and then)
+//   { op: "import", bytes, lead? }      → { ok, started, at } right before `importBundle` runs,
+//                                          then { ok, done, result, at }; with `lead` (ms) it first
+//                                          answers { ok, armed, at } and waits `lead` ms without
+//                                          yielding, so the import starts then in the same task
+//   { op: "state" }                     → { ok, state } (counts and change-log totals of `items`)
+//   { op: "summary", tables, full }     → { ok, summary } (see `summary` in checks.mjs)
+//   { op: "close" }                     → { ok }
+// Times (`at`) are wall-clock milliseconds (performance.timeOrigin + performance.now()).
 
 import { openDatabase } from "../../dist/load/web.js";
-import { state } from "./checks.mjs";
+import { state, summary } from "./checks.mjs";
+
+const ITEMS = "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, tag TEXT, n INTEGER, pad TEXT)";
+
+/** The app's tables: not SQLite's own, not the engine's (`_sync_…`). */
+const USER_TABLES = "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND substr(name, 1, 1) <> '_'";
 
 let db;
+
+const now = () => performance.timeOrigin + performance.now();
 
 onmessage = async ({ data }) => {
   try {
     switch (data.op) {
-      case "open":
+      case "open": {
         db = await openDatabase({ storage: "opfs", name: data.name });
-        await db.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, tag TEXT, n INTEGER, pad TEXT)");
-        if (!(await db.syncedTables()).includes("items")) await db.enableSync("items");
+        const synced = await db.syncedTables();
+        if (synced.length === 0) {
+          for (const sql of data.schema ?? [ITEMS]) await db.exec(sql);
+          for (const { name } of await db.query(USER_TABLES)) {
+            await db.enableSync(name);
+          }
+        }
         postMessage({ ok: true, deviceId: db.deviceId });
+        break;
+      }
+      case "exec":
+        postMessage({ ok: true, result: await db.exec(data.sql) });
         break;
       case "bigTransaction":
         postMessage({ ok: true, started: true });
@@ -31,12 +55,24 @@ onmessage = async ({ data }) => {
         });
         postMessage({ ok: true, done: true });
         break;
-      case "import":
-        postMessage({ ok: true, started: true });
-        postMessage({ ok: true, done: true, result: await db.importBundle(data.bytes) });
+      case "import": {
+        if (data.lead !== undefined) {
+          const armed = now();
+          postMessage({ ok: true, armed: true, at: armed });
+          while (now() < armed + data.lead) {
+            // Busy: Chromium lets a busy worker run on for 2 s after terminate() before stopping it.
+          }
+        }
+        postMessage({ ok: true, started: true, at: now() });
+        const result = await db.importBundle(data.bytes);
+        postMessage({ ok: true, done: true, result, at: now() });
         break;
+      }
       case "state":
         postMessage({ ok: true, state: await state(db) });
+        break;
+      case "summary":
+        postMessage({ ok: true, summary: await summary(db, data.tables, data.full) });
         break;
       case "close":
         await db.close();

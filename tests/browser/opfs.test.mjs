@@ -1,6 +1,6 @@
 // OPFS in headless Chromium (playwright-core + /usr/bin/chromium, pages served on 127.0.0.1):
-// the main-thread proxy's API, persistence across reloads, crash safety when a worker is
-// terminated mid-write, and several tabs sharing one database.
+// the main-thread proxy's API, persistence across reloads, several tabs sharing one database, and
+// a pool that grows to hold many databases. Crash safety is in crash.test.mjs.
 //   node --test tests/browser/
 
 import assert from "node:assert/strict";
@@ -56,109 +56,6 @@ test("rows, deviceId, change log and conflicts survive a page reload", async () 
   assert.equal(afterReload.conflicts.length, 1);
 });
 
-/**
- * Runs a large write (one transaction, or one import of a fresh bundle) in a crash worker
- * `rounds` times, terminating the worker after a random delay (up to a little more than an
- * uninterrupted run takes, measured first on another database), then reopens and reports the
- * state before and after each round.
- */
-async function crashRounds(kind, rounds) {
-  return main.evaluate(
-    async ({ kind, rounds }) => {
-      const { command, crashWorker } = t;
-      const ROWS = 20_000;
-      const bundleFor = async (round) => {
-        const mem = await t.api.openDatabase({ storage: "memory" });
-        await mem.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, tag TEXT, n INTEGER, pad TEXT)");
-        await mem.enableSync("items");
-        await mem.transaction(async (tx) => {
-          for (let i = 0; i < ROWS; i++) {
-            await tx.exec("INSERT INTO items (id, tag, n, pad) VALUES (?, ?, ?, ?)", [
-              1_000_000 + round * 100_000 + i,
-              `round-${round}`,
-              i,
-              "y".repeat(200),
-            ]);
-          }
-        });
-        const bytes = await mem.generateBundle();
-        await mem.close();
-        return bytes;
-      };
-      const reopen = async (name) => {
-        const worker = await crashWorker();
-        await command(worker, { op: "open", name }, "deviceId");
-        return worker;
-      };
-      // Calibration: one uninterrupted run, timed.
-      let worker = await reopen(`crash-${kind}.db`);
-      const payload = kind === "import" ? await bundleFor(0) : null;
-      let began = performance.now();
-      await (payload === null
-        ? command(worker, { op: "bigTransaction", rows: ROWS, tag: "round-0" }, "done")
-        : command(worker, { op: "import", bytes: payload }, "done"));
-      const duration = performance.now() - began;
-      worker.terminate();
-
-      const name = `crash-${kind}.db`;
-      worker = await reopen(name);
-      const outcomes = [];
-      for (let round = 1; round <= rounds; round++) {
-        const before = (await command(worker, { op: "state" }, "state")).state;
-        const bytes = kind === "import" ? await bundleFor(round) : null;
-        const started = command(worker, undefined, "started");
-        const done = (bytes === null
-          ? command(worker, { op: "bigTransaction", rows: ROWS, tag: `round-${round}` }, "done")
-          : command(worker, { op: "import", bytes }, "done")
-        ).catch(() => undefined);
-        await started;
-        const killedAt = Math.random() * duration * 1.1;
-        began = performance.now();
-        await Promise.race([done, new Promise((resolve) => setTimeout(resolve, killedAt))]);
-        worker.terminate();
-        worker = await reopen(name);
-        const after = (await command(worker, { op: "state" }, "state")).state;
-        outcomes.push({ round, killedAt, duration, before, after });
-      }
-      worker.terminate();
-      return outcomes;
-    },
-    { kind, rounds },
-  );
-}
-
-test("a worker terminated during a large transaction leaves it wholly there or wholly absent", async () => {
-  const outcomes = await crashRounds("tx", 6);
-  const summary = [];
-  for (const { round, killedAt, before, after } of outcomes) {
-    assert.ok(after.agrees, `round ${round}: change log agrees with the table ${JSON.stringify(after)}`);
-    assert.equal(after.integrity, "ok", `round ${round}: integrity`);
-    const n = after.byTag[`round-${round}`] ?? 0;
-    assert.ok(n === 0 || n === 20_000, `round ${round}: ${n} rows of the transaction`);
-    const records = after.records - before.records;
-    assert.equal(records, n === 0 ? 0 : 1, `round ${round}: change records added`);
-    assert.equal(after.rows, before.rows + n, `round ${round}: no other row changed`);
-    summary.push(`${Math.round(killedAt)}ms→${n === 0 ? "absent" : "present"}`);
-  }
-  console.log(`crash during transaction (duration ${Math.round(outcomes[0].duration)} ms): ${summary.join(" ")}`);
-});
-
-test("a worker terminated during a large importBundle leaves it wholly there or wholly absent", async () => {
-  const outcomes = await crashRounds("import", 5);
-  const summary = [];
-  for (const { round, killedAt, before, after } of outcomes) {
-    assert.ok(after.agrees, `round ${round}: change log agrees with the table ${JSON.stringify(after)}`);
-    assert.equal(after.integrity, "ok", `round ${round}: integrity`);
-    const n = after.byTag[`round-${round}`] ?? 0;
-    assert.ok(n === 0 || n === 20_000, `round ${round}: ${n} imported rows`);
-    assert.equal(after.records - before.records, n === 0 ? 0 : 1, `round ${round}: change records added`);
-    assert.equal(after.rows, before.rows + n, `round ${round}: no other row changed`);
-    summary.push(`${Math.round(killedAt)}ms→${n === 0 ? "absent" : "present"}`);
-  }
-  console.log(`crash during import (duration ${Math.round(outcomes[0].duration)} ms): ${summary.join(" ")}`);
-});
-
-// (The database of the API checks is reused: the OPFS pool holds only six files.)
 test("two tabs write to one database; the holder tab closes mid-stream and the other takes over", async () => {
   const a = await open();
   const b = await open();
@@ -403,34 +300,64 @@ test("three tabs write to one database; the holder closes, then the next holder,
   await page.close();
 });
 
-// Last in this file: it fills the origin's OPFS pool.
-test("a full OPFS pool refuses new databases with a coded error and keeps the open ones writable", async () => {
+// Last in this file: it leaves the origin's OPFS pool holding forty more databases.
+test("the OPFS pool grows: 40 databases open at once, written, closed and reopened, while open ones keep writing", async () => {
   const page = await open();
-  const outcome = await page.evaluate(async () => {
-    const { openDatabase } = t.api;
-    const keeper = await openDatabase({ storage: "opfs", name: "keeper.db" });
-    await keeper.exec("CREATE TABLE IF NOT EXISTS k (id INTEGER PRIMARY KEY)");
+  const outcome = await page.evaluate(() => t.manyDatabases(40));
+  assert.deepEqual(outcome.errors, [], "no call failed");
+  assert.equal(outcome.opened, 40);
+  assert.ok(outcome.peakFiles >= 2 * 40, `the pool grew to hold 40 databases and their journals (${outcome.filesBefore} → ${outcome.peakFiles} files)`);
+  assert.ok(outcome.filesAfter < outcome.peakFiles, `closing gave spare files back (${outcome.filesAfter} of ${outcome.peakFiles})`);
+  assert.ok(outcome.growths.length >= 2, `the pool grew several times ${JSON.stringify(outcome.growths)}`);
+  const during = outcome.growths.reduce((sum, g) => sum + g.keeper + g.held, 0);
+  assert.ok(during > 0, `the open databases wrote during the openings that grew the pool ${JSON.stringify(outcome.growths)}`);
+  assert.equal(outcome.keeperRows, outcome.written, "every acknowledged keeper write is there");
+  assert.equal(outcome.heldRows, outcome.inHeld, "the transaction held open across the growth committed every row");
+  outcome.reopened.forEach(({ same, rows }, i) => {
+    assert.ok(same, `many-${i}.db kept its device id`);
+    assert.deepEqual(rows, [`db-${i}`, `db-${i}-second`, `db-${i}-third`], `many-${i}.db`);
+  });
+
+  // A pool that really cannot grow (storage quota exhausted) refuses a database with a coded error
+  // and the open ones keep working.
+  const usage = await page.evaluate(async () => {
+    window.quotaKeeper = await t.api.openDatabase({ storage: "opfs", name: "quota-keeper.db" });
+    await quotaKeeper.exec("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY)");
+    return (await navigator.storage.estimate()).usage;
+  });
+  const cdp = await context.newCDPSession(page);
+  const origin = new URL(server.url).origin;
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: usage + 100_000 });
+  const full = await page.evaluate(async () => {
     const opened = [];
     let refusal = null;
-    for (let i = 0; i < 40 && refusal === null; i++) {
+    for (let i = 0; i < 60 && refusal === null; i++) {
       try {
-        const db = await openDatabase({ storage: "opfs", name: `filler-${i}.db` });
+        const db = await t.api.openDatabase({ storage: "opfs", name: `quota-${i}.db` });
         await db.exec("CREATE TABLE IF NOT EXISTS f (id INTEGER PRIMARY KEY)");
         opened.push(db);
       } catch (e) {
         refusal = { code: e.code, retryable: e.retryable, message: e.message };
       }
     }
-    await keeper.exec("INSERT INTO k DEFAULT VALUES");
-    const [{ n }] = await keeper.query("SELECT count(*) AS n FROM k");
-    for (const db of opened) await db.exec("INSERT INTO f DEFAULT VALUES");
+    await quotaKeeper.exec("INSERT INTO q DEFAULT VALUES");
+    const [{ n }] = await quotaKeeper.query("SELECT count(*) AS n FROM q");
     for (const db of opened) await db.close();
-    await keeper.close();
+    await quotaKeeper.close();
     return { refusal, opened: opened.length, n };
   });
-  assert.ok(outcome.refusal !== null, "the pool ran out within 40 databases");
-  assert.equal(outcome.refusal.code, "ERR_STORAGE_UNAVAILABLE", outcome.refusal.message);
-  assert.ok(outcome.opened > 5);
-  assert.ok(outcome.n >= 1, "the database opened first still writes");
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin });
+  assert.ok(full.refusal !== null, "the pool ran out of quota within 60 databases");
+  assert.equal(full.refusal.code, "ERR_STORAGE_UNAVAILABLE", full.refusal.message);
+  assert.match(full.refusal.message, /could not grow.*QuotaExceededError/);
+  assert.equal(full.n, 1, "the database opened first still writes");
+
+  console.log(
+    `pool growth: 40 databases opened in ${Math.round(outcome.openPhase)} ms (median open ${Math.round(outcome.medianOpen)} ms, ` +
+      `slowest ${Math.round(outcome.slowestOpen)} ms); pool files ${outcome.filesBefore} → ${outcome.peakFiles} → ${outcome.filesAfter} after closing; ` +
+      `grew at ${outcome.growths.map((g) => `#${g.at} (${g.files} files, ${Math.round(g.ms)} ms, ${g.keeper}+${g.held} writes)`).join(", ")}; ` +
+      `meanwhile the keeper wrote ${outcome.written} rows and the open transaction ${outcome.inHeld}; ` +
+      `with the quota exhausted, ${full.opened} more opened before a refusal: ${full.refusal.message}`,
+  );
   await page.close();
 });
