@@ -48,7 +48,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
     if (inDedicatedWorker()) return openInThisWorker(name);
     throw new SyncError(
       "ERR_STORAGE_UNAVAILABLE",
-      "OPFS storage works on pages and in dedicated workers, not in this runtime",
+      "OPFS storage works on pages and in dedicated workers, not in this runtime (use \"idb\" in service and shared workers)",
     );
   }
   if (storage === "idb") return openIdbDatabase(name);
@@ -64,8 +64,8 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
 
 /**
  * The storage used when none is asked for: OPFS on pages and in dedicated workers, IndexedDB in
- * service workers (which have no OPFS sync access handles) and where OPFS is missing (with a
- * warning), memory in Node, Deno and Workers.
+ * service and shared workers (which have no OPFS sync access handles) and where OPFS is missing
+ * (with a warning), memory in Node, Deno and Workers.
  */
 function defaultStorage(onWarning: ((message: string) => void) | undefined): StorageKind {
   const g = globalThis as {
@@ -74,15 +74,18 @@ function defaultStorage(onWarning: ((message: string) => void) | undefined): Sto
     FileSystemSyncAccessHandle?: unknown;
     Worker?: unknown;
     ServiceWorkerGlobalScope?: new () => unknown;
+    SharedWorkerGlobalScope?: new () => unknown;
   };
-  const inServiceWorker = g.ServiceWorkerGlobalScope !== undefined && globalThis instanceof g.ServiceWorkerGlobalScope;
-  if (!onPage() && !inDedicatedWorker() && !inServiceWorker) return "memory";
+  const inScope = (scope: (new () => unknown) | undefined): boolean => scope !== undefined && globalThis instanceof scope;
+  // Service and shared workers never have sync access handles: IndexedDB is their storage.
+  const idbByDesign = inScope(g.ServiceWorkerGlobalScope) || inScope(g.SharedWorkerGlobalScope);
+  if (!onPage() && !inDedicatedWorker() && !idbByDesign) return "memory";
   const opfs = inDedicatedWorker()
     ? typeof g.FileSystemSyncAccessHandle === "function"
     : onPage() && typeof g.navigator?.storage?.getDirectory === "function" && typeof g.Worker === "function";
   if (opfs) return "opfs";
   const fallback: StorageKind = g.indexedDB !== undefined ? "idb" : "memory";
-  if (!inServiceWorker || fallback === "memory") {
+  if (!idbByDesign || fallback === "memory") {
     const warn = onWarning ?? ((message: string) => console.warn(message));
     warn(`sqlite-sync-wasm: OPFS is not available here; using storage "${fallback}"`);
   }

@@ -39,10 +39,10 @@ export interface OpenOptions {
   /**
    * Where the database lives. `"opfs"` persists it in the Origin Private File System: on a page
    * through the package worker, in a dedicated worker in-process. `"idb"` keeps it in memory and
-   * stores a whole-database snapshot in IndexedDB after each write (pages, dedicated and service
-   * workers; one open handle per name and origin). `"memory"` keeps nothing. Default: `"opfs"` on
-   * pages and in dedicated workers, `"idb"` in service workers and where OPFS is missing (with a
-   * warning), `"memory"` in Node, Deno and Cloudflare Workers.
+   * stores the pages each write changed in IndexedDB right after it (pages and every kind of
+   * worker; one open handle per name and origin). `"memory"` keeps nothing. Default: `"opfs"` on
+   * pages and in dedicated workers, `"idb"` in shared and service workers and where OPFS is
+   * missing (with a warning), `"memory"` in Node, Deno and Cloudflare Workers.
    */
   storage?: StorageKind;
   /** Receives warnings, such as falling back from OPFS to IndexedDB (default `console.warn`). */

@@ -278,3 +278,30 @@ test("stored pages that do not add up are refused with ERR_CORRUPT, not opened",
   assert.deepEqual(result, { code: "ERR_CORRUPT", isSyncError: true });
   await page.close();
 });
+
+test("a shared worker defaults to idb (no warning), and refuses opfs with ERR_STORAGE_UNAVAILABLE", async () => {
+  const page = await open();
+  const result = await page.evaluate(async () => {
+    const worker = new SharedWorker("./shared-worker.mjs", { type: "module" });
+    const call = (data) =>
+      new Promise((resolve) => {
+        worker.port.onmessage = (e) => resolve(e.data);
+        worker.port.postMessage(data);
+      });
+    const written = await call({ op: "default", body: "from the shared worker" });
+    const opfs = await call({ op: "opfs" });
+    // The page reads the same database through storage "idb": the default stored it there.
+    const db = await t.api.openDatabase({ storage: "idb", name: "shared.db" });
+    try {
+      return { written, opfs, deviceId: db.deviceId, rows: await db.query("SELECT body FROM notes") };
+    } finally {
+      await db.close();
+    }
+  });
+  assert.ok(result.written.ok, withLogs(result.written.error));
+  assert.deepEqual(result.written.result.warnings, [], "idb is the shared worker's storage by design");
+  assert.equal(result.deviceId, result.written.result.deviceId);
+  assert.deepEqual(result.rows, [{ body: "from the shared worker" }]);
+  assert.deepEqual(result.opfs, { ok: true, result: { code: "ERR_STORAGE_UNAVAILABLE" } });
+  await page.close();
+});
