@@ -1,8 +1,8 @@
 // storage: "idb" in headless Chromium (playwright-core + /usr/bin/chromium, pages served on
 // 127.0.0.1): a module service worker persists through IndexedDB across service worker instances,
 // a page persists across reloads, a second handle of one name is refused with a retryable
-// ERR_STORAGE_UNAVAILABLE, and a one-row write to 10,000 todos stores only the pages it changed
-// (the time that takes is printed).
+// ERR_STORAGE_UNAVAILABLE, a one-row write to 10,000 todos stores only the pages it changed (the
+// time that takes is printed), torn pages are refused, and a module shared worker defaults to idb.
 //   node --test tests/browser/idb.test.mjs
 
 import assert from "node:assert/strict";
