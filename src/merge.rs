@@ -261,6 +261,29 @@ mod tests {
         event: Ev,
     }
 
+    /// Device `origin`'s change number `seq`, stamped `hlc`, made having seen `seen`.
+    fn op(origin: u8, seq: u64, hlc: u64, seen: &[(u8, u64)], event: Ev) -> Op {
+        let context = seen.iter().map(|&(d, s)| (dev(d), s)).collect();
+        Op {
+            origin,
+            seq,
+            hlc,
+            context,
+            event,
+        }
+    }
+
+    /// Device 1's first change: it inserts row 1 with `a` and `b` at 0.
+    fn base() -> Op {
+        op(
+            1,
+            1,
+            10,
+            &[],
+            Ev::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
+        )
+    }
+
     fn run(ops: &[&Op]) -> (RowMeta, Option<RowValues>) {
         fn change(op: &Op) -> Change<'_> {
             fn borrow(cells: &[(String, Value)]) -> Vec<(&str, &Value)> {
@@ -306,28 +329,9 @@ mod tests {
 
     #[test]
     fn concurrent_edits_of_different_columns_both_survive_in_any_order() {
-        let base = Op {
-            origin: 1,
-            seq: 1,
-            hlc: 10,
-            context: VectorClock::new(),
-            event: Ev::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
-        };
-        let seen_base: VectorClock = [(dev(1), 1)].into_iter().collect();
-        let edit_a = Op {
-            origin: 2,
-            seq: 1,
-            hlc: 20,
-            context: seen_base.clone(),
-            event: Ev::Update(vec![col("a", 5)]),
-        };
-        let edit_b = Op {
-            origin: 1,
-            seq: 2,
-            hlc: 15,
-            context: VectorClock::new(),
-            event: Ev::Update(vec![col("b", 7)]),
-        };
+        let base = base();
+        let edit_a = op(2, 1, 20, &[(1, 1)], Ev::Update(vec![col("a", 5)]));
+        let edit_b = op(1, 2, 15, &[], Ev::Update(vec![col("b", 7)]));
         let outcomes: Vec<_> = permutations(&[&edit_a, &edit_b])
             .into_iter()
             .map(|order| run(&[&[&base][..], &order].concat()))
@@ -343,40 +347,15 @@ mod tests {
 
     #[test]
     fn a_later_delete_wins_and_a_later_update_revives_with_merged_values() {
-        let base = Op {
-            origin: 1,
-            seq: 1,
-            hlc: 10,
-            context: VectorClock::new(),
-            event: Ev::Insert(vec![col("id", 1), col("a", 0), col("b", 0)]),
-        };
-        let seen: VectorClock = [(dev(1), 1)].into_iter().collect();
-        let delete = Op {
-            origin: 2,
-            seq: 1,
-            hlc: 30,
-            context: seen.clone(),
-            event: Ev::Delete,
-        };
-        let update = Op {
-            origin: 3,
-            seq: 1,
-            hlc: 20,
-            context: seen.clone(),
-            event: Ev::Update(vec![col("a", 9)]),
-        };
+        let base = base();
+        let delete = op(2, 1, 30, &[(1, 1)], Ev::Delete);
+        let update = op(3, 1, 20, &[(1, 1)], Ev::Update(vec![col("a", 9)]));
         for order in permutations(&[&delete, &update]) {
             let (meta, values) = run(&[&[&base][..], &order].concat());
             assert_eq!(values, None, "the delete is later");
             assert_eq!(meta.heads.len(), 2);
         }
-        let revive = Op {
-            origin: 3,
-            seq: 1,
-            hlc: 40,
-            context: seen,
-            event: Ev::Update(vec![col("a", 9)]),
-        };
+        let revive = op(3, 1, 40, &[(1, 1)], Ev::Update(vec![col("a", 9)]));
         for order in permutations(&[&delete, &revive]) {
             let (_, values) = run(&[&[&base][..], &order].concat());
             assert_eq!(values, Some(vec![col("a", 9), col("b", 0), col("id", 1)]));
@@ -385,28 +364,15 @@ mod tests {
 
     #[test]
     fn a_change_that_saw_every_head_closes_the_conflict() {
-        let a = Op {
-            origin: 1,
-            seq: 1,
-            hlc: 10,
-            context: VectorClock::new(),
-            event: Ev::Insert(vec![col("id", 1), col("v", 1)]),
-        };
-        let b = Op {
-            origin: 2,
-            seq: 1,
-            hlc: 11,
-            context: VectorClock::new(),
-            event: Ev::Insert(vec![col("id", 1), col("v", 2)]),
-        };
-        let both: VectorClock = [(dev(2), 1)].into_iter().collect();
-        let resolve = Op {
-            origin: 1,
-            seq: 2,
-            hlc: 12,
-            context: both,
-            event: Ev::Insert(vec![col("id", 1), col("v", 3)]),
-        };
+        let a = op(1, 1, 10, &[], Ev::Insert(vec![col("id", 1), col("v", 1)]));
+        let b = op(2, 1, 11, &[], Ev::Insert(vec![col("id", 1), col("v", 2)]));
+        let resolve = op(
+            1,
+            2,
+            12,
+            &[(2, 1)],
+            Ev::Insert(vec![col("id", 1), col("v", 3)]),
+        );
         let (meta, _) = run(&[&a, &b]);
         assert_eq!(meta.conflicts().count(), 1);
         let (meta, values) = run(&[&a, &b, &resolve]);
