@@ -154,7 +154,10 @@ impl RowMeta {
             [head]
                 if !head.delete
                     && head.columns.is_none()
-                    && *self == RowMeta::inserted_by(head.clone()) =>
+                    && !self.deleted
+                    && self.live == head.stamp()
+                    && self.columns.is_empty()
+                    && self.tombstone.is_none() =>
             {
                 Some(head)
             }

@@ -123,7 +123,9 @@ impl<'a> Reader<'a> {
             .map_err(|_| format!("string at byte {at} is not UTF-8"))
     }
 
-    fn blob_of(&mut self, len: u64) -> Result<Vec<u8>, DecodeError> {
+    /// Bytes whose length is the next `N`-byte big-endian number.
+    fn blob_with<const N: usize>(&mut self) -> Result<Vec<u8>, DecodeError> {
+        let len = self.be::<N>()?;
         let len = self.checked_len(len, 1)?;
         Ok(self.take(len)?.to_vec())
     }
@@ -165,18 +167,9 @@ impl<'a> Reader<'a> {
             Marker::Str8 => Value::Text(self.text_with::<1>()?),
             Marker::Str16 => Value::Text(self.text_with::<2>()?),
             Marker::Str32 => Value::Text(self.text_with::<4>()?),
-            Marker::Bin8 => {
-                let len = self.be::<1>()?;
-                Value::Blob(self.blob_of(len)?)
-            }
-            Marker::Bin16 => {
-                let len = self.be::<2>()?;
-                Value::Blob(self.blob_of(len)?)
-            }
-            Marker::Bin32 => {
-                let len = self.be::<4>()?;
-                Value::Blob(self.blob_of(len)?)
-            }
+            Marker::Bin8 => Value::Blob(self.blob_with::<1>()?),
+            Marker::Bin16 => Value::Blob(self.blob_with::<2>()?),
+            Marker::Bin32 => Value::Blob(self.blob_with::<4>()?),
             other => Value::Integer(self.integer_after(other)?),
         })
     }

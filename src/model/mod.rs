@@ -214,17 +214,22 @@ pub struct TableChanges {
 impl TableChanges {
     /// The primary key values of a row change.
     pub fn key_of(&self, row: &RowChange) -> Result<Vec<Value>> {
-        let pick = |values: &[Value]| {
+        Ok(self.key_refs(row)?.into_iter().cloned().collect())
+    }
+
+    /// The primary key values of a row change, borrowed from it.
+    pub fn key_refs<'a>(&self, row: &'a RowChange) -> Result<Vec<&'a Value>> {
+        let pick = |values: &'a [Value]| {
             self.primary_key
                 .iter()
-                .map(|&i| values.get(i as usize).cloned())
+                .map(|&i| values.get(i as usize))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| Error::Corrupt(format!("row of {} lacks key columns", self.table)))
         };
         match row {
             RowChange::Insert { values } => pick(values),
             RowChange::Delete { old } => pick(old),
-            RowChange::Update { key, .. } => Ok(key.clone()),
+            RowChange::Update { key, .. } => Ok(key.iter().collect()),
         }
     }
 }

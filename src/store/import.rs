@@ -184,8 +184,8 @@ impl Journal {
                     }
                 };
                 let keyed = table
-                    .key_of(row)
-                    .is_ok_and(|key| !key.contains(&Value::Null));
+                    .key_refs(row)
+                    .is_ok_and(|key| !key.contains(&&Value::Null));
                 if !well_formed || !keyed {
                     return Err(Error::BundleMalformed(format!(
                         "malformed row change for {}",

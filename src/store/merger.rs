@@ -157,7 +157,7 @@ impl Merger {
         for chunk in inserts.chunks(per_statement) {
             let pks = chunk
                 .iter()
-                .map(|row| table.key_of(row).map(|k| rows::encode_key(&k)))
+                .map(|row| table.key_refs(row).map(rows::encode_key))
                 .collect::<Result<Vec<_>>>()?;
             let claimed = match chunk.len() {
                 n if n == per_statement => claim(conn, &full_claim, &shape.name, &pks, &meta)?,

@@ -22,7 +22,12 @@ pub struct Merged {
 }
 
 /// The encoded form of a primary key.
-pub fn encode_key(key: &[Value]) -> Vec<u8> {
+pub fn encode_key<'a, I>(key: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = &'a Value>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let key = key.into_iter();
     let mut out = Vec::with_capacity(16);
     write_array_len(&mut out, key.len());
     for value in key {
@@ -353,7 +358,14 @@ mod tests {
         let mut deleted = RowMeta::inserted_by(head(3, None));
         deleted.deleted = true;
         deleted.heads[0].delete = true;
-        for meta in [edited, restamped, deleted] {
+        let mut restamped_row = RowMeta::inserted_by(head(3, None));
+        restamped_row.live = Stamp {
+            hlc: 1,
+            origin: DeviceId([2; 16]),
+        };
+        let mut with_tombstone = RowMeta::inserted_by(head(3, None));
+        with_tombstone.tombstone = Some(vec![("v".into(), Value::Integer(1))]);
+        for meta in [edited, restamped, deleted, restamped_row, with_tombstone] {
             let bytes = encode_meta(&meta).expect("encode");
             assert_ne!(bytes[0], 0x93);
             assert_eq!(decode_meta(&bytes).expect("decode"), meta);
