@@ -7,19 +7,71 @@
 use crate::clock::VectorClock;
 use crate::error::Result;
 use crate::model::{ChangeRecord, ConflictStrategy, DeviceId, ExecOutcome, Params, Rows};
-use crate::store::{Choice, Conflict, ImportOutcome, Location, Store, WallClock};
+use crate::store::{
+    Choice, Config, Conflict, ImportOutcome, Location, RandomSource, Store, WallClock,
+};
 
 /// An open database with change capture.
 pub struct Engine {
     store: Store,
 }
 
-impl Engine {
-    /// Opens a database at `location`, using `now_ms` as the wall clock.
-    pub fn open(location: &Location, now_ms: WallClock) -> Result<Engine> {
+/// Opens an [`Engine`] with everything it depends on from outside chosen by the caller: where the
+/// database lives, the wall clock, the randomness its ids take, and (for a new database) its
+/// device id. Fixing all of them makes a run replay exactly, which is how a property-test failure
+/// is reproduced from its seed.
+///
+/// ```
+/// use sqlite_sync_wasm::{store::Location, DeviceId, Engine};
+///
+/// let db = Engine::builder(Location::Memory, Box::new(|| 1_764_000_000_000))
+///     .device_id(DeviceId([7; 16]))
+///     .random(Box::new(|bytes: &mut [u8]| bytes.fill(1)))
+///     .open()?;
+/// assert_eq!(db.device_id(), DeviceId([7; 16]));
+/// # Ok::<(), sqlite_sync_wasm::Error>(())
+/// ```
+pub struct EngineBuilder {
+    config: Config,
+}
+
+impl EngineBuilder {
+    /// Takes the randomness for new ids from `random` instead of SQLite's random source.
+    pub fn random(mut self, random: RandomSource) -> Self {
+        self.config.random = Some(random);
+        self
+    }
+
+    /// The device id of a new database; an existing database must already have this id.
+    pub fn device_id(mut self, device: DeviceId) -> Self {
+        self.config.device_id = Some(device);
+        self
+    }
+
+    /// Opens (creating when needed) the database.
+    pub fn open(self) -> Result<Engine> {
         Ok(Engine {
-            store: Store::open(location, now_ms)?,
+            store: Store::open(self.config)?,
         })
+    }
+}
+
+impl Engine {
+    /// Starts opening a database at `location` with `clock` (Unix milliseconds) as its wall clock.
+    pub fn builder(location: Location, clock: WallClock) -> EngineBuilder {
+        EngineBuilder {
+            config: Config {
+                location,
+                clock,
+                random: None,
+                device_id: None,
+            },
+        }
+    }
+
+    /// Opens a database at `location`, using `now_ms` as the wall clock and SQLite's randomness.
+    pub fn open(location: &Location, now_ms: WallClock) -> Result<Engine> {
+        Engine::builder(location.clone(), now_ms).open()
     }
 
     /// This replica's id.

@@ -37,7 +37,7 @@ pub mod store;
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 mod wasm;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorCode, Result};
 pub use model::{
     ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,

@@ -58,6 +58,22 @@ pub enum Location {
 /// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
 pub type WallClock = Box<dyn Fn() -> u64>;
 
+/// Fills a buffer with random bytes; the ids a database makes (its device id, bundle ids) take
+/// their randomness from it.
+pub type RandomSource = Box<dyn FnMut(&mut [u8])>;
+
+/// How to open a [`Store`]: everything outside the database that it depends on, so that a test can
+/// fix all of it and replay a run exactly.
+pub struct Config {
+    pub location: Location,
+    pub clock: WallClock,
+    /// Randomness for ids; SQLite's own random source when `None`.
+    pub random: Option<RandomSource>,
+    /// The device id a new database takes (an existing database must already have it); a fresh
+    /// UUIDv7 when `None`.
+    pub device_id: Option<DeviceId>,
+}
+
 /// One open database with change capture.
 pub struct Store {
     conn: Connection,
@@ -75,6 +91,7 @@ struct Journal {
     /// Encoded causal context recorded with local changes.
     context: Vec<u8>,
     now_ms: WallClock,
+    random: Option<RandomSource>,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -102,8 +119,14 @@ impl From<rusqlite::Error> for Error {
 
 impl Store {
     /// Opens (creating when needed) a database and its sync bookkeeping.
-    pub fn open(location: &Location, now_ms: WallClock) -> Result<Store> {
-        let mut conn = match location {
+    pub fn open(config: Config) -> Result<Store> {
+        let Config {
+            location,
+            clock: now_ms,
+            mut random,
+            device_id,
+        } = config;
+        let mut conn = match &location {
             Location::Memory => Connection::open_in_memory()?,
             Location::Path { path, vfs: None } => Connection::open(path)?,
             Location::Path {
@@ -124,7 +147,12 @@ impl Store {
                 conn
             }
         };
-        let device = schema::initialise(&conn, now_ms())?;
+        let device = schema::initialise(&conn, device_id, || {
+            Ok(DeviceId::new_v7(
+                now_ms(),
+                random_bytes(&conn, &mut random)?,
+            ))
+        })?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
         conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
         let local_seq = log::latest(&conn, &device)?.map_or(0, |(seq, _)| seq);
@@ -137,6 +165,7 @@ impl Store {
             hlc: Hlc::starting_after(last_hlc),
             context: Vec::new(),
             now_ms,
+            random,
         };
         journal.context = log::encode_clock(&log::frontier(&conn)?)?;
         for (name, _strategy) in tables::load(&conn)? {
@@ -252,6 +281,12 @@ impl Store {
 }
 
 impl Journal {
+    /// A new id (a UUIDv7 for now) for a bundle.
+    fn new_id(&mut self, conn: &Connection) -> Result<DeviceId> {
+        let random = random_bytes(conn, &mut self.random)?;
+        Ok(DeviceId::new_v7((self.now_ms)(), random))
+    }
+
     /// Turns buffered row images into a change-log record, inside the current transaction.
     fn flush(&mut self, conn: &Connection) -> Result<()> {
         if !self.capturing {
@@ -321,6 +356,18 @@ impl Journal {
             .tracked()
             .find(|s| s.name.eq_ignore_ascii_case(table))
             .map(|s| s.name.clone())
+    }
+}
+
+/// 10 random bytes from the injected source, or from SQLite's.
+fn random_bytes(conn: &Connection, random: &mut Option<RandomSource>) -> Result<[u8; 10]> {
+    match random {
+        Some(fill) => {
+            let mut bytes = [0u8; 10];
+            fill(&mut bytes);
+            Ok(bytes)
+        }
+        None => schema::sqlite_random(conn),
     }
 }
 

@@ -111,18 +111,22 @@ pub fn set_setting(conn: &Connection, key: &str, value: i64) -> Result<()> {
     Ok(())
 }
 
-/// 16 random bytes from SQLite's random source, shaped as a UUIDv7 for `now_ms`.
-pub fn new_id(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
+/// 10 random bytes from SQLite's random source.
+pub fn sqlite_random(conn: &Connection) -> Result<[u8; 10]> {
     let random: Vec<u8> = conn.query_row("SELECT randomblob(10)", [], |r| r.get(0))?;
-    let random: [u8; 10] = random
+    random
         .try_into()
-        .map_err(|_| Error::Corrupt("randomblob returned the wrong length".into()))?;
-    Ok(DeviceId::new_v7(now_ms, random))
+        .map_err(|_| Error::Corrupt("randomblob returned the wrong length".into()))
 }
 
-/// Creates or checks the internal tables and returns this database's device id, making one (from
-/// `now_ms` and SQLite's random source) the first time.
-pub fn initialise(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
+/// Creates or checks the internal tables and returns this database's device id. A new database
+/// stores `new_device()` as its id; an existing one keeps its own, and `expected` (when given)
+/// must match it.
+pub fn initialise(
+    conn: &Connection,
+    expected: Option<DeviceId>,
+    new_device: impl FnOnce() -> Result<DeviceId>,
+) -> Result<DeviceId> {
     conn.execute_batch(DDL)?;
     let format: Option<i64> = conn
         .query_row(
@@ -153,9 +157,18 @@ pub fn initialise(conn: &Connection, now_ms: u64) -> Result<DeviceId> {
         )
         .optional()?;
     if let Some(bytes) = stored {
-        return DeviceId::from_slice(&bytes);
+        let device = DeviceId::from_slice(&bytes)?;
+        return match expected {
+            Some(wanted) if wanted != device => Err(Error::InvalidArgument(format!(
+                "the database belongs to device {device}, not {wanted}"
+            ))),
+            _ => Ok(device),
+        };
     }
-    let device = new_id(conn, now_ms)?;
+    let device = match expected {
+        Some(device) => device,
+        None => new_device()?,
+    };
     conn.execute(
         "INSERT INTO _sync_meta (key, value) VALUES ('device_id', ?1)",
         params![device.0.as_slice()],
@@ -178,23 +191,40 @@ mod tests {
         assert!(!is_reserved("todos"));
     }
 
+    fn v7_at(now_ms: u64) -> impl FnOnce() -> Result<DeviceId> {
+        move || Ok(DeviceId::new_v7(now_ms, [0; 10]))
+    }
+
     #[test]
     fn device_id_is_made_once_and_kept() -> Result<()> {
         let conn = Connection::open_in_memory()?;
-        let first = initialise(&conn, 1_700_000_000_000)?;
-        let second = initialise(&conn, 1_800_000_000_000)?;
+        let first = initialise(&conn, None, v7_at(1_700_000_000_000))?;
+        let second = initialise(&conn, None, v7_at(1_800_000_000_000))?;
         assert_eq!(first, second);
         assert!(first.to_string().starts_with("018bcfe56800"));
         Ok(())
     }
 
     #[test]
+    fn an_injected_device_id_is_used_once_and_then_checked() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        let chosen = DeviceId([5; 16]);
+        assert_eq!(initialise(&conn, Some(chosen), v7_at(0))?, chosen);
+        assert_eq!(initialise(&conn, None, v7_at(0))?, chosen);
+        assert_eq!(
+            initialise(&conn, Some(DeviceId([6; 16])), v7_at(0)).map_err(|e| e.code()),
+            Err(crate::ErrorCode::InvalidArgument)
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_newer_format_is_refused() -> Result<()> {
         let conn = Connection::open_in_memory()?;
-        initialise(&conn, 0)?;
+        initialise(&conn, None, v7_at(0))?;
         conn.execute("UPDATE _sync_meta SET value = 99 WHERE key = 'format'", [])?;
         assert_eq!(
-            initialise(&conn, 0).map_err(|e| e.code()),
+            initialise(&conn, None, v7_at(0)).map_err(|e| e.code()),
             Err(crate::ErrorCode::Corrupt)
         );
         Ok(())

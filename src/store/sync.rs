@@ -48,7 +48,7 @@ impl Store {
         }
         let now = (self.journal.now_ms)();
         let body = BundleBody {
-            id: schema::new_id(conn, now)?,
+            id: self.journal.new_id(conn)?,
             source: self.journal.device,
             created_at: now,
             schema_version: 0,

@@ -167,7 +167,7 @@ mod tests {
 
     fn db() -> Result<Connection> {
         let conn = Connection::open_in_memory()?;
-        schema::initialise(&conn, 0)?;
+        schema::initialise(&conn, None, || Ok(crate::model::DeviceId([1; 16])))?;
         Ok(conn)
     }
 

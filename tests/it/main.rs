@@ -7,6 +7,7 @@ mod capture;
 mod common;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod convergence;
+mod db_fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod decode_fuzz;
 mod errors;
