@@ -72,7 +72,9 @@ pub enum Error {
     ConflictNotFound(String),
     /// A record claims the identity (origin and sequence number) of a record already held, with
     /// other content: two devices share an id, or a device reused its counter after losing data.
-    #[error("record {0} differs from the record with that origin and sequence number already held")]
+    #[error(
+        "record {0} differs from the record with that origin and sequence number already held"
+    )]
     RecordMismatch(String),
     /// A bug: an impossible state was reached. Please report it.
     #[error("internal error: {0}")]

@@ -50,7 +50,10 @@ impl Dot {
         let broken = || Error::Corrupt(format!("a stored change id of {} bytes", bytes.len()));
         let (origin, seq) = bytes.split_at_checked(16).ok_or_else(broken)?;
         let seq: [u8; 8] = seq.try_into().map_err(|_| broken())?;
-        Ok(Dot::new(DeviceId::from_slice(origin)?, u64::from_be_bytes(seq)))
+        Ok(Dot::new(
+            DeviceId::from_slice(origin)?,
+            u64::from_be_bytes(seq),
+        ))
     }
 }
 

@@ -288,8 +288,8 @@ fn parse(version: u16, content: &[u8]) -> std::result::Result<Parsed<'_>, String
     let id = BundleId(reader.id()?);
     let source = reader.device()?;
     let created_at = reader.uint()?;
-    let schema_version = u32::try_from(reader.uint()?)
-        .map_err(|_| "schema version out of range".to_owned())?;
+    let schema_version =
+        u32::try_from(reader.uint()?).map_err(|_| "schema version out of range".to_owned())?;
     let sender_clock = bounded_clock(&mut reader, "the sender clock")?;
     let count = reader.array_len(MIN_RECORD_LEN)?;
     let prefix_end = HEADER_LEN + reader.position();

@@ -75,7 +75,9 @@ fn every_single_bit_flip_is_detected() {
             assert!(
                 matches!(
                     code,
-                    ErrorCode::BundleTampered | ErrorCode::BundleMalformed | ErrorCode::BundleVersion
+                    ErrorCode::BundleTampered
+                        | ErrorCode::BundleMalformed
+                        | ErrorCode::BundleVersion
                 ),
                 "byte {i} bit {bit}: {code}"
             );

@@ -186,7 +186,8 @@ impl<'a> Reader<'a> {
     fn text_of(&mut self, len: u64) -> Result<&'a str, DecodeError> {
         let len = self.checked_len(len, 1)?;
         let at = self.pos;
-        std::str::from_utf8(self.take(len)?).map_err(|_| format!("string at byte {at} is not UTF-8"))
+        std::str::from_utf8(self.take(len)?)
+            .map_err(|_| format!("string at byte {at} is not UTF-8"))
     }
 
     /// A byte string.

@@ -107,16 +107,22 @@ impl<T> Planner<T> {
         }
     }
 
-    /// The records left (none of them can be applied), each with the first dependency it waits
-    /// for, in origin and sequence order.
+    /// The records left (none of them can be applied), each with the first change it waits for
+    /// that is missing: for a record behind a gap in its origin's sequence, the first record of
+    /// that gap (so the whole run behind one gap is released together), otherwise the first
+    /// dependency of its causal context not applied. In origin and sequence order.
     pub fn into_blocked(self) -> Vec<(Dot, Dot, T)> {
         let frontier = self.frontier;
         let mut out = Vec::new();
         for (origin, queue) in self.queues {
             for (seq, waiting) in queue {
                 let dot = Dot::new(origin, seq);
-                let missing = unmet(&frontier, dot, &waiting.clock)
-                    .unwrap_or(Dot::new(origin, seq.saturating_sub(1)));
+                let next = frontier.get(&origin) + 1;
+                let missing = if next != seq {
+                    Dot::new(origin, next)
+                } else {
+                    unmet(&frontier, dot, &waiting.clock).unwrap_or(Dot::new(origin, next))
+                };
                 out.push((dot, missing, waiting.item));
             }
         }
@@ -162,15 +168,40 @@ mod tests {
         let blocked = planner.into_blocked();
         assert_eq!(blocked.len(), 1);
         assert_eq!((blocked[0].0.seq, blocked[0].1), (4, Dot::new(dev(1), 3)));
+
+        let mut planner = Planner::new(VectorClock::new());
+        for seq in [3, 5, 4] {
+            planner.add(Dot::new(dev(1), seq), VectorClock::new(), "behind a gap");
+        }
+        assert!(planner.next().is_none());
+        let waits: Vec<Dot> = planner
+            .into_blocked()
+            .into_iter()
+            .map(|(_, w, _)| w)
+            .collect();
+        assert_eq!(
+            waits,
+            vec![Dot::new(dev(1), 1); 3],
+            "all wait for the gap's first record"
+        );
     }
 
     #[test]
     fn duplicates_and_records_already_applied_are_handed_back() {
         let frontier: VectorClock = [(dev(1), 3)].into_iter().collect();
         let mut planner = Planner::new(frontier);
-        assert_eq!(planner.add(Dot::new(dev(1), 3), VectorClock::new(), "old"), Some("old"));
-        assert_eq!(planner.add(Dot::new(dev(1), 4), VectorClock::new(), "new"), None);
-        assert_eq!(planner.add(Dot::new(dev(1), 4), VectorClock::new(), "again"), Some("again"));
+        assert_eq!(
+            planner.add(Dot::new(dev(1), 3), VectorClock::new(), "old"),
+            Some("old")
+        );
+        assert_eq!(
+            planner.add(Dot::new(dev(1), 4), VectorClock::new(), "new"),
+            None
+        );
+        assert_eq!(
+            planner.add(Dot::new(dev(1), 4), VectorClock::new(), "again"),
+            Some("again")
+        );
         assert_eq!(drain(&mut planner), ["new"]);
     }
 
@@ -188,8 +219,16 @@ mod tests {
     #[test]
     fn a_cycle_of_dependencies_is_left_blocked() {
         let mut planner = Planner::new(VectorClock::new());
-        planner.add(Dot::new(dev(1), 1), [(dev(2), 1)].into_iter().collect(), "a1");
-        planner.add(Dot::new(dev(2), 1), [(dev(1), 1)].into_iter().collect(), "b1");
+        planner.add(
+            Dot::new(dev(1), 1),
+            [(dev(2), 1)].into_iter().collect(),
+            "a1",
+        );
+        planner.add(
+            Dot::new(dev(2), 1),
+            [(dev(1), 1)].into_iter().collect(),
+            "b1",
+        );
         assert!(planner.next().is_none());
         assert_eq!(planner.into_blocked().len(), 2);
     }

@@ -163,10 +163,8 @@ impl RowMeta {
     /// The state of a row that one insert created: every column it wrote carries its stamp.
     pub fn inserted<'c>(head: Head, columns: impl IntoIterator<Item = &'c str>) -> RowMeta {
         let stamp = head.stamp();
-        let mut columns: Vec<(String, Stamp)> = columns
-            .into_iter()
-            .map(|c| (c.to_owned(), stamp))
-            .collect();
+        let mut columns: Vec<(String, Stamp)> =
+            columns.into_iter().map(|c| (c.to_owned(), stamp)).collect();
         columns.sort_by(|a, b| a.0.cmp(&b.0));
         RowMeta {
             live: stamp,
@@ -189,9 +187,10 @@ impl RowMeta {
             && self.tombstone.is_none()
             && self.live == head.stamp()
             && self.columns.len() == columns.len()
-            && self.columns.iter().all(|(c, stamp)| {
-                *stamp == self.live && columns.iter().any(|wanted| wanted == c)
-            });
+            && self
+                .columns
+                .iter()
+                .all(|(c, stamp)| *stamp == self.live && columns.iter().any(|wanted| wanted == c));
         pristine.then_some(head)
     }
 

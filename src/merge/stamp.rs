@@ -13,9 +13,9 @@
 /// The effective stamp of a record stamped `hlc` whose dependencies have the effective stamps
 /// `dependencies`.
 pub fn effective(hlc: u64, dependencies: impl IntoIterator<Item = u64>) -> u64 {
-    dependencies
-        .into_iter()
-        .fold(hlc, |stamp, dependency| stamp.max(dependency.saturating_add(1)))
+    dependencies.into_iter().fold(hlc, |stamp, dependency| {
+        stamp.max(dependency.saturating_add(1))
+    })
 }
 
 #[cfg(test)]

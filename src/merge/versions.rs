@@ -55,7 +55,12 @@ pub fn versions(base: &RowValues, edits: &[Edit<'_>]) -> Vec<Option<RowValues>> 
             let mut row = base.clone();
             let writes = |column: &str| mine.writes.iter().any(|(c, _)| *c == column);
             // Later heads (smaller stamps) are reverted last, so the oldest prior value stands.
-            for theirs in edits.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, e)| e) {
+            for theirs in edits
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, e)| e)
+            {
                 for &(column, before) in &theirs.before {
                     if !writes(column) {
                         set(&mut row, column, before);
@@ -120,10 +125,17 @@ mod tests {
     }
 
     fn row(cells: &[(&str, i64)]) -> RowValues {
-        cells.iter().map(|(c, v)| ((*c).to_owned(), int(*v))).collect()
+        cells
+            .iter()
+            .map(|(c, v)| ((*c).to_owned(), int(*v)))
+            .collect()
     }
 
-    fn update<'a>(origin: u8, writes: &[(&'a str, &'a Value)], before: &[(&'a str, &'a Value)]) -> Edit<'a> {
+    fn update<'a>(
+        origin: u8,
+        writes: &[(&'a str, &'a Value)],
+        before: &[(&'a str, &'a Value)],
+    ) -> Edit<'a> {
         Edit {
             origin: DeviceId([origin; 16]),
             delete: false,

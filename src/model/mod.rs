@@ -15,9 +15,7 @@ use crate::ids::DeviceId;
 
 mod outcome;
 
-pub use outcome::{
-    Choice, Conflict, ConflictVersion, ImportOutcome, NamedValues, PendingRecord,
-};
+pub use outcome::{Choice, Conflict, ConflictVersion, ImportOutcome, NamedValues, PendingRecord};
 
 /// One SQLite value.
 #[derive(Debug, Clone)]

@@ -137,7 +137,11 @@ impl Journal {
     ) -> Result<()> {
         binder.bind(stmt)?;
         let counts = kind == StatementKind::Write;
-        let mut run = |stmt: &mut Statement<'_>| run_to_end(conn, stmt, counts, collect, out);
+        let user_sql = self.user_sql.clone();
+        let mut run = |stmt: &mut Statement<'_>| {
+            let _user = user_sql.raise();
+            run_to_end(conn, stmt, counts, collect, out)
+        };
         match kind {
             StatementKind::Begin => run(stmt),
             StatementKind::Commit | StatementKind::Savepoint | StatementKind::Release => {
@@ -162,9 +166,13 @@ impl Journal {
                     let _mode = capture::enter(&self.capture, Mode::ReactionsOnly);
                     run(stmt)
                 };
-                let result = result
-                    .and_then(|()| self.refresh(conn))
-                    .and_then(|()| if wrap { self.commit(conn) } else { Ok(()) });
+                let result = result.and_then(|()| self.refresh(conn)).and_then(|()| {
+                    if wrap {
+                        self.commit(conn)
+                    } else {
+                        Ok(())
+                    }
+                });
                 if result.is_err() {
                     self.failed(conn, wrap)?;
                 }
@@ -207,7 +215,10 @@ impl Journal {
         }
         let mut batch = Batch::new(conn, sql);
         let outcome = (|| {
-            while let Some(mut stmt) = batch.next()? {
+            while let Some(mut stmt) = {
+                let _user = self.user_sql.raise();
+                batch.next()?
+            } {
                 let kind = classify(&stmt.expanded_sql().unwrap_or_default());
                 if wrapped && kind.controls_transactions() {
                     wrapped = false;

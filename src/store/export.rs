@@ -25,7 +25,11 @@ pub enum Carry {
 impl Store {
     /// Every change the peer is not known to have (or, with [`Carry::Unsent`], that no bundle to
     /// it carried yet), as a bundle; `None` when there is nothing to send.
-    pub fn generate_bundle(&mut self, peer: Option<&DeviceId>, carry: Carry) -> Result<Option<Vec<u8>>> {
+    pub fn generate_bundle(
+        &mut self,
+        peer: Option<&DeviceId>,
+        carry: Carry,
+    ) -> Result<Option<Vec<u8>>> {
         self.refuse_in_transaction("generateBundle")?;
         let Store { conn, journal } = self;
         let (known, mut carried) = match peer {
@@ -58,10 +62,19 @@ impl Store {
             schema_version: 0,
             sender_clock: clock,
         };
-        let size = records.iter().map(|r| r.changes.len() + r.clock.len() + 40).sum();
+        let size = records
+            .iter()
+            .map(|r| r.changes.len() + r.clock.len() + 40)
+            .sum();
         let mut writer = BundleWriter::new(&head, records.len(), size);
         for record in &records {
-            writer.record(record.dot, record.hlc, &record.clock, &record.changes, &record.digest);
+            writer.record(
+                record.dot,
+                record.hlc,
+                &record.clock,
+                &record.changes,
+                &record.digest,
+            );
             carried.observe(record.dot.origin, record.dot.seq);
         }
         let bytes = writer.finish()?;

@@ -47,7 +47,14 @@ impl Journal {
                         continue;
                     }
                     // Rows are indexed in order: the inserts before this row first.
-                    self.index_inserts(conn, &context, &header, &mut inserts, &mut touched, generations)?;
+                    self.index_inserts(
+                        conn,
+                        &context,
+                        &header,
+                        &mut inserts,
+                        &mut touched,
+                        generations,
+                    )?;
                     let pk = encode_key(row.key(&header.primary_key).into_iter());
                     let old = match &row {
                         RowRef::Delete { old } => Some(
@@ -61,10 +68,18 @@ impl Journal {
                         _ => None,
                     };
                     let change = change_of(&context, &header, &row);
-                    let merged = rowstate::merge_local(conn, header.name, generations, &pk, &change, old)?;
+                    let merged =
+                        rowstate::merge_local(conn, header.name, generations, &pk, &change, old)?;
                     touched.note(header.name, &pk, &merged.meta, merged.heads_before);
                 }
-                self.index_inserts(conn, &context, &header, &mut inserts, &mut touched, generations)?;
+                self.index_inserts(
+                    conn,
+                    &context,
+                    &header,
+                    &mut inserts,
+                    &mut touched,
+                    generations,
+                )?;
             }
         }
         schema::set_setting(conn, "indexed", log::to_sql_int(self.local_seq)?)?;
@@ -102,7 +117,8 @@ impl Journal {
                     continue;
                 }
                 let change = change_of(context, header, row);
-                let merged = rowstate::merge_local(conn, header.name, generations, pk, &change, None)?;
+                let merged =
+                    rowstate::merge_local(conn, header.name, generations, pk, &change, None)?;
                 touched.note(header.name, pk, &merged.meta, merged.heads_before);
             }
         }

@@ -139,7 +139,14 @@ fn move_log(conn: &Connection, now_ms: u64) -> Result<()> {
             digest: RecordDigest(digest.0),
         };
         let waits_for = waits.get(&i).copied().unwrap_or(*dot);
-        pending::store(conn, &record, &encode_clock(clock), *count, waits_for, now_ms)?;
+        pending::store(
+            conn,
+            &record,
+            &encode_clock(clock),
+            *count,
+            waits_for,
+            now_ms,
+        )?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
 
 pub mod apply;
+mod authorize;
 mod capture;
 mod conflicts;
 mod exec;
@@ -97,6 +98,8 @@ struct Journal {
     context: Vec<u8>,
     now_ms: WallClock,
     random: Option<RandomSource>,
+    /// Raised while the caller's SQL runs (see [`authorize`]).
+    user_sql: authorize::UserSql,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -160,6 +163,8 @@ impl Store {
         })?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
         conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
+        let user_sql = authorize::UserSql::default();
+        authorize::install(&mut conn, &user_sql)?;
         let local_seq = log::latest_seq(&conn, &device)?;
         let last_hlc = log::max_stamp(&conn)?;
         let mut journal = Journal {
@@ -171,6 +176,7 @@ impl Store {
             context: Vec::new(),
             now_ms,
             random,
+            user_sql,
         };
         journal.refresh_context(&conn)?;
         for (name, _strategy) in tables::load(&conn)? {
@@ -199,7 +205,11 @@ impl Store {
         let Store { conn, journal } = self;
         let mut binder = Binder::new(params);
         let mut out = Output::default();
-        match conn.prepare_cached(sql) {
+        let prepared = {
+            let _user = journal.user_sql.raise();
+            conn.prepare_cached(&authorize::cache_key(sql))
+        };
+        match prepared {
             Ok(mut stmt) => journal.step(
                 conn,
                 &mut stmt,
@@ -417,7 +427,10 @@ impl Journal {
     /// Makes capture follow exactly the tables `_sync_tables` lists (after a rollback, which may
     /// have undone an `enableSync` or `disableSync`).
     fn resync_tables(&mut self, conn: &Connection) -> Result<()> {
-        let stored: Vec<String> = tables::load(conn)?.into_iter().map(|(name, _)| name).collect();
+        let stored: Vec<String> = tables::load(conn)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         let followed: Vec<String> = lock(&self.capture)
             .tracked()
             .map(|s| s.name.clone())
@@ -546,7 +559,8 @@ fn vanished_rows(conn: &Connection, shape: &TableShape) -> Result<Vec<RowChange>
     records.load(conn)?;
     let mut deletes = Vec::with_capacity(vanished.len());
     for ((pk, key, _), by_column) in vanished.iter().zip(writers) {
-        let mut old: Vec<crate::model::Value> = vec![crate::model::Value::Null; shape.columns.len()];
+        let mut old: Vec<crate::model::Value> =
+            vec![crate::model::Value::Null; shape.columns.len()];
         for (&position, value) in shape.primary_key.iter().zip(key) {
             old[position as usize] = value.clone();
         }
@@ -566,7 +580,11 @@ fn vanished_rows(conn: &Connection, shape: &TableShape) -> Result<Vec<RowChange>
 }
 
 /// The value a row change wrote to `column`, if it wrote one.
-fn written_value<'a>(columns: &[String], change: &'a RowChange, column: &str) -> Option<&'a crate::model::Value> {
+fn written_value<'a>(
+    columns: &[String],
+    change: &'a RowChange,
+    column: &str,
+) -> Option<&'a crate::model::Value> {
     let position = columns.iter().position(|c| c == column)? as u32;
     match change {
         RowChange::Insert { values } => values.get(position as usize),

@@ -65,7 +65,11 @@ pub fn record_claim(
          ON CONFLICT (peer) DO UPDATE SET clock = excluded.clock,
              sent = CASE WHEN ?3 THEN NULL ELSE sent END",
     )?
-    .execute(params![peer.0.as_slice(), encode_clock(claimed), forget_reported])?;
+    .execute(params![
+        peer.0.as_slice(),
+        encode_clock(claimed),
+        forget_reported
+    ])?;
     Ok(())
 }
 

@@ -70,7 +70,9 @@ pub fn held(conn: &Connection, dot: Dot) -> Result<Option<(u64, RecordDigest)>> 
 /// How many records wait, and their change sets' bytes.
 pub fn usage(conn: &Connection) -> Result<(u64, u64)> {
     let (count, bytes): (i64, i64) = conn
-        .prepare_cached("SELECT count(*), coalesce(sum(length(changes)), 0) FROM main._sync_pending")?
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(length(changes)), 0) FROM main._sync_pending",
+        )?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((from_sql_int(count)?, from_sql_int(bytes)?))
 }
@@ -177,7 +179,10 @@ pub fn list(conn: &Connection) -> Result<Vec<PendingRecord>> {
             dot: Dot::new(DeviceId::from_slice(&origin)?, from_sql_int(seq)?),
             rows: from_sql_int(count)?,
             bytes: from_sql_int(bytes)?,
-            waits_for: Dot::new(DeviceId::from_slice(&waits_origin)?, from_sql_int(waits_seq)?),
+            waits_for: Dot::new(
+                DeviceId::from_slice(&waits_origin)?,
+                from_sql_int(waits_seq)?,
+            ),
             received_at: from_sql_int(received_at)?,
         })
     })

@@ -24,7 +24,12 @@ impl Store {
             journal.index_local(conn)?;
         }
         let shapes = journal.shapes();
-        conflicts::describe(conn, journal.device, &shapes, conflicts::unresolved(conn, None)?)
+        conflicts::describe(
+            conn,
+            journal.device,
+            &shapes,
+            conflicts::unresolved(conn, None)?,
+        )
     }
 
     /// Keeps one version of a conflicting row by writing it as a new change that supersedes every
@@ -44,7 +49,11 @@ impl Store {
             let shape = shapes
                 .get(&conflict.table)
                 .ok_or_else(|| Error::TableNotSynced(conflict.table.clone()))?;
-            let key: Vec<Value> = conflict.primary_key.iter().map(|(_, v)| v.clone()).collect();
+            let key: Vec<Value> = conflict
+                .primary_key
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect();
             let chosen = chosen_row(shape, &conflict, &key, choice)?;
             journal.write_resolution(conn, shape, &key, chosen)
         })

@@ -130,7 +130,12 @@ impl RowState {
             write_row(conn, shape, key, &self.values)?;
             meta.tombstone = None;
         }
-        save(conn, &shape.name, pk, &encode_meta(&meta, &shape.generations))?;
+        save(
+            conn,
+            &shape.name,
+            pk,
+            &encode_meta(&meta, &shape.generations),
+        )?;
         Ok(Merged {
             meta,
             heads_before: self.heads_before,

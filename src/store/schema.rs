@@ -242,7 +242,10 @@ mod tests {
     fn a_newer_format_is_refused() -> Result<()> {
         let conn = Connection::open_in_memory()?;
         initialise(&conn, None, 0, v7_at(0))?;
-        conn.execute("UPDATE main._sync_meta SET value = 99 WHERE key = 'format'", [])?;
+        conn.execute(
+            "UPDATE main._sync_meta SET value = 99 WHERE key = 'format'",
+            [],
+        )?;
         assert_eq!(
             initialise(&conn, None, 0, v7_at(0)).map_err(|e| e.code()),
             Err(crate::ErrorCode::Corrupt)

@@ -228,7 +228,12 @@ fn bundles_naming_unknown_columns_or_another_key_are_schema_mismatches() {
         );
         refused(&mut db, &bytes, SchemaMismatch, what);
     }
-    let keyless = one("todos", &["id", "title", "done"], &[], insert(vec![int(9), text("t"), int(1)]));
+    let keyless = one(
+        "todos",
+        &["id", "title", "done"],
+        &[],
+        insert(vec![int(9), text("t"), int(1)]),
+    );
     refused(&mut db, &keyless, Malformed, "a table entry without a key");
     assert_eq!(rows(&mut db, "todos").len(), 2, "the table is intact");
 }

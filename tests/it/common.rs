@@ -8,8 +8,8 @@ use sqlite_sync_wasm::bundle::{self, BundleBody, WireRecord};
 use sqlite_sync_wasm::clock::VectorClock;
 use sqlite_sync_wasm::store::Location;
 use sqlite_sync_wasm::{
-    BundleId, ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome, Params,
-    Result, RowChange, Value,
+    BundleId, ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome,
+    Params, Result, RowChange, Value,
 };
 
 /// An in-memory engine whose wall clock advances one millisecond per reading.

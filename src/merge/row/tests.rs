@@ -54,7 +54,10 @@ fn base() -> Op {
 fn run(ops: &[&Op]) -> (RowMeta, Option<RowValues>) {
     fn change(op: &Op) -> Change<'_> {
         fn borrow(cells: &[(String, Value)]) -> Vec<(&str, ValueRef<'_>)> {
-            cells.iter().map(|(c, v)| (c.as_str(), v.as_ref())).collect()
+            cells
+                .iter()
+                .map(|(c, v)| (c.as_str(), v.as_ref()))
+                .collect()
         }
         let event = match &op.event {
             Ev::Insert(cells) => Event::Insert(borrow(cells)),
@@ -175,10 +178,7 @@ fn a_column_no_change_wrote_takes_any_write_not_the_rows_newest_stamp() {
     let set_a = op(1, 2, 30, &[], Ev::Update(vec![col("a", 1)]));
     for order in permutations(&[&set_z, &set_a]) {
         let (meta, values) = run(&[&[&insert][..], &order].concat());
-        assert_eq!(
-            values,
-            Some(vec![col("a", 1), col("id", 1), col("z", 7)])
-        );
+        assert_eq!(values, Some(vec![col("a", 1), col("id", 1), col("z", 7)]));
         assert_eq!(meta.stamp_of("z").map(|s| s.hlc), Some(15));
     }
 }

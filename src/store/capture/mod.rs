@@ -265,7 +265,10 @@ impl Capture {
             }
             PreUpdateCase::Delete(old) => {
                 let (before, key) = scratch.image(shape, |i| old.get_old_column_value(i))?;
-                touched.push((scratch.bytes(key).to_vec(), Some(scratch.bytes(before).to_vec())));
+                touched.push((
+                    scratch.bytes(key).to_vec(),
+                    Some(scratch.bytes(before).to_vec()),
+                ));
             }
             PreUpdateCase::Update {
                 old_value_accessor: old,
@@ -273,12 +276,17 @@ impl Capture {
             } => {
                 let (before, old_key) = scratch.image(shape, |i| old.get_old_column_value(i))?;
                 let (_, new_key) = scratch.image(shape, |i| new.get_new_column_value(i))?;
-                touched.push((scratch.bytes(old_key).to_vec(), Some(scratch.bytes(before).to_vec())));
+                touched.push((
+                    scratch.bytes(old_key).to_vec(),
+                    Some(scratch.bytes(before).to_vec()),
+                ));
                 if scratch.bytes(old_key) != scratch.bytes(new_key) {
                     touched.push((scratch.bytes(new_key).to_vec(), None));
                 }
             }
-            PreUpdateCase::Unknown => return Err(Error::Internal("unknown pre-update case".into())),
+            PreUpdateCase::Unknown => {
+                return Err(Error::Internal("unknown pre-update case".into()))
+            }
         }
         for (key, before) in touched {
             self.taints.entry((table.to_owned(), key)).or_insert(before);

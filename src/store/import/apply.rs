@@ -30,11 +30,11 @@ use crate::error::{Error, Result};
 use crate::ids::Dot;
 use crate::merge::{Change, Event, RowMeta};
 use crate::model::Value;
+use crate::store::apply as sql;
 use crate::store::capture::{lock, SharedCapture};
 use crate::store::conflicts::Touched;
 use crate::store::rowstate::{self, encode_key, form, Merged, RowState};
 use crate::store::tables::TableShape;
-use crate::store::apply as sql;
 
 /// A record as the merge applies it: its dot, effective stamp and causal context.
 pub struct RecordContext<'a> {
@@ -76,7 +76,12 @@ impl<'s> Merger<'s> {
     }
 
     /// Merges every row change of a record's change set (already validated).
-    pub fn apply(&mut self, conn: &Connection, record: &RecordContext<'_>, changes: &[u8]) -> Result<()> {
+    pub fn apply(
+        &mut self,
+        conn: &Connection,
+        record: &RecordContext<'_>,
+        changes: &[u8],
+    ) -> Result<()> {
         for pass in [kind::DELETE, kind::UPDATE, kind::INSERT] {
             let broken = |e: String| Error::Internal(format!("record {}: {e}", record.dot));
             let mut cursor = ChangeSetCursor::new(changes).map_err(broken)?;
@@ -86,7 +91,8 @@ impl<'s> Merger<'s> {
                 };
                 let bulk = pass == kind::INSERT && header.columns.iter().eq(shape.columns.iter());
                 let mut chunk: Vec<RowRef<'_>> = Vec::new();
-                let per_statement = (MAX_PARAMETERS / shape.columns.len().max(3)).clamp(1, BULK_ROWS);
+                let per_statement =
+                    (MAX_PARAMETERS / shape.columns.len().max(3)).clamp(1, BULK_ROWS);
                 while let Some(row) = cursor.next_row().map_err(broken)? {
                     if row.kind() != pass {
                         continue;
@@ -134,7 +140,10 @@ impl<'s> Merger<'s> {
                 let head = change.head();
                 let meta = form::encode_short(&head, shape.generation);
                 if rowstate::claim(conn, &shape.name, &pk, &meta)? {
-                    match conn.prepare_cached(&shape.upsert_sql)?.execute(params_from_iter(values)) {
+                    match conn
+                        .prepare_cached(&shape.upsert_sql)?
+                        .execute(params_from_iter(values))
+                    {
                         Ok(_) => Ok(Merged {
                             meta: RowMeta::inserted(head, shape.columns.iter().map(String::as_str)),
                             heads_before: 0,
@@ -152,7 +161,8 @@ impl<'s> Merger<'s> {
         };
         match merged {
             Ok(merged) => {
-                self.touched.note(&shape.name, &pk, &merged.meta, merged.heads_before);
+                self.touched
+                    .note(&shape.name, &pk, &merged.meta, merged.heads_before);
                 Ok(())
             }
             Err(error) if is_constraint(&error) => {
@@ -220,9 +230,14 @@ impl<'s> Merger<'s> {
                 });
                 let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
                 let key_columns: Vec<&str> = shape.key_columns().collect();
-                conn.prepare_cached(&sql::upsert_many_sql(&shape.name, &columns, &key_columns, n))?
-                    .execute(params_from_iter(values))
-                    .map_err(Error::from)
+                conn.prepare_cached(&sql::upsert_many_sql(
+                    &shape.name,
+                    &columns,
+                    &key_columns,
+                    n,
+                ))?
+                .execute(params_from_iter(values))
+                .map_err(Error::from)
             }
         };
         match written {
@@ -257,10 +272,14 @@ impl<'s> Merger<'s> {
                 let Some(waiting) = self.deferred.get_mut(&key) else {
                     continue;
                 };
-                match waiting.state.write(conn, &waiting.shape, &waiting.key, &key.1) {
+                match waiting
+                    .state
+                    .write(conn, &waiting.shape, &waiting.key, &key.1)
+                {
                     Ok(merged) => {
                         self.deferred.remove(&key);
-                        self.touched.note(&key.0, &key.1, &merged.meta, merged.heads_before);
+                        self.touched
+                            .note(&key.0, &key.1, &merged.meta, merged.heads_before);
                         progress = true;
                     }
                     Err(error) if is_constraint(&error) => waiting.error = error,
@@ -286,8 +305,11 @@ impl<'s> Merger<'s> {
         keys.sort_by_key(|k| (!self.deferred[k].state.deleted(), k.clone()));
         for key in keys {
             if let Some(waiting) = self.deferred.remove(&key) {
-                let merged = waiting.state.write(conn, &waiting.shape, &waiting.key, &key.1)?;
-                self.touched.note(&key.0, &key.1, &merged.meta, merged.heads_before);
+                let merged = waiting
+                    .state
+                    .write(conn, &waiting.shape, &waiting.key, &key.1)?;
+                self.touched
+                    .note(&key.0, &key.1, &merged.meta, merged.heads_before);
             }
         }
         Ok(())
@@ -332,7 +354,9 @@ impl Drop for TriggersOff<'_> {
     fn drop(&mut self) {
         // Turning triggers back on cannot fail for a valid connection; if it did, the next
         // statement would run without triggers, which the tests of triggers would show.
-        let _ = self.0.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, true);
+        let _ = self
+            .0
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, true);
     }
 }
 
@@ -353,7 +377,14 @@ pub fn change_of<'a>(
 /// What a row change does; names and values are borrowed from the change set.
 pub fn event_of<'a>(header: &TableHeader<'a>, row: &RowRef<'a>) -> Event<'a> {
     match row {
-        RowRef::Insert { values } => Event::Insert(header.columns.iter().copied().zip(values.iter().copied()).collect()),
+        RowRef::Insert { values } => Event::Insert(
+            header
+                .columns
+                .iter()
+                .copied()
+                .zip(values.iter().copied())
+                .collect(),
+        ),
         RowRef::Update { columns, new, .. } => Event::Update(
             columns
                 .iter()

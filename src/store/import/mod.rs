@@ -31,7 +31,7 @@ use crate::merge::stamp;
 use crate::model::{ConflictStrategy, ImportOutcome};
 use crate::store::capture::{self, Mode};
 use crate::store::log::{self, from_sql_int, to_sql_int};
-use crate::store::{conflicts, pending, peers, schema, tables, Journal, Store};
+use crate::store::{conflicts, peers, pending, schema, tables, Journal, Store};
 use apply::{Merger, RecordContext};
 
 /// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
@@ -131,7 +131,11 @@ impl Journal {
         }
         for &(index, rows) in &fresh {
             let record = &bundle.records[index];
-            planner.add(record.dot, record.clock.clone(), Source::Bundle { index, rows });
+            planner.add(
+                record.dot,
+                record.clock.clone(),
+                Source::Bundle { index, rows },
+            );
         }
         let mut merger = Merger::new(&shapes, self.capture.clone());
         let mut stamps: HashMap<Dot, u64> = HashMap::new();
@@ -139,7 +143,15 @@ impl Journal {
         loop {
             let mut advanced = BTreeSet::new();
             while let Some((dot, source)) = planner.next() {
-                let stamp = self.apply_record(conn, bundle, dot, source, &mut merger, &mut stamps, &mut outcome)?;
+                let stamp = self.apply_record(
+                    conn,
+                    bundle,
+                    dot,
+                    source,
+                    &mut merger,
+                    &mut stamps,
+                    &mut outcome,
+                )?;
                 max_stamp = max_stamp.max(stamp);
                 advanced.insert(dot.origin);
             }
@@ -148,7 +160,9 @@ impl Journal {
             for device in advanced {
                 let up_to = planner.frontier().get(&device);
                 for waiting in pending::waiting_on(conn, &device, up_to)? {
-                    added |= planner.add(waiting.dot, waiting.clock, Source::Waiting).is_none();
+                    added |= planner
+                        .add(waiting.dot, waiting.clock, Source::Waiting)
+                        .is_none();
                 }
             }
             if !added {
@@ -157,13 +171,22 @@ impl Journal {
         }
         self.keep_waiting(conn, bundle, planner, &mut outcome)?;
         let touched = merger.finish(conn)?;
-        let created = conflicts::refresh(conn, touched, &shapes, strategies(conn), (self.now_ms)())?;
+        let created =
+            conflicts::refresh(conn, touched, &shapes, strategies(conn), (self.now_ms)())?;
         outcome.conflicts = created.len() as u64;
-        outcome.new_conflicts = created.into_iter().filter(|(_, listed)| *listed).map(|(id, _)| id).collect();
+        outcome.new_conflicts = created
+            .into_iter()
+            .filter(|(_, listed)| *listed)
+            .map(|(id, _)| id)
+            .collect();
         self.hlc.observe(max_stamp);
         if bundle.source != self.device {
+            // A claim to hold changes of ours that we never made is not believed: we go on
+            // sending all of ours (duplicates are harmless; a claim believed wrongly loses them).
             let mut claimed = bundle.sender_clock.clone();
-            claimed.set(self.device, claimed.get(&self.device).min(self.local_seq));
+            if claimed.get(&self.device) > self.local_seq {
+                claimed.set(self.device, 0);
+            }
             peers::record_claim(conn, &bundle.source, &claimed, outcome.duplicates > 0)?;
         }
         conn.prepare_cached(
@@ -285,13 +308,25 @@ impl Journal {
                 let record = &bundle.records[index];
                 let clock = bundle::digest::encode_clock(&record.clock);
                 outcome.applied += rows;
-                (record.hlc, clock, std::borrow::Cow::Borrowed(record.changes), rows, record.digest)
+                (
+                    record.hlc,
+                    clock,
+                    std::borrow::Cow::Borrowed(record.changes),
+                    rows,
+                    record.digest,
+                )
             }
             Source::Waiting => {
                 let taken = pending::take(conn, dot)?
                     .ok_or_else(|| Error::Internal(format!("waiting record {dot} vanished")))?;
                 outcome.released += taken.rows;
-                (taken.hlc, taken.clock, std::borrow::Cow::Owned(taken.changes), taken.rows, taken.digest)
+                (
+                    taken.hlc,
+                    taken.clock,
+                    std::borrow::Cow::Owned(taken.changes),
+                    taken.rows,
+                    taken.digest,
+                )
             }
         };
         let context = log::decode_clock(&clock)?;
@@ -312,7 +347,9 @@ impl Journal {
                 None => log::stamp_of(conn, dependency)?,
             };
             dependency_stamps.push(known.ok_or_else(|| {
-                Error::Corrupt(format!("record {dot} depends on {dependency}, which the log lacks"))
+                Error::Corrupt(format!(
+                    "record {dot} depends on {dependency}, which the log lacks"
+                ))
             })?);
         }
         let stamp = stamp::effective(hlc, dependency_stamps);

@@ -33,7 +33,10 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                 return Err(malformed(format!("column {column:?} listed twice")));
             }
         }
-        let remote_key = header.primary_key.iter().map(|&i| header.columns[i as usize]);
+        let remote_key = header
+            .primary_key
+            .iter()
+            .map(|&i| header.columns[i as usize]);
         if !remote_key.eq(shape.key_columns()) {
             return Err(Error::SchemaMismatch(format!(
                 "primary key of {} does not match",

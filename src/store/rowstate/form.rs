@@ -146,7 +146,10 @@ pub fn decode_meta(bytes: &[u8], generations: &[Vec<String>]) -> Result<RowMeta>
     meta.map_err(|e| Error::Corrupt(format!("unreadable row state: {e}")))
 }
 
-fn read_meta(reader: &mut Reader<'_>, generations: &[Vec<String>]) -> std::result::Result<RowMeta, DecodeError> {
+fn read_meta(
+    reader: &mut Reader<'_>,
+    generations: &[Vec<String>],
+) -> std::result::Result<RowMeta, DecodeError> {
     let fields = reader.array_len(1)?;
     let first = *reader.rest().first().ok_or("an empty row state")?;
     match first {
@@ -158,7 +161,10 @@ fn read_meta(reader: &mut Reader<'_>, generations: &[Vec<String>]) -> std::resul
     }
 }
 
-fn generation_columns(generations: &[Vec<String>], generation: u64) -> std::result::Result<&[String], DecodeError> {
+fn generation_columns(
+    generations: &[Vec<String>],
+    generation: u64,
+) -> std::result::Result<&[String], DecodeError> {
     usize::try_from(generation)
         .ok()
         .and_then(|g| generations.get(g))
@@ -166,7 +172,11 @@ fn generation_columns(generations: &[Vec<String>], generation: u64) -> std::resu
         .ok_or_else(|| format!("column generation {generation} is unknown"))
 }
 
-fn read_short(reader: &mut Reader<'_>, fields: usize, generations: &[Vec<String>]) -> std::result::Result<RowMeta, DecodeError> {
+fn read_short(
+    reader: &mut Reader<'_>,
+    fields: usize,
+    generations: &[Vec<String>],
+) -> std::result::Result<RowMeta, DecodeError> {
     if !(3..=4).contains(&fields) {
         return Err(format!("a short row state of {fields} fields"));
     }
@@ -249,7 +259,9 @@ fn read_names(reader: &mut Reader<'_>) -> std::result::Result<Option<Vec<String>
         .map(Some)
 }
 
-fn read_tombstone(reader: &mut Reader<'_>) -> std::result::Result<Option<Vec<(String, Value)>>, DecodeError> {
+fn read_tombstone(
+    reader: &mut Reader<'_>,
+) -> std::result::Result<Option<Vec<(String, Value)>>, DecodeError> {
     if reader.nil()? {
         return Ok(None);
     }
@@ -273,7 +285,11 @@ fn read_stamp_1(reader: &mut Reader<'_>) -> std::result::Result<Stamp, DecodeErr
     })
 }
 
-fn read_format_1(reader: &mut Reader<'_>, fields: usize, generations: &[Vec<String>]) -> std::result::Result<RowMeta, DecodeError> {
+fn read_format_1(
+    reader: &mut Reader<'_>,
+    fields: usize,
+    generations: &[Vec<String>],
+) -> std::result::Result<RowMeta, DecodeError> {
     if fields != 5 {
         return Err(format!("a format-1 row state of {fields} fields"));
     }

@@ -29,7 +29,10 @@ fn an_untouched_insert_is_stored_in_its_short_form_naming_its_generation() {
         encode_meta(&old, &generations),
         encode_meta(&new, &generations),
     );
-    assert!(old_bytes.len() <= 32 && old_bytes[0] == 0x93, "{old_bytes:?}");
+    assert!(
+        old_bytes.len() <= 32 && old_bytes[0] == 0x93,
+        "{old_bytes:?}"
+    );
     assert_eq!(new_bytes[0], 0x94, "the short form with a generation");
     assert_eq!(decode_meta(&old_bytes, &generations), Ok(old));
     assert_eq!(decode_meta(&new_bytes, &generations), Ok(new));
@@ -102,7 +105,11 @@ fn a_format_1_state_reads_as_every_generation_0_column_carrying_live() {
 
 #[test]
 fn keys_round_trip() {
-    let key = vec![Value::Integer(-4), Value::Text("a b".into()), Value::Blob(vec![0])];
+    let key = vec![
+        Value::Integer(-4),
+        Value::Text("a b".into()),
+        Value::Blob(vec![0]),
+    ];
     let bytes = encode_key(key.iter().map(Value::as_ref));
     assert_eq!(decode_key(&bytes), Ok(key));
     assert!(decode_key(&bytes[..bytes.len() - 1]).is_err());
