@@ -21,6 +21,7 @@ import type {
   GenerateBundleOptions,
   ImportResult,
   Params,
+  PendingChange,
   Row,
   SyncOptions,
   VectorClock,
@@ -270,7 +271,9 @@ export class LocalDatabase implements Database {
 
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
     return this.#call((handle) => {
-      const bundle = handle.generateBundle(options?.peerId ?? undefined) as Uint8Array | null;
+      const bundle = handle.generateBundle(options?.peerId ?? undefined, options?.unsentOnly === true) as
+        | Uint8Array
+        | null;
       this.#wrote();
       return bundle;
     });
@@ -288,6 +291,19 @@ export class LocalDatabase implements Database {
     if (importChanged(result)) this.#emit("import");
     await this.#runResolvers(result.newConflicts);
     return result;
+  }
+
+  pendingChanges(): Promise<PendingChange[]> {
+    return this.#call((handle) => handle.pendingChanges() as PendingChange[]);
+  }
+
+  discardPendingChanges(origin?: string): Promise<number> {
+    return this.#call((handle) => {
+      if (origin !== undefined) requireString(origin, "origin");
+      const dropped = handle.discardPendingChanges(origin);
+      this.#wrote();
+      return dropped;
+    });
   }
 
   conflicts(): Promise<Conflict[]> {

@@ -19,6 +19,7 @@ import type {
   GenerateBundleOptions,
   ImportResult,
   Params,
+  PendingChange,
   Row,
   SyncOptions,
   VectorClock,
@@ -295,6 +296,15 @@ export class WorkerDatabase implements Database {
     const result = (await this.send("importBundle", [bytes])) as ImportResult;
     await this.#runResolvers(result.newConflicts);
     return result;
+  }
+
+  pendingChanges(): Promise<PendingChange[]> {
+    return this.send("pendingChanges", []) as Promise<PendingChange[]>;
+  }
+
+  async discardPendingChanges(origin?: string): Promise<number> {
+    if (origin !== undefined) requireString(origin, "origin");
+    return (await this.send("discardPendingChanges", [origin])) as number;
   }
 
   conflicts(): Promise<Conflict[]> {
