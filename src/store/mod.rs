@@ -8,6 +8,7 @@
 //! `ROLLBACK TO` removes data and log records together. A rollback discards the buffer. The result:
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
 
+pub mod affinity;
 pub mod apply;
 mod capture;
 mod conflicts;

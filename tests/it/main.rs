@@ -2,6 +2,8 @@
 //! and on wasm32 in Node (`cargo test --target wasm32-unknown-unknown`), where `#[test]` is
 //! wasm-bindgen-test's.
 
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod affinity;
 mod bad_bundles;
 mod capture;
 mod common;
