@@ -408,7 +408,7 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     let sql = format!(
         "SELECT {} FROM {}",
         quote::ident_list(shape.columns.iter().map(String::as_str)),
-        quote::ident(&shape.name)
+        quote::main_table(&shape.name)
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;

@@ -61,7 +61,7 @@ impl TableShape {
         }
         let found: Option<(String, String, Option<String>)> = conn
             .query_row(
-                "SELECT type, name, sql FROM sqlite_schema
+                "SELECT type, name, sql FROM main.sqlite_schema
                  WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
                 params![requested],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -78,7 +78,8 @@ impl TableShape {
         if kind != "table" || is_virtual {
             return Err(Error::NotATable(name));
         }
-        let mut stmt = conn.prepare(&format!("PRAGMA table_xinfo({})", quote::ident(&name)))?;
+        let mut stmt =
+            conn.prepare(&format!("PRAGMA main.table_xinfo({})", quote::ident(&name)))?;
         let mut columns = Vec::new();
         let mut hook_index = Vec::new();
         let mut keyed = Vec::new();

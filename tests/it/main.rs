@@ -22,4 +22,5 @@ mod snapshot;
 mod sync;
 mod sync_conflicts;
 mod sync_constraints;
+mod temp_tables;
 mod transactions;
