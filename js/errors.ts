@@ -27,6 +27,7 @@ export const SYNC_ERROR_CODES = [
   "ERR_SCHEMA_MISMATCH",
   "ERR_CONFLICT_NOT_FOUND",
   "ERR_INTERNAL",
+  "ERR_UNSUPPORTED_KEY",
 ] as const;
 
 /** A stable error code such as `"ERR_SQL"`; see {@link SYNC_ERROR_CODES}. */

@@ -216,6 +216,7 @@ impl Store {
     pub fn enable_sync(&mut self, table: &str, strategy: ConflictStrategy) -> Result<()> {
         let Store { conn, journal } = self;
         let shape = TableShape::describe(conn, table)?;
+        shape.check_key()?;
         let already = lock(&journal.capture)
             .tracked()
             .any(|s| s.name == shape.name);

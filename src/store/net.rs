@@ -186,6 +186,7 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use super::*;
     use crate::model::{ChangeSet, RowChange, TableChanges};
+    use crate::store::affinity::{Affinity, ColumnType};
     use crate::store::capture::Buffer;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -200,6 +201,7 @@ mod tests {
             vec!["id".into(), "v".into(), "b".into()],
             vec![0, 1, 2],
             vec![0],
+            vec![ColumnType::Loose(Affinity::Blob); 3],
         )
     }
 

@@ -1,0 +1,56 @@
+//! Keys are told apart by their bytes. A primary key whose index compares with another collation
+//! (NOCASE, RTRIM: 'Abc' and 'abc' would be one row on each replica but two keys to sync) is
+//! refused by `enableSync` with `ERR_UNSUPPORTED_KEY`, wherever the collation is declared; a table
+//! synced before that check keeps opening.
+
+use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::{Engine, ErrorCode};
+
+use crate::common::{engine, exec};
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+#[test]
+fn enable_sync_refuses_keys_compared_with_another_collation() {
+    let mut db = engine();
+    exec(
+        &mut db,
+        "CREATE TABLE on_column (id TEXT COLLATE NOCASE PRIMARY KEY, v);
+         CREATE TABLE in_clause (a, b, v, PRIMARY KEY (a COLLATE RTRIM, b));
+         CREATE TABLE no_rowid (id TEXT COLLATE NOCASE PRIMARY KEY, v) WITHOUT ROWID;
+         CREATE TABLE rowid_alias (id INTEGER PRIMARY KEY COLLATE NOCASE, v);
+         CREATE TABLE other_column (id TEXT PRIMARY KEY, v TEXT COLLATE NOCASE);
+         INSERT INTO on_column VALUES ('Abc', 1)",
+    )
+    .unwrap();
+    for table in ["on_column", "in_clause", "no_rowid"] {
+        let error = db.enable_sync(table, Default::default()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::UnsupportedKey, "{table}: {error}");
+    }
+    assert!(db.synced_tables().is_empty());
+    assert!(db.change_log().unwrap().is_empty(), "nothing was recorded");
+    for table in ["rowid_alias", "other_column"] {
+        db.enable_sync(table, Default::default()).unwrap();
+    }
+    assert_eq!(db.synced_tables(), ["other_column", "rowid_alias"]);
+}
+
+#[test]
+fn a_table_synced_before_the_check_keeps_opening_and_capturing() {
+    let mut db = engine();
+    exec(
+        &mut db,
+        "CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, v);
+         INSERT INTO _sync_tables (name, strategy) VALUES ('t', 'manual')",
+    )
+    .unwrap();
+    let mut reopened = Engine::open(
+        &Location::Snapshot(db.snapshot().unwrap()),
+        Box::new(|| 1_764_000_100_000),
+    )
+    .unwrap();
+    assert_eq!(reopened.synced_tables(), ["t"]);
+    exec(&mut reopened, "INSERT INTO t VALUES ('a', 1)").unwrap();
+    assert_eq!(reopened.change_log().unwrap().len(), 1);
+}
