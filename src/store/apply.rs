@@ -102,11 +102,14 @@ pub fn select_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
     )
 }
 
-/// `k1 = ?n AND k2 = ?n+1 …`, numbering after `offset` earlier parameters.
+/// `k1 = ?n COLLATE BINARY AND k2 = ?n+1 COLLATE BINARY …`, numbering after `offset` earlier
+/// parameters. Keys are compared by their bytes, as the primary key index of a synced table does
+/// (enableSync refuses any other), even where a key column's own collation differs from its index's
+/// (`id TEXT COLLATE NOCASE, PRIMARY KEY (id COLLATE BINARY)`): the row of 'abc' is never 'Abc'.
 fn key_match(key: &[&str], offset: usize) -> String {
     key.iter()
         .enumerate()
-        .map(|(i, c)| format!("{} = ?{}", ident(c), offset + i + 1))
+        .map(|(i, c)| format!("{} = ?{} COLLATE BINARY", ident(c), offset + i + 1))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -149,15 +152,15 @@ mod tests {
     fn update_delete_and_select_sql_are_golden() {
         assert_eq!(
             update_sql("t", &["x y", r#"q"t"#], &["k1", "k2"]),
-            r#"UPDATE "main"."t" SET "x y" = ?1, "q""t" = ?2 WHERE "k1" = ?3 AND "k2" = ?4"#
+            r#"UPDATE "main"."t" SET "x y" = ?1, "q""t" = ?2 WHERE "k1" = ?3 COLLATE BINARY AND "k2" = ?4 COLLATE BINARY"#
         );
         assert_eq!(
             delete_sql("t", &["id"]),
-            r#"DELETE FROM "main"."t" WHERE "id" = ?1"#
+            r#"DELETE FROM "main"."t" WHERE "id" = ?1 COLLATE BINARY"#
         );
         assert_eq!(
             select_sql("t", &["id", "v"], &["id"]),
-            r#"SELECT "id", "v" FROM "main"."t" WHERE "id" = ?1"#
+            r#"SELECT "id", "v" FROM "main"."t" WHERE "id" = ?1 COLLATE BINARY"#
         );
     }
 }
