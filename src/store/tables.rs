@@ -344,6 +344,28 @@ mod tests {
     }
 
     #[test]
+    fn key_lookups_search_the_key_instead_of_scanning() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE alias (id INTEGER PRIMARY KEY, v);
+             CREATE TABLE text_key (id TEXT PRIMARY KEY, v);
+             CREATE TABLE pairs (a, b, v, PRIMARY KEY (b, a)) WITHOUT ROWID;
+             CREATE TABLE overridden (id TEXT COLLATE NOCASE, v, PRIMARY KEY (id COLLATE BINARY));",
+        )?;
+        for name in ["alias", "text_key", "pairs", "overridden"] {
+            let shape = TableShape::describe(&conn, name)?;
+            for sql in [&shape.select_sql, &shape.delete_sql] {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+                let plan: String =
+                    stmt.query_row(rusqlite::params_from_iter(nulls), |r| r.get("detail"))?;
+                assert!(plan.starts_with("SEARCH"), "{sql}: {plan}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn unsyncable_objects_get_coded_errors() -> Result<()> {
         let conn = db()?;
         conn.execute_batch(

@@ -64,7 +64,11 @@ fn a_key_column_collation_overridden_by_a_binary_key_is_matched_by_bytes() {
     let mut b = replica(SCHEMA, &["t"]);
     exec(&mut a, "INSERT INTO t VALUES ('Abc', 1), ('abc', 2)").unwrap();
     send(&mut a, &mut b).unwrap();
-    exec(&mut a, "UPDATE t SET v = 10 WHERE id = 'Abc' COLLATE BINARY").unwrap();
+    exec(
+        &mut a,
+        "UPDATE t SET v = 10 WHERE id = 'Abc' COLLATE BINARY",
+    )
+    .unwrap();
     send(&mut a, &mut b).unwrap();
     let both = vec![vec![text("abc"), int(2)], vec![text("Abc"), int(10)]];
     assert_eq!(rows(&mut b, "t"), both);
