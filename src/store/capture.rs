@@ -212,9 +212,14 @@ impl Buffer {
         let start = self.arena.len();
         write_array_len(&mut self.arena, shape.hook_index.len());
         self.columns.clear();
-        for &i in &shape.hook_index {
+        for (position, &i) in shape.hook_index.iter().enumerate() {
             let value =
                 get(i).map_err(|e| Error::Corrupt(format!("change capture failed: {e}")))?;
+            if let ValueRef::Text(bytes) = value {
+                if std::str::from_utf8(bytes).is_err() {
+                    return Err(invalid_text(shape, position));
+                }
+            }
             let from = self.arena.len();
             write_value(&mut self.arena, value);
             self.columns.push((from, self.arena.len()));
@@ -285,19 +290,43 @@ pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
     let _ = rmp::encode::write_array_len(out, len as u32);
 }
 
-/// Writes one SQLite value in the MessagePack form [`Value`] serialises to.
+/// Writes one SQLite value in the MessagePack form [`Value`] serialises to. TEXT is written byte
+/// for byte, so it must be valid UTF-8: the hook refuses any other ([`invalid_text`]) before it gets
+/// here, and the text of a [`Value`] always is.
 pub fn write_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
     // Writing to a `Vec` cannot fail, so the results carry no information.
     let _ = match value {
         ValueRef::Null => rmp::encode::write_nil(out).map_err(drop),
         ValueRef::Integer(v) => rmp::encode::write_sint(out, v).map(drop).map_err(drop),
         ValueRef::Real(v) => rmp::encode::write_f64(out, v).map_err(drop),
-        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => rmp::encode::write_str(out, text).map_err(drop),
-            Err(_) => rmp::encode::write_str(out, &String::from_utf8_lossy(bytes)).map_err(drop),
-        },
+        ValueRef::Text(bytes) => u32::try_from(bytes.len())
+            .map_err(drop)
+            .and_then(|len| rmp::encode::write_str_len(out, len).map(drop).map_err(drop))
+            .map(|()| out.extend_from_slice(bytes)),
         ValueRef::Blob(bytes) => rmp::encode::write_bin(out, bytes).map_err(drop),
     };
+}
+
+/// The error for TEXT that is not valid UTF-8 in a row of a synced table (at `position` among its
+/// columns). Such TEXT cannot travel exactly (it would arrive with U+FFFD replacements and the
+/// replicas would differ byte for byte), so the write is refused.
+pub fn invalid_text(shape: &TableShape, position: usize) -> Error {
+    let column = shape.columns.get(position).map_or("?", String::as_str);
+    Error::InvalidArgument(format!(
+        "TEXT must be valid UTF-8 to sync: column {column:?} of table {} was given TEXT that is \
+         not (store such bytes as a BLOB)",
+        shape.name
+    ))
+}
+
+/// Copies a value of a synced table's row exactly: `None` for TEXT that is not valid UTF-8.
+pub fn exact(value: ValueRef<'_>) -> Option<Value> {
+    match value {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .map(|text| Value::Text(text.to_owned())),
+        other => Some(owned(other)),
+    }
 }
 
 /// Copies a borrowed SQLite value.
@@ -319,5 +348,40 @@ pub fn borrowed(value: &Value) -> ValueRef<'_> {
         Value::Real(v) => ValueRef::Real(*v),
         Value::Text(v) => ValueRef::Text(v.as_bytes()),
         Value::Blob(v) => ValueRef::Blob(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::affinity::{Affinity, ColumnType};
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn text_is_encoded_byte_for_byte_and_invalid_utf8_is_refused() {
+        let shape = TableShape::new(
+            "t".into(),
+            vec!["id".into(), "v".into()],
+            vec![0, 1],
+            vec![0],
+            vec![ColumnType::Loose(Affinity::Blob); 2],
+        );
+        let mut buffer = Buffer::default();
+        let row = |v: &'static [u8]| {
+            move |i: i32| Ok([ValueRef::Integer(1), ValueRef::Text(v)][i as usize])
+        };
+        let (image, _) = buffer.image(&shape, row("é\0x".as_bytes())).unwrap();
+        let mut expected = Vec::new();
+        write_array_len(&mut expected, 2);
+        rmp::encode::write_sint(&mut expected, 1).unwrap();
+        rmp::encode::write_str(&mut expected, "é\0x").unwrap();
+        assert_eq!(buffer.bytes(image), expected.as_slice());
+        let error = buffer.image(&shape, row(b"\xff\x00\xfe")).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::InvalidArgument);
+        assert!(
+            error.to_string().contains("column \"v\" of table t"),
+            "{error}"
+        );
     }
 }

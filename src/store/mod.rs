@@ -416,8 +416,8 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
         let values = (0..shape.columns.len())
-            .map(|i| row.get_ref(i).map(capture::owned))
-            .collect::<rusqlite::Result<_>>()?;
+            .map(|i| capture::exact(row.get_ref(i)?).ok_or_else(|| capture::invalid_text(shape, i)))
+            .collect::<Result<_>>()?;
         changes.push(RowChange::Insert { values });
     }
     Ok(TableChanges {

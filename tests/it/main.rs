@@ -16,6 +16,7 @@ mod errors;
 mod fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod fuzz;
+mod invalid_text;
 mod key_collations;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
