@@ -193,6 +193,7 @@ impl Journal {
                     )));
                 }
             }
+            super::typecheck::check_rows(shape, table)?;
         }
         Ok(())
     }

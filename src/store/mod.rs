@@ -24,6 +24,7 @@ mod schema;
 mod statement;
 mod sync;
 mod tables;
+mod typecheck;
 
 use std::sync::{Arc, Mutex};
 

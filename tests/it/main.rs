@@ -26,3 +26,4 @@ mod sync_conflicts;
 mod sync_constraints;
 mod temp_tables;
 mod transactions;
+mod typed_bundles;
