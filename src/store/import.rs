@@ -165,6 +165,7 @@ impl Journal {
                 )));
             }
             let width = table.columns.len();
+            let typecheck = super::typecheck::RowCheck::new(shape, table)?;
             for row in &table.rows {
                 let well_formed = match row {
                     RowChange::Insert { values } => values.len() == width,
@@ -192,8 +193,8 @@ impl Journal {
                         table.table
                     )));
                 }
+                typecheck.row(row)?;
             }
-            super::typecheck::check_rows(shape, table)?;
         }
         Ok(())
     }
