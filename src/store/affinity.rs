@@ -26,6 +26,10 @@
 //!   the rest or refuses them, and a NULL there becomes a new rowid.
 //! - NaN is stored as NULL, whatever the column.
 //!
+//! Keys need one more rule ([`ColumnType::tells_apart`]): a column that keeps reals as they are
+//! (BLOB affinity, STRICT ANY) keeps both the integer 1 and the real 1.0, which SQLite compares as
+//! equal, so they would be one row to SQLite but two keys to sync.
+//!
 //! The prediction is exact, not merely safe. An error on the permissive side would let a changed
 //! value through (the defect this guards against); an error on the strict side would refuse values
 //! that a replica with the same schema captured: what capture records is what SQLite stored, which
@@ -132,6 +136,22 @@ impl ColumnType {
     }
 }
 
+impl ColumnType {
+    /// Whether SQLite tells a key value this column keeps apart from every value with other bytes.
+    /// Only a column that keeps reals as they are (BLOB affinity, STRICT ANY) can hold two keys
+    /// that differ in bytes yet are equal to SQLite: a real with an integral value equals the
+    /// integer of that value (and -0.0 equals 0.0), so two replicas could write one row for two
+    /// keys, each with its own merge state.
+    pub fn tells_apart(self, value: &Value) -> bool {
+        match (self, value) {
+            (ColumnType::Loose(Affinity::Blob) | ColumnType::StrictAny, Value::Real(r)) => {
+                !equals_an_integer(*r)
+            }
+            _ => true,
+        }
+    }
+}
+
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -163,6 +183,12 @@ fn affinity_keeps(affinity: Affinity, value: &Value) -> bool {
 fn is_integral_in_range(r: f64) -> bool {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
     r.trunc() == r && r > -LIMIT && r < LIMIT
+}
+
+/// Whether a real compares equal to some 64-bit integer.
+fn equals_an_integer(r: f64) -> bool {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    r.trunc() == r && (-LIMIT..LIMIT).contains(&r)
 }
 
 /// Whether SQLite's text-to-number conversion accepts the whole of `text` (up to its first NUL).
@@ -304,5 +330,19 @@ mod tests {
         assert!(ColumnType::StrictAny.keeps(&Value::Text("1".into())));
         assert!(!ColumnType::Strict(Affinity::Blob).keeps(&Value::Text("x".into())));
         assert!(ColumnType::Strict(Affinity::Text).keeps(&Value::Null));
+    }
+
+    #[test]
+    fn only_columns_that_keep_reals_hold_keys_sqlite_confuses() {
+        let blob = ColumnType::Loose(Affinity::Blob);
+        for r in [1.0, -0.0, 0.0, -9_223_372_036_854_775_808.0] {
+            assert!(!blob.tells_apart(&Value::Real(r)), "{r}");
+            assert!(!ColumnType::StrictAny.tells_apart(&Value::Real(r)), "{r}");
+        }
+        for r in [1.5, 9_223_372_036_854_775_808.0, f64::INFINITY] {
+            assert!(blob.tells_apart(&Value::Real(r)), "{r}");
+        }
+        assert!(blob.tells_apart(&Value::Integer(1)));
+        assert!(ColumnType::Loose(Affinity::Real).tells_apart(&Value::Real(1.0)));
     }
 }

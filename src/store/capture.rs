@@ -235,6 +235,12 @@ impl Buffer {
                     shape.name
                 )));
             }
+            if let Some(real) = encoded_real(&self.arena[from..to]) {
+                let column_type = shape.types.get(position as usize);
+                if column_type.is_some_and(|t| !t.tells_apart(&Value::Real(real))) {
+                    return Err(integral_real_key(shape, position as usize, real));
+                }
+            }
             self.arena.extend_from_within(from..to);
         }
         Ok((image, self.span(key_start)?))
@@ -285,6 +291,9 @@ impl Buffer {
 /// The MessagePack encoding of nil (SQL NULL).
 const NIL: u8 = 0xc0;
 
+/// The MessagePack marker of a float64 (how every REAL is written), followed by its 8 bytes.
+const F64: u8 = 0xcb;
+
 /// Writes a MessagePack array header. Writing to a `Vec` cannot fail.
 pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
     let _ = rmp::encode::write_array_len(out, len as u32);
@@ -317,6 +326,42 @@ pub fn invalid_text(shape: &TableShape, position: usize) -> Error {
          not (store such bytes as a BLOB)",
         shape.name
     ))
+}
+
+/// The error for a real key with an integral value in a column that keeps reals as they are (no
+/// type, BLOB, STRICT ANY): SQLite finds the row of the integer of that value by it, so two replicas
+/// could write one row for two keys.
+pub fn integral_real_key(shape: &TableShape, position: usize, real: f64) -> Error {
+    let column = shape.columns.get(position).map_or("?", String::as_str);
+    Error::InvalidArgument(format!(
+        "column {column:?} of synced table {} was given the REAL key {real:?}, which SQLite does \
+         not tell apart from the integer {}; store integral keys as integers",
+        shape.name, real as i64
+    ))
+}
+
+/// Refuses a row (every column, in shape order) whose key holds a real [`integral_real_key`]
+/// describes.
+pub fn check_real_keys(shape: &TableShape, row: &[Value]) -> Result<()> {
+    for &position in &shape.primary_key {
+        let position = position as usize;
+        if let (Some(key @ Value::Real(real)), Some(column_type)) =
+            (row.get(position), shape.types.get(position))
+        {
+            if !column_type.tells_apart(key) {
+                return Err(integral_real_key(shape, position, *real));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The real an encoded value holds, if it is one.
+fn encoded_real(encoded: &[u8]) -> Option<f64> {
+    match encoded {
+        [F64, bytes @ ..] => bytes.try_into().ok().map(f64::from_be_bytes),
+        _ => None,
+    }
 }
 
 /// Copies a value of a synced table's row exactly: `None` for TEXT that is not valid UTF-8.

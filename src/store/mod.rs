@@ -418,7 +418,8 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     while let Some(row) = rows.next()? {
         let values = (0..shape.columns.len())
             .map(|i| capture::exact(row.get_ref(i)?).ok_or_else(|| capture::invalid_text(shape, i)))
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        capture::check_real_keys(shape, &values)?;
         changes.push(RowChange::Insert { values });
     }
     Ok(TableChanges {

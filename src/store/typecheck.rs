@@ -9,7 +9,8 @@
 //! store differently means the two replicas declare the column differently
 //! (`ERR_SCHEMA_MISMATCH`). Values no capture can produce are malformed (`ERR_BUNDLE_MALFORMED`):
 //! NaN (SQLite stores it as NULL, so the key would name no row, or another one on each replica),
-//! and an update that lists a key column (capture records a key change as a delete and an insert,
+//! a real key with an integral value in a column that keeps reals (SQLite finds the integer's row
+//! by it), and an update that lists a key column (capture records a key change as a delete and an insert,
 //! so such an update would clone the row under a second key). The column types of a table entry
 //! are looked up once, then each value costs one comparison in the common case.
 
@@ -107,6 +108,15 @@ impl<'a> RowCheck<'a> {
             ))
         })?;
         if column_type.keeps(value) {
+            if !column_type.tells_apart(value) && self.is_key(position) {
+                return Err(Error::BundleMalformed(format!(
+                    "the key column {:?} of {} holds {}, which SQLite does not tell apart from \
+                     an integer; capture records such keys as integers",
+                    self.column(position),
+                    self.shape.name,
+                    describe(value)
+                )));
+            }
             return Ok(());
         }
         if let Value::Real(r) = value {

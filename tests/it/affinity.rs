@@ -2,7 +2,9 @@
 //! values of every kind (integers, reals including integral ones, -0.0, ±inf and NaN, texts that
 //! look like numbers in every way SQLite reads them or almost, blobs) are written to columns of
 //! every kind (ordinary tables with many declared types, every STRICT type, the rowid alias) and
-//! read back: the value comes back unchanged exactly when the prediction says it is kept.
+//! read back: the value comes back unchanged exactly when the prediction says it is kept. And
+//! `ColumnType::tells_apart`: a real key in a column that keeps reals collides with the integer
+//! key of the same value exactly when the prediction says SQLite does not tell them apart.
 
 use proptest::prelude::*;
 use sqlite_sync_wasm::store::affinity::ColumnType;
@@ -138,6 +140,22 @@ proptest! {
                     "{} ({}): {:?} stored as {:?}", table, kind, value, stored
                 );
             }
+        }
+    }
+
+    #[test]
+    fn tells_apart_predicts_which_real_keys_collide_with_integer_keys(r in real()) {
+        let mut db = engine();
+        exec(&mut db, "CREATE TABLE loose (x PRIMARY KEY); CREATE TABLE any (x ANY PRIMARY KEY) STRICT").expect("create");
+        let kinds = [("loose", ColumnType::of_declared("", false)), ("any", ColumnType::StrictAny)];
+        for (table, kind) in kinds {
+            let both = format!("INSERT INTO {table} VALUES (?1), (CAST(?1 AS INTEGER))");
+            let collided = db.execute(&both, &Params::Positional(vec![Value::Real(r)])).is_err();
+            let value = Value::Real(r);
+            if kind.keeps(&value) {
+                prop_assert_eq!(kind.tells_apart(&value), !collided, "{} key {:?}", table, r);
+            }
+            exec(&mut db, &format!("DELETE FROM {table}")).expect("delete");
         }
     }
 }

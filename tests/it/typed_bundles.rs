@@ -3,7 +3,8 @@
 //! the order of delivery), a NaN key bound as NULL (a new rowid on each replica), an update listing
 //! a key column cloned the row, and `'007'` silently became 7. Each is now refused with its code
 //! and the bundle changes nothing; a replica whose columns are declared alike still imports
-//! everything, a resolution included.
+//! everything, a resolution included. In a key column that keeps reals as they are (no type, ANY)
+//! a real with an integral value is refused at the source too, as SQLite takes it for an integer.
 
 use sqlite_sync_wasm::{
     ChangeSet, Choice, DeviceId, Engine, ErrorCode, RowChange, TableChanges, Value,
@@ -168,4 +169,51 @@ fn a_resolution_with_loosely_typed_values_is_recorded_as_stored() {
     let stored = vec![vec![int(1), Value::Real(5.0), text("7")]];
     assert_eq!(rows(&mut b, "items"), stored);
     assert_eq!(rows(&mut a, "items"), stored);
+}
+
+#[test]
+fn integral_real_keys_in_columns_that_keep_reals_are_refused_everywhere() {
+    // With no declared type (BLOB affinity) the column keeps 1 and 1.0 apart, but SQLite finds the
+    // row of 1 by 1.0: one row, two keys to sync.
+    let schema =
+        "CREATE TABLE t (id PRIMARY KEY, v); CREATE TABLE s (id ANY PRIMARY KEY, v TEXT) STRICT";
+    let mut db = replica(schema, &["t", "s"]);
+    for sql in [
+        "INSERT INTO t VALUES (1.0, 'real')",
+        "INSERT INTO s VALUES (-0.0, 'real')",
+        "INSERT INTO t VALUES (1, 'a'), (2.0, 'b')",
+    ] {
+        let error = exec(&mut db, sql).expect_err(sql);
+        assert_eq!(error.code(), ErrorCode::InvalidArgument, "{sql}: {error}");
+    }
+    assert!(db.change_log().unwrap().is_empty());
+    exec(
+        &mut db,
+        "INSERT INTO t VALUES (1, 'int'), (1.5, 'real'), ('1', 'text')",
+    )
+    .unwrap();
+    assert_eq!(db.change_log().unwrap().len(), 1);
+
+    let mut fresh = replica("CREATE TABLE t (id PRIMARY KEY, v)", &[]);
+    exec(&mut fresh, "INSERT INTO t VALUES (3.0, 'before sync')").unwrap();
+    let error = fresh.enable_sync("t", Default::default()).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::InvalidArgument, "{error}");
+
+    let mut receiver = replica("CREATE TABLE t (id PRIMARY KEY, v)", &["t"]);
+    let crafted = ChangeSet {
+        tables: vec![TableChanges {
+            table: "t".into(),
+            columns: vec!["id".into(), "v".into()],
+            primary_key: vec![0],
+            rows: vec![RowChange::Insert {
+                values: vec![Value::Real(1.0), text("real")],
+            }],
+        }],
+    };
+    let before = snapshot(&mut receiver, "t");
+    let error = receiver
+        .import_bundle(&bundle_of(SOURCE, &[crafted]))
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::BundleMalformed, "{error}");
+    assert_eq!(snapshot(&mut receiver, "t"), before);
 }
