@@ -23,6 +23,7 @@ mod rows;
 mod schema;
 mod statement;
 mod sync;
+mod syncable;
 mod tables;
 mod typecheck;
 
@@ -417,9 +418,11 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
         let values = (0..shape.columns.len())
-            .map(|i| capture::exact(row.get_ref(i)?).ok_or_else(|| capture::invalid_text(shape, i)))
+            .map(|i| {
+                syncable::exact(row.get_ref(i)?).ok_or_else(|| syncable::invalid_text(shape, i))
+            })
             .collect::<Result<Vec<_>>>()?;
-        capture::check_real_keys(shape, &values)?;
+        syncable::check_keys(shape, &values)?;
         changes.push(RowChange::Insert { values });
     }
     Ok(TableChanges {
