@@ -134,9 +134,7 @@ impl ColumnType {
             }
         }
     }
-}
 
-impl ColumnType {
     /// Whether SQLite tells a key value this column keeps apart from every value with other bytes.
     /// Only a column that keeps reals as they are (BLOB affinity, STRICT ANY) can hold two keys
     /// that differ in bytes yet are equal to SQLite: a real with an integral value equals the
