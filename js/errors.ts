@@ -26,8 +26,9 @@ export const SYNC_ERROR_CODES = [
   "ERR_BUNDLE_TOO_LARGE",
   "ERR_SCHEMA_MISMATCH",
   "ERR_CONFLICT_NOT_FOUND",
-  "ERR_RECORD_MISMATCH",
   "ERR_INTERNAL",
+  "ERR_UNSUPPORTED_KEY",
+  "ERR_RECORD_MISMATCH",
 ] as const;
 
 /** A stable error code such as `"ERR_SQL"`; see {@link SYNC_ERROR_CODES}. */

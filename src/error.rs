@@ -43,6 +43,10 @@ pub enum Error {
     /// The name is a view, virtual table or other object that is not an ordinary table.
     #[error("{0} is not an ordinary table")]
     NotATable(String),
+    /// `enableSync` named a table whose primary key sync cannot keep apart: keys that compare
+    /// equal while their bytes differ (a collation other than BINARY).
+    #[error("unsupported primary key: {0}")]
+    UnsupportedKey(String),
     /// The table is not marked for sync.
     #[error("table {0} is not synced")]
     TableNotSynced(String),
@@ -93,6 +97,7 @@ pub enum ErrorCode {
     NoPrimaryKey,
     ReservedTable,
     NotATable,
+    UnsupportedKey,
     TableNotSynced,
     StorageUnavailable,
     Corrupt,
@@ -108,8 +113,9 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this).
-    pub const ALL: [ErrorCode; 19] = [
+    /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this); new
+    /// codes go last.
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::Sql,
         ErrorCode::Busy,
         ErrorCode::Closed,
@@ -127,8 +133,9 @@ impl ErrorCode {
         ErrorCode::BundleTooLarge,
         ErrorCode::SchemaMismatch,
         ErrorCode::ConflictNotFound,
-        ErrorCode::RecordMismatch,
         ErrorCode::Internal,
+        ErrorCode::UnsupportedKey,
+        ErrorCode::RecordMismatch,
     ];
 
     /// The string form, as JavaScript sees it.
@@ -142,6 +149,7 @@ impl ErrorCode {
             ErrorCode::NoPrimaryKey => "ERR_NO_PRIMARY_KEY",
             ErrorCode::ReservedTable => "ERR_RESERVED_TABLE",
             ErrorCode::NotATable => "ERR_NOT_A_TABLE",
+            ErrorCode::UnsupportedKey => "ERR_UNSUPPORTED_KEY",
             ErrorCode::TableNotSynced => "ERR_TABLE_NOT_SYNCED",
             ErrorCode::StorageUnavailable => "ERR_STORAGE_UNAVAILABLE",
             ErrorCode::Corrupt => "ERR_CORRUPT",
@@ -175,6 +183,7 @@ impl Error {
             Error::NoPrimaryKey(_) => ErrorCode::NoPrimaryKey,
             Error::ReservedTable(_) => ErrorCode::ReservedTable,
             Error::NotATable(_) => ErrorCode::NotATable,
+            Error::UnsupportedKey(_) => ErrorCode::UnsupportedKey,
             Error::TableNotSynced(_) => ErrorCode::TableNotSynced,
             Error::StorageUnavailable(_) => ErrorCode::StorageUnavailable,
             Error::Corrupt(_) => ErrorCode::Corrupt,

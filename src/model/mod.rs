@@ -94,6 +94,12 @@ impl PartialEq for ValueRef<'_> {
     }
 }
 
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(value: &'a Value) -> ValueRef<'a> {
+        value.as_ref()
+    }
+}
+
 impl Value {
     /// A borrowed view.
     pub fn as_ref(&self) -> ValueRef<'_> {

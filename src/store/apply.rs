@@ -2,9 +2,10 @@
 //!
 //! Rows are addressed by their real primary key (every key column, composite keys included) and
 //! every identifier passes through [`quote`](crate::store::quote), so nothing in a change can reach
-//! SQL as code. The statements are produced by pure functions and golden-tested.
+//! SQL as code. Tables are named with their schema (`"main".`), so a TEMP table of the same name
+//! never receives them. The statements are produced by pure functions and golden-tested.
 
-use crate::store::quote::{ident, ident_list};
+use crate::store::quote::{ident, ident_list, main_table};
 
 /// `INSERT … ON CONFLICT (key) DO UPDATE`: writes a whole row whether or not its key exists.
 pub fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
@@ -14,7 +15,7 @@ pub fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
         .join(", ");
     format!(
         "INSERT INTO {} ({}) VALUES ({placeholders}) ON CONFLICT ({}) DO {}",
-        ident(table),
+        main_table(table),
         ident_list(columns.iter().copied()),
         ident_list(key.iter().copied()),
         conflict_action(columns, key)
@@ -26,7 +27,7 @@ pub fn upsert_many_sql(table: &str, columns: &[&str], key: &[&str], rows: usize)
     let row = format!("({})", vec!["?"; columns.len()].join(", "));
     format!(
         "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO {}",
-        ident(table),
+        main_table(table),
         ident_list(columns.iter().copied()),
         vec![row; rows].join(", "),
         ident_list(key.iter().copied()),
@@ -76,7 +77,7 @@ pub fn update_sql(table: &str, set: &[&str], key: &[&str]) -> String {
         .collect::<Vec<_>>();
     format!(
         "UPDATE {} SET {} WHERE {}",
-        ident(table),
+        main_table(table),
         assignments.join(", "),
         key_match(key, set.len())
     )
@@ -84,7 +85,11 @@ pub fn update_sql(table: &str, set: &[&str], key: &[&str]) -> String {
 
 /// `DELETE` the row with the given key.
 pub fn delete_sql(table: &str, key: &[&str]) -> String {
-    format!("DELETE FROM {} WHERE {}", ident(table), key_match(key, 0))
+    format!(
+        "DELETE FROM {} WHERE {}",
+        main_table(table),
+        key_match(key, 0)
+    )
 }
 
 /// `SELECT` the given columns of the row with the given key.
@@ -92,16 +97,19 @@ pub fn select_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
     format!(
         "SELECT {} FROM {} WHERE {}",
         ident_list(columns.iter().copied()),
-        ident(table),
+        main_table(table),
         key_match(key, 0)
     )
 }
 
-/// `k1 = ?n AND k2 = ?n+1 …`, numbering after `offset` earlier parameters.
+/// `k1 = ?n COLLATE BINARY AND k2 = ?n+1 COLLATE BINARY …`, numbering after `offset` earlier
+/// parameters. Keys are compared by their bytes, as the primary key index of a synced table does
+/// (enableSync refuses any other), even where a key column's own collation differs from its index's
+/// (`id TEXT COLLATE NOCASE, PRIMARY KEY (id COLLATE BINARY)`): the row of 'abc' is never 'Abc'.
 fn key_match(key: &[&str], offset: usize) -> String {
     key.iter()
         .enumerate()
-        .map(|(i, c)| format!("{} = ?{}", ident(c), offset + i + 1))
+        .map(|(i, c)| format!("{} = ?{} COLLATE BINARY", ident(c), offset + i + 1))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -116,11 +124,11 @@ mod tests {
     fn upsert_sql_is_golden() {
         assert_eq!(
             upsert_sql("todos", &["id", "title", "order"], &["id"]),
-            r#"INSERT INTO "todos" ("id", "title", "order") VALUES (?1, ?2, ?3) ON CONFLICT ("id") DO UPDATE SET "title" = excluded."title", "order" = excluded."order""#
+            r#"INSERT INTO "main"."todos" ("id", "title", "order") VALUES (?1, ?2, ?3) ON CONFLICT ("id") DO UPDATE SET "title" = excluded."title", "order" = excluded."order""#
         );
         assert_eq!(
             upsert_sql("pairs", &["a", "b"], &["b", "a"]),
-            r#"INSERT INTO "pairs" ("a", "b") VALUES (?1, ?2) ON CONFLICT ("b", "a") DO NOTHING"#
+            r#"INSERT INTO "main"."pairs" ("a", "b") VALUES (?1, ?2) ON CONFLICT ("b", "a") DO NOTHING"#
         );
     }
 
@@ -128,7 +136,7 @@ mod tests {
     fn many_row_statements_are_golden() {
         assert_eq!(
             upsert_many_sql("t", &["id", "v"], &["id"], 2),
-            r#"INSERT INTO "t" ("id", "v") VALUES (?, ?), (?, ?) ON CONFLICT ("id") DO UPDATE SET "v" = excluded."v""#
+            r#"INSERT INTO "main"."t" ("id", "v") VALUES (?, ?), (?, ?) ON CONFLICT ("id") DO UPDATE SET "v" = excluded."v""#
         );
         assert_eq!(
             claim_many_sql(2),
@@ -144,15 +152,15 @@ mod tests {
     fn update_delete_and_select_sql_are_golden() {
         assert_eq!(
             update_sql("t", &["x y", r#"q"t"#], &["k1", "k2"]),
-            r#"UPDATE "t" SET "x y" = ?1, "q""t" = ?2 WHERE "k1" = ?3 AND "k2" = ?4"#
+            r#"UPDATE "main"."t" SET "x y" = ?1, "q""t" = ?2 WHERE "k1" = ?3 COLLATE BINARY AND "k2" = ?4 COLLATE BINARY"#
         );
         assert_eq!(
             delete_sql("t", &["id"]),
-            r#"DELETE FROM "t" WHERE "id" = ?1"#
+            r#"DELETE FROM "main"."t" WHERE "id" = ?1 COLLATE BINARY"#
         );
         assert_eq!(
             select_sql("t", &["id", "v"], &["id"]),
-            r#"SELECT "id", "v" FROM "t" WHERE "id" = ?1"#
+            r#"SELECT "id", "v" FROM "main"."t" WHERE "id" = ?1 COLLATE BINARY"#
         );
     }
 }

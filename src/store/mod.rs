@@ -8,6 +8,7 @@
 //! `ROLLBACK TO` removes data and log records together. A rollback discards the buffer. The result:
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
 
+pub mod affinity;
 pub mod apply;
 mod authorize;
 mod capture;
@@ -26,7 +27,9 @@ mod rowlog;
 mod rowstate;
 mod schema;
 mod statement;
+mod syncable;
 mod tables;
+mod typecheck;
 mod values;
 
 use std::collections::HashMap;
@@ -232,6 +235,7 @@ impl Store {
     pub fn enable_sync(&mut self, table: &str, strategy: ConflictStrategy) -> Result<()> {
         let Store { conn, journal } = self;
         let shape = TableShape::describe(conn, table)?;
+        shape.check_key()?;
         let already = lock(&journal.capture)
             .tracked()
             .any(|s| s.name == shape.name);
@@ -498,22 +502,20 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     let sql = format!(
         "SELECT {} FROM {}",
         quote::ident_list(shape.columns.iter().map(String::as_str)),
-        quote::ident(&shape.name)
+        quote::main_table(&shape.name)
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
-        let mut values = Vec::with_capacity(shape.columns.len());
-        for (i, column) in shape.columns.iter().enumerate() {
-            let value = values::borrowed(row.get_ref(i)?).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "column {column:?} of {} holds TEXT that is not valid UTF-8, which cannot be synced; store such bytes as a BLOB",
-                    shape.name
-                ))
-            })?;
-            values.push(value.to_value());
-        }
+        let values = (0..shape.columns.len())
+            .map(|i| {
+                values::borrowed(row.get_ref(i)?)
+                    .map(crate::model::ValueRef::to_value)
+                    .ok_or_else(|| syncable::invalid_text(shape, i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        syncable::check_keys(shape, &values)?;
         changes.push(RowChange::Insert { values });
     }
     Ok(TableChanges {

@@ -3,7 +3,8 @@
 //! Every table or column name that reaches generated SQL, whether it came from the user, from
 //! `PRAGMA table_info` or from a remote change, goes through [`ident`]. SQLite identifiers are quoted
 //! with double quotes, and a double quote inside the name is doubled, which makes any string (spaces,
-//! keywords, quotes, semicolons) a single identifier token.
+//! keywords, quotes, semicolons) a single identifier token. A user table is always named with its
+//! schema ([`main_table`]): SQLite resolves an unqualified name to a TEMP table of that name first.
 
 /// `name` as a quoted SQLite identifier.
 pub fn ident(name: &str) -> String {
@@ -17,6 +18,11 @@ pub fn ident(name: &str) -> String {
     }
     quoted.push('"');
     quoted
+}
+
+/// `table` as a table of the main database: `"main"."table"`.
+pub fn main_table(table: &str) -> String {
+    format!("\"main\".{}", ident(table))
 }
 
 /// `names` quoted and joined with `", "`.
@@ -40,5 +46,6 @@ mod tests {
             r#""x""; DROP TABLE t; --""#
         );
         assert_eq!(ident_list(["a b", "c"]), r#""a b", "c""#);
+        assert_eq!(main_table(r#"my "t""#), r#""main"."my ""t""""#);
     }
 }

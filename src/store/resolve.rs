@@ -133,8 +133,12 @@ impl Journal {
                 .collect()
         };
         let row = match (&chosen, current) {
-            (Some(values), _) => RowChange::Insert {
-                values: pick(values),
+            // Recorded as SQLite stored it: its columns may have converted the chosen values (5
+            // into a REAL column is 5.0), and receivers refuse values their columns would convert.
+            (Some(_), _) => RowChange::Insert {
+                values: rowstate::current_values(conn, shape, key)?.ok_or_else(|| {
+                    Error::Corrupt(format!("the resolved row of {} is missing", shape.name))
+                })?,
             },
             (None, Some(old)) => RowChange::Delete { old: pick(&old) },
             (None, None) => RowChange::Delete {

@@ -3,17 +3,21 @@
 //! A table can be synced when it is an ordinary table (not a view, not virtual), is not internal,
 //! and declares a primary key. Its shape is read from `PRAGMA table_xinfo`, so it follows
 //! `ALTER TABLE` (the store re-reads it after every schema statement). Generated columns are left
-//! out: they are computed from the others on every replica. The set of synced tables and each one's
-//! conflict strategy persist in `_sync_tables`, with the table's column *generations*: every list
-//! of columns the table has had since it was first synced, oldest first. A row state stored in its
-//! short form (one insert, untouched since) names the generation whose columns that insert wrote,
-//! so a column added later is never mistaken for one the insert wrote.
+//! out: they are computed from the others on every replica. The shape also says what each column
+//! does with the values written to it ([`ColumnType`], from the declared type, STRICT-aware, and
+//! whether the key is the rowid), and which collation the key is compared with (from the primary
+//! key's index). The set of synced tables and each one's conflict strategy persist in
+//! `_sync_tables`, with the table's column *generations*: every list of columns the table has had
+//! since it was first synced, oldest first. A row state stored in its short form (one insert,
+//! untouched since) names the generation whose columns that insert wrote, so a column added later
+//! is never mistaken for one the insert wrote.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::codec::{write, Reader};
 use crate::error::{Error, Result};
 use crate::model::ConflictStrategy;
+use crate::store::affinity::ColumnType;
 use crate::store::schema::is_reserved;
 use crate::store::{apply, quote};
 
@@ -29,6 +33,10 @@ pub struct TableShape {
     pub hook_index: Vec<i32>,
     /// Positions into `columns` of the primary key columns, in key order.
     pub primary_key: Vec<u32>,
+    /// For each entry of `columns`, what the column does with the values written to it.
+    pub types: Vec<ColumnType>,
+    /// A primary key column compared with a collation other than BINARY, with that collation.
+    pub key_collation: Option<(String, String)>,
     /// Writes a whole row (every column, in `columns` order) whether or not its key exists.
     pub upsert_sql: String,
     /// Deletes the row with a key (key values in key order).
@@ -42,12 +50,13 @@ pub struct TableShape {
 }
 
 impl TableShape {
-    /// A shape from its parts, with its statements prepared as text.
+    /// A shape from its parts (a key compared by bytes), with its statements prepared as text.
     pub fn new(
         name: String,
         columns: Vec<String>,
         hook_index: Vec<i32>,
         primary_key: Vec<u32>,
+        types: Vec<ColumnType>,
     ) -> Self {
         let all: Vec<&str> = columns.iter().map(String::as_str).collect();
         let key: Vec<&str> = primary_key.iter().map(|&i| all[i as usize]).collect();
@@ -61,6 +70,8 @@ impl TableShape {
             columns,
             hook_index,
             primary_key,
+            types,
+            key_collation: None,
         }
     }
 
@@ -83,7 +94,7 @@ impl TableShape {
         }
         let found: Option<(String, String, Option<String>)> = conn
             .query_row(
-                "SELECT type, name, sql FROM sqlite_schema
+                "SELECT type, name, sql FROM main.sqlite_schema
                  WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
                 params![requested],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -100,14 +111,18 @@ impl TableShape {
         if kind != "table" || is_virtual {
             return Err(Error::NotATable(name));
         }
-        let mut stmt = conn.prepare(&format!("PRAGMA table_xinfo({})", quote::ident(&name)))?;
+        let (without_rowid, strict) = table_kind(conn, &name)?;
+        let mut stmt =
+            conn.prepare(&format!("PRAGMA main.table_xinfo({})", quote::ident(&name)))?;
         let mut columns = Vec::new();
         let mut hook_index = Vec::new();
+        let mut types = Vec::new();
         let mut keyed = Vec::new();
         let mut rows = stmt.query([])?;
         let mut index = 0i32;
         while let Some(row) = rows.next()? {
             let column: String = row.get("name")?;
+            let declared: String = row.get("type")?;
             let pk: i64 = row.get("pk")?;
             let hidden: i64 = row.get("hidden")?;
             if hidden == 0 {
@@ -116,6 +131,7 @@ impl TableShape {
                 }
                 columns.push(column);
                 hook_index.push(index);
+                types.push(ColumnType::of_declared(&declared, strict));
             }
             index += 1;
         }
@@ -123,8 +139,36 @@ impl TableShape {
             return Err(Error::NoPrimaryKey(name));
         }
         keyed.sort_unstable();
-        let primary_key = keyed.into_iter().map(|(_, position)| position).collect();
-        Ok(TableShape::new(name, columns, hook_index, primary_key))
+        let primary_key: Vec<u32> = keyed.into_iter().map(|(_, position)| position).collect();
+        let key_index = primary_key_index(conn, &name)?;
+        let key_collation = match &key_index {
+            Some(index) => odd_collation(conn, index)?,
+            None => None,
+        };
+        // Every primary key has an index except the rowid alias (INTEGER PRIMARY KEY) of a rowid
+        // table, which is the table's own key.
+        if let ([position], None, false) = (primary_key.as_slice(), &key_index, without_rowid) {
+            if let Some(key_type) = types.get_mut(*position as usize) {
+                *key_type = ColumnType::RowidAlias;
+            }
+        }
+        Ok(TableShape {
+            key_collation,
+            ..TableShape::new(name, columns, hook_index, primary_key, types)
+        })
+    }
+
+    /// Refuses a key whose values could compare equal while their bytes differ ('Abc' and 'abc'
+    /// under NOCASE): replicas would then write one row for two keys and never converge.
+    pub fn check_key(&self) -> Result<()> {
+        match &self.key_collation {
+            Some((column, collation)) => Err(Error::UnsupportedKey(format!(
+                "column {column:?} of table {} is compared with collation {collation}; a synced \
+                 primary key must use BINARY (the default)",
+                self.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Names of the primary key columns, in key order.
@@ -133,6 +177,43 @@ impl TableShape {
             .iter()
             .map(|&i| self.columns[i as usize].as_str())
     }
+}
+
+/// Whether a table is `WITHOUT ROWID`, and whether it is `STRICT`.
+fn table_kind(conn: &Connection, name: &str) -> Result<(bool, bool)> {
+    let sql = format!("PRAGMA main.table_list({})", quote::ident(name));
+    let kind = conn
+        .query_row(&sql, [], |r| {
+            Ok((r.get::<_, bool>("wr")?, r.get::<_, bool>("strict")?))
+        })
+        .optional()?;
+    kind.ok_or_else(|| Error::TableNotFound(name.to_owned()))
+}
+
+/// The name of the index that holds a table's primary key (none for the rowid alias).
+fn primary_key_index(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA main.index_list({})", quote::ident(name)))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        if row.get::<_, String>("origin")? == "pk" {
+            return Ok(Some(row.get("name")?));
+        }
+    }
+    Ok(None)
+}
+
+/// The first key column of an index compared with a collation other than BINARY, with it.
+fn odd_collation(conn: &Connection, index: &str) -> Result<Option<(String, String)>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA main.index_xinfo({})", quote::ident(index)))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let key: bool = row.get("key")?;
+        let collation: String = row.get("coll")?;
+        if key && !collation.eq_ignore_ascii_case("BINARY") {
+            return Ok(Some((row.get("name")?, collation)));
+        }
+    }
+    Ok(None)
 }
 
 /// The synced tables recorded in `_sync_tables`, with their strategies.
@@ -254,6 +335,95 @@ mod tests {
         let shape = TableShape::describe(&conn, "g")?;
         assert_eq!(shape.columns, ["id", "x", "y"]);
         assert_eq!(shape.hook_index, [0, 1, 3]);
+        Ok(())
+    }
+
+    #[test]
+    fn columns_have_the_type_sqlite_gives_them_and_the_rowid_alias_is_recognised() -> Result<()> {
+        use crate::store::affinity::Affinity::{Blob, Integer, Numeric, Real, Text};
+        use ColumnType::{Loose, RowidAlias, Strict, StrictAny};
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE plain (id INTEGER PRIMARY KEY, a VARCHAR(9), b, c DECIMAL, d DOUBLE);
+             CREATE TABLE strict (id INTEGER PRIMARY KEY, a INT, b ANY, c BLOB, d REAL) STRICT;
+             CREATE TABLE descending (id INTEGER PRIMARY KEY DESC, v TEXT);
+             CREATE TABLE no_rowid (id INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+             CREATE TABLE clause (id INTEGER, v TEXT, PRIMARY KEY (id));
+             CREATE TABLE int_key (id INT PRIMARY KEY, v TEXT);",
+        )?;
+        let types = |name: &str| TableShape::describe(&conn, name).map(|s| s.types);
+        assert_eq!(
+            types("plain")?,
+            [
+                RowidAlias,
+                Loose(Text),
+                Loose(Blob),
+                Loose(Numeric),
+                Loose(Real)
+            ]
+        );
+        assert_eq!(
+            types("strict")?,
+            [
+                RowidAlias,
+                Strict(Integer),
+                StrictAny,
+                Strict(Blob),
+                Strict(Real)
+            ]
+        );
+        assert_eq!(types("clause")?, [RowidAlias, Loose(Text)]);
+        for name in ["descending", "no_rowid", "int_key"] {
+            assert_eq!(types(name)?, [Loose(Integer), Loose(Text)], "{name}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keys_compared_with_another_collation_than_binary_are_found() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE on_column (id TEXT COLLATE NOCASE PRIMARY KEY, v);
+             CREATE TABLE in_clause (a, b, PRIMARY KEY (a, b COLLATE RTRIM)) WITHOUT ROWID;
+             CREATE TABLE overridden (id TEXT COLLATE NOCASE, PRIMARY KEY (id COLLATE BINARY));
+             CREATE TABLE rowid_alias (id INTEGER PRIMARY KEY COLLATE NOCASE, v);
+             CREATE TABLE other_column (id TEXT PRIMARY KEY, v TEXT COLLATE NOCASE UNIQUE);
+             CREATE TABLE explicit (id TEXT COLLATE BINARY PRIMARY KEY) WITHOUT ROWID;",
+        )?;
+        let collation = |name: &str| TableShape::describe(&conn, name).map(|s| s.key_collation);
+        let odd = |column: &str, collation: &str| Some((column.to_owned(), collation.to_owned()));
+        assert_eq!(collation("on_column")?, odd("id", "NOCASE"));
+        assert_eq!(collation("in_clause")?, odd("b", "RTRIM"));
+        for name in ["overridden", "rowid_alias", "other_column", "explicit"] {
+            assert_eq!(collation(name)?, None, "{name}");
+        }
+        let refused = TableShape::describe(&conn, "on_column")?.check_key();
+        assert_eq!(
+            refused.map_err(|e| e.code()),
+            Err(ErrorCode::UnsupportedKey)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn key_lookups_search_the_key_instead_of_scanning() -> Result<()> {
+        let conn = db()?;
+        conn.execute_batch(
+            "CREATE TABLE alias (id INTEGER PRIMARY KEY, v);
+             CREATE TABLE text_key (id TEXT PRIMARY KEY, v);
+             CREATE TABLE pairs (a, b, v, PRIMARY KEY (b, a)) WITHOUT ROWID;
+             CREATE TABLE overridden (id TEXT COLLATE NOCASE, v, PRIMARY KEY (id COLLATE BINARY));",
+        )?;
+        for name in ["alias", "text_key", "pairs", "overridden"] {
+            let shape = TableShape::describe(&conn, name)?;
+            for sql in [&shape.select_sql, &shape.delete_sql] {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+                let plan: String =
+                    stmt.query_row(rusqlite::params_from_iter(nulls), |r| r.get("detail"))?;
+                assert!(plan.starts_with("SEARCH"), "{sql}: {plan}");
+            }
+        }
         Ok(())
     }
 

@@ -3,6 +3,8 @@
 //! wasm-bindgen-test's.
 
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod affinity;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod alloc;
 mod bad_bundles;
 mod capture;
@@ -17,6 +19,8 @@ mod errors;
 mod fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod fuzz;
+mod invalid_text;
+mod key_collations;
 mod ordinary_use;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
@@ -24,4 +28,6 @@ mod snapshot;
 mod sync;
 mod sync_conflicts;
 mod sync_constraints;
+mod temp_tables;
 mod transactions;
+mod typed_bundles;

@@ -14,6 +14,8 @@ use rustc_hash::FxBuildHasher;
 
 use crate::codec::write;
 use crate::error::{Error, Result};
+use crate::model::Value;
+use crate::store::syncable::{integral_real_key, invalid_text};
 use crate::store::tables::TableShape;
 use crate::store::values::borrowed;
 
@@ -48,6 +50,17 @@ pub struct Buffer {
 /// The MessagePack encoding of nil (SQL NULL).
 const NIL: u8 = 0xc0;
 
+/// The MessagePack marker of a float64 (how every REAL is written), followed by its 8 bytes.
+const F64: u8 = 0xcb;
+
+/// The real an encoded value holds, if it is one.
+fn encoded_real(encoded: &[u8]) -> Option<f64> {
+    match encoded {
+        [F64, bytes @ ..] => bytes.try_into().ok().map(f64::from_be_bytes),
+        _ => None,
+    }
+}
+
 impl Buffer {
     /// Forgets every row.
     pub fn clear(&mut self) {
@@ -74,12 +87,7 @@ impl Buffer {
         for (position, &i) in shape.hook_index.iter().enumerate() {
             let value =
                 get(i).map_err(|e| Error::Corrupt(format!("change capture failed: {e}")))?;
-            let value = borrowed(value).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "column {:?} of synced table {} holds TEXT that is not valid UTF-8, which cannot be synced; store such bytes as a BLOB",
-                    shape.columns[position], shape.name
-                ))
-            })?;
+            let value = borrowed(value).ok_or_else(|| invalid_text(shape, position))?;
             let from = self.arena.len();
             write::value(&mut self.arena, value);
             self.columns.push((from, self.arena.len()));
@@ -94,6 +102,12 @@ impl Buffer {
                     "a row of synced table {} has a NULL primary key; synced rows need a key value",
                     shape.name
                 )));
+            }
+            if let Some(real) = encoded_real(&self.arena[from..to]) {
+                let column_type = shape.types.get(position as usize);
+                if column_type.is_some_and(|t| !t.tells_apart(&Value::Real(real))) {
+                    return Err(integral_real_key(shape, position as usize, real));
+                }
             }
             self.arena.extend_from_within(from..to);
         }
@@ -148,5 +162,40 @@ impl Buffer {
             collision,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::write;
+    use crate::model::ValueRef;
+    use crate::store::affinity::{Affinity, ColumnType};
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn text_is_encoded_byte_for_byte_and_invalid_utf8_is_refused() {
+        let shape = TableShape::new(
+            "t".into(),
+            vec!["id".into(), "v".into()],
+            vec![0, 1],
+            vec![0],
+            vec![ColumnType::Loose(Affinity::Blob); 2],
+        );
+        let mut buffer = Buffer::default();
+        let row = |v: &'static [u8]| {
+            move |i: i32| Ok([SqlValueRef::Integer(1), SqlValueRef::Text(v)][i as usize])
+        };
+        let (image, _) = buffer.image(&shape, row("é\0x".as_bytes())).unwrap();
+        let mut expected = Vec::new();
+        write::values(
+            &mut expected,
+            [ValueRef::Integer(1), ValueRef::Text("é\0x")].into_iter(),
+        );
+        assert_eq!(buffer.bytes(image), expected.as_slice());
+        let error = buffer.image(&shape, row(b"\xff\x00\xfe")).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::InvalidArgument);
+        assert!(error.to_string().contains("column \"v\" of table t"), "{error}");
     }
 }

@@ -150,6 +150,7 @@ fn encode_values(values: &[Value]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::model::{ChangeSet, RowChange, TableChanges};
+    use crate::store::affinity::{Affinity, ColumnType};
     use crate::store::capture::Buffer;
     use crate::store::values::to_sql_ref;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
@@ -165,6 +166,7 @@ mod tests {
             vec!["id".into(), "v".into(), "b".into()],
             vec![0, 1, 2],
             vec![0],
+            vec![ColumnType::Loose(Affinity::Blob); 3],
         )
     }
 

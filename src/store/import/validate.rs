@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bundle::Record;
-use crate::codec::changes::{ChangeSetCursor, RowRef};
+use crate::codec::changes::ChangeSetCursor;
 use crate::error::{Error, Result};
 use crate::model::ValueRef;
 use crate::store::tables::TableShape;
+use crate::store::typecheck::RowCheck;
 
 /// Checks a record against the synced tables `shapes`; returns its number of row changes.
 pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) -> Result<u64> {
@@ -43,15 +44,8 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                 shape.name
             )));
         }
+        let typecheck = RowCheck::new(shape, &header)?;
         while let Some(row) = cursor.next_row().map_err(malformed)? {
-            if let RowRef::Update { columns, .. } = &row {
-                if columns.iter().any(|c| header.primary_key.contains(c)) {
-                    return Err(malformed(format!(
-                        "an update of {} changes a primary-key column (key changes travel as a delete and an insert)",
-                        shape.name
-                    )));
-                }
-            }
             if row
                 .key(&header.primary_key)
                 .iter()
@@ -62,6 +56,10 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                     shape.name
                 )));
             }
+            typecheck.row(&row).map_err(|e| match e {
+                Error::BundleMalformed(message) => malformed(message),
+                other => other,
+            })?;
             rows += 1;
         }
     }
