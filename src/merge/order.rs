@@ -63,7 +63,7 @@ impl<T> Planner<T> {
 
     /// The next record whose dependencies have all been applied, taken out and counted as applied;
     /// `None` when every record left waits for something missing.
-    pub fn next(&mut self) -> Option<(Dot, T)> {
+    pub fn next_ready(&mut self) -> Option<(Dot, T)> {
         while let Some(origin) = self.check.pop_first() {
             let Some(queue) = self.queues.get_mut(&origin) else {
                 continue;
@@ -153,7 +153,7 @@ mod tests {
     }
 
     fn drain(planner: &mut Planner<&'static str>) -> Vec<&'static str> {
-        std::iter::from_fn(|| planner.next().map(|(_, item)| item)).collect()
+        std::iter::from_fn(|| planner.next_ready().map(|(_, item)| item)).collect()
     }
 
     #[test]
@@ -173,7 +173,7 @@ mod tests {
         for seq in [3, 5, 4] {
             planner.add(Dot::new(dev(1), seq), VectorClock::new(), "behind a gap");
         }
-        assert!(planner.next().is_none());
+        assert!(planner.next_ready().is_none());
         let waits: Vec<Dot> = planner
             .into_blocked()
             .into_iter()
@@ -212,7 +212,7 @@ mod tests {
         for seq in (1..=n).rev() {
             planner.add(Dot::new(dev(1), seq), VectorClock::new(), seq);
         }
-        let order: Vec<u64> = std::iter::from_fn(|| planner.next().map(|(_, s)| s)).collect();
+        let order: Vec<u64> = std::iter::from_fn(|| planner.next_ready().map(|(_, s)| s)).collect();
         assert_eq!(order, (1..=n).collect::<Vec<_>>());
     }
 
@@ -229,7 +229,7 @@ mod tests {
             [(dev(1), 1)].into_iter().collect(),
             "b1",
         );
-        assert!(planner.next().is_none());
+        assert!(planner.next_ready().is_none());
         assert_eq!(planner.into_blocked().len(), 2);
     }
 }

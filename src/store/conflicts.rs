@@ -133,7 +133,7 @@ fn encode_dots(dots: &[Dot]) -> Vec<u8> {
 }
 
 fn decode_dots(bytes: &[u8]) -> Result<Vec<Dot>> {
-    if bytes.len() % 24 != 0 {
+    if !bytes.len().is_multiple_of(24) {
         return Err(Error::Corrupt("a conflict's heads are unreadable".into()));
     }
     bytes.chunks(24).map(Dot::from_bytes).collect()

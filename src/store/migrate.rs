@@ -124,7 +124,7 @@ fn move_log(conn: &Connection, now_ms: u64) -> Result<()> {
     // Nothing that waited can be applied now (it would have been); what is left of the plan is
     // what each record waits for.
     let mut waits: HashMap<usize, Dot> = HashMap::new();
-    while let Some((dot, i)) = planner.next() {
+    while let Some((dot, i)) = planner.next_ready() {
         waits.insert(i, Dot::new(dot.origin, dot.seq.saturating_sub(1)));
     }
     for (_, missing, i) in planner.into_blocked() {

@@ -115,10 +115,13 @@ pub struct Taken {
     pub digest: RecordDigest,
 }
 
+/// A waiting record's stored columns: hlc, clock, changes, rows, digest.
+type StoredRow = (i64, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+
 /// Removes a waiting record and returns it.
 pub fn take(conn: &Connection, dot: Dot) -> Result<Option<Taken>> {
     let key = params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?];
-    let row: Option<(i64, Vec<u8>, Vec<u8>, i64, Vec<u8>)> = conn
+    let row: Option<StoredRow> = conn
         .prepare_cached(
             "SELECT hlc, clock, changes, rows, digest FROM main._sync_pending
              WHERE origin = ?1 AND seq = ?2",

@@ -15,11 +15,15 @@ use crate::model::RowChange;
 use crate::store::log;
 use crate::store::rowstate::encode_key;
 
+/// A row of a table, by its encoded key.
+type RowKey = (String, Vec<u8>);
+
 /// The row changes some records made to some rows.
 #[derive(Default)]
 pub struct Records {
-    wanted: HashMap<Dot, HashSet<(String, Vec<u8>)>>,
-    found: HashMap<(Dot, String, Vec<u8>), (Vec<String>, RowChange)>,
+    wanted: HashMap<Dot, HashSet<RowKey>>,
+    /// Per record and row: the record's column names for that table, and the change.
+    found: HashMap<(Dot, RowKey), (Vec<String>, RowChange)>,
 }
 
 impl Records {
@@ -49,9 +53,8 @@ impl Records {
                         encode_key(row.key(&header.primary_key).into_iter()),
                     );
                     if rows.contains(&wanted) {
-                        let (table, pk) = wanted;
                         self.found
-                            .insert((dot, table, pk), (columns.clone(), row.to_change()));
+                            .insert((dot, wanted), (columns.clone(), row.to_change()));
                     }
                 }
             }
@@ -62,7 +65,7 @@ impl Records {
     /// The change record `dot` made to a row (with its record's columns), once loaded.
     pub fn row(&self, dot: Dot, table: &str, pk: &[u8]) -> Option<(&[String], &RowChange)> {
         self.found
-            .get(&(dot, table.to_owned(), pk.to_vec()))
+            .get(&(dot, (table.to_owned(), pk.to_vec())))
             .map(|(columns, row)| (columns.as_slice(), row))
     }
 }

@@ -222,7 +222,9 @@ mod tests {
             values.iter().map(Value::as_ref).collect()
         }
         match row {
-            RowChange::Insert { values } => RowRef::Insert { values: refs(values) },
+            RowChange::Insert { values } => RowRef::Insert {
+                values: refs(values),
+            },
             RowChange::Update {
                 key,
                 columns,
@@ -298,7 +300,10 @@ mod tests {
         let shape = shape();
         let header = header(&table);
         let check = RowCheck::new(&shape, &header).unwrap();
-        let message = check.row(&borrowed(&table.rows[0])).unwrap_err().to_string();
+        let message = check
+            .row(&borrowed(&table.rows[0]))
+            .unwrap_err()
+            .to_string();
         assert!(
             message.contains(
                 r#"column "done" of table todos (INTEGER affinity) would not store text "007""#

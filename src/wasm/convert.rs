@@ -252,7 +252,11 @@ pub fn import_to_js(outcome: &ImportOutcome) -> Result<Object> {
 /// A `Conflict`.
 pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
     let object = Object::new();
-    put(&object, &"id".into(), &JsValue::from_str(&conflict.id.to_string()))?;
+    put(
+        &object,
+        &"id".into(),
+        &JsValue::from_str(&conflict.id.to_string()),
+    )?;
     put(
         &object,
         &"table".into(),
@@ -274,7 +278,11 @@ pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
     let versions = Array::new();
     for version in &conflict.versions {
         let entry = Object::new();
-        put(&entry, &"deviceId".into(), &JsValue::from_str(&version.device.to_string()))?;
+        put(
+            &entry,
+            &"deviceId".into(),
+            &JsValue::from_str(&version.device.to_string()),
+        )?;
         put(&entry, &"row".into(), &row(&version.values)?)?;
         versions.push(&entry.into());
     }
@@ -290,15 +298,43 @@ pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
 /// A waiting record as `{ origin, seq, rows, bytes, waitsFor: { origin, seq }, receivedAt }`.
 pub fn pending_to_js(record: &PendingRecord) -> Result<Object> {
     let object = Object::new();
-    put(&object, &"origin".into(), &JsValue::from_str(&record.dot.origin.to_string()))?;
-    put(&object, &"seq".into(), &JsValue::from_f64(record.dot.seq as f64))?;
-    put(&object, &"rows".into(), &JsValue::from_f64(record.rows as f64))?;
-    put(&object, &"bytes".into(), &JsValue::from_f64(record.bytes as f64))?;
+    put(
+        &object,
+        &"origin".into(),
+        &JsValue::from_str(&record.dot.origin.to_string()),
+    )?;
+    put(
+        &object,
+        &"seq".into(),
+        &JsValue::from_f64(record.dot.seq as f64),
+    )?;
+    put(
+        &object,
+        &"rows".into(),
+        &JsValue::from_f64(record.rows as f64),
+    )?;
+    put(
+        &object,
+        &"bytes".into(),
+        &JsValue::from_f64(record.bytes as f64),
+    )?;
     let waits = Object::new();
-    put(&waits, &"origin".into(), &JsValue::from_str(&record.waits_for.origin.to_string()))?;
-    put(&waits, &"seq".into(), &JsValue::from_f64(record.waits_for.seq as f64))?;
+    put(
+        &waits,
+        &"origin".into(),
+        &JsValue::from_str(&record.waits_for.origin.to_string()),
+    )?;
+    put(
+        &waits,
+        &"seq".into(),
+        &JsValue::from_f64(record.waits_for.seq as f64),
+    )?;
     put(&object, &"waitsFor".into(), &waits.into())?;
-    put(&object, &"receivedAt".into(), &JsValue::from_f64(record.received_at as f64))?;
+    put(
+        &object,
+        &"receivedAt".into(),
+        &JsValue::from_f64(record.received_at as f64),
+    )?;
     Ok(object)
 }
 

@@ -149,14 +149,24 @@ impl DatabaseHandle {
     /// absent or unknown), or only those no earlier bundle to it carried (`unsentOnly`); `null`
     /// when there is nothing to send.
     #[wasm_bindgen(js_name = generateBundle)]
-    pub fn generate_bundle(&self, peer_id: Option<String>, unsent_only: bool) -> Result<JsValue, JsValue> {
+    pub fn generate_bundle(
+        &self,
+        peer_id: Option<String>,
+        unsent_only: bool,
+    ) -> Result<JsValue, JsValue> {
         self.with(|engine| {
             let peer = peer_id.as_deref().map(DeviceId::from_hex).transpose()?;
-            let carry = if unsent_only { Carry::Unsent } else { Carry::Unacknowledged };
-            Ok(match engine.generate_bundle_carrying(peer.as_ref(), carry)? {
-                Some(bytes) => Uint8Array::from(bytes.as_slice()).into(),
-                None => JsValue::NULL,
-            })
+            let carry = if unsent_only {
+                Carry::Unsent
+            } else {
+                Carry::Unacknowledged
+            };
+            Ok(
+                match engine.generate_bundle_carrying(peer.as_ref(), carry)? {
+                    Some(bytes) => Uint8Array::from(bytes.as_slice()).into(),
+                    None => JsValue::NULL,
+                },
+            )
         })
     }
 
@@ -182,7 +192,8 @@ impl DatabaseHandle {
     pub fn resolve_conflict(&self, id: &str, choice: JsValue) -> Result<(), JsValue> {
         self.with(|engine| {
             let choice = convert::choice_from_js(&choice)?;
-            let id = ConflictId::from_hex(id).ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
+            let id =
+                ConflictId::from_hex(id).ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
             engine.resolve_conflict(id, choice)
         })
     }

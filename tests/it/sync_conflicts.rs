@@ -92,8 +92,8 @@ fn concurrent_updates_are_one_conflict_with_the_same_id_and_winner_on_both_repli
     );
     assert_eq!(tally(&into_a), "total 1, applied 1, conflicts 1");
     let (on_a, on_b) = one_conflict_each(&mut a, &mut b);
-    assert_eq!(into_a.new_conflicts, vec![on_a.id.clone()]);
-    assert_eq!(into_b.new_conflicts, vec![on_b.id.clone()]);
+    assert_eq!(into_a.new_conflicts, vec![on_a.id]);
+    assert_eq!(into_b.new_conflicts, vec![on_b.id]);
     assert_eq!(on_a.primary_key, named(&["id"], vec![int(1)]));
     assert_eq!(
         (on_a.local, on_a.remote),

@@ -196,6 +196,9 @@ mod tests {
         assert_eq!(buffer.bytes(image), expected.as_slice());
         let error = buffer.image(&shape, row(b"\xff\x00\xfe")).unwrap_err();
         assert_eq!(error.code(), crate::ErrorCode::InvalidArgument);
-        assert!(error.to_string().contains("column \"v\" of table t"), "{error}");
+        assert!(
+            error.to_string().contains("column \"v\" of table t"),
+            "{error}"
+        );
     }
 }

@@ -142,7 +142,7 @@ impl Journal {
         let mut max_stamp = 0;
         loop {
             let mut advanced = BTreeSet::new();
-            while let Some((dot, source)) = planner.next() {
+            while let Some((dot, source)) = planner.next_ready() {
                 let stamp = self.apply_record(
                     conn,
                     bundle,
