@@ -15,16 +15,15 @@ import {
   checkBytes,
   checkChoice,
   checked,
-  checkParams,
   checkSyncOptions,
   requireFunction,
   requireString,
 } from "./args.js";
-import { SyncError, toSyncError } from "./errors.js";
+import { toSyncError } from "./errors.js";
+import { execOn, LocalTransaction, queryOn, rollback, settle, statement } from "./local-transaction.js";
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import { steady } from "./worker/gate.js";
 import type { ChangeEvent } from "./worker/rpc.js";
 import type {
   ChangeRecord,
@@ -63,86 +62,6 @@ export interface LocalHooks {
    * only after it has settled (and rejects if it rejects, the handle being released anyway).
    */
   beforeClose?: (handle: DatabaseHandle) => Promise<void> | void;
-}
-
-/**
- * Runs a synchronous call into the wasm handle as a Promise (at once, unless the OPFS pool is
- * changing: js/worker/gate.ts); whatever it throws becomes a rejection with a `SyncError`.
- */
-function settle<T>(call: () => T): Promise<T> {
-  return steady(() => {
-    try {
-      return call();
-    } catch (e) {
-      throw toSyncError(e);
-    }
-  });
-}
-
-/** A statement, checked: its SQL and a checked copy of its parameters. */
-interface Statement {
-  sql: string;
-  params: Params | null;
-}
-
-function statement(sql: unknown, params: unknown): Statement {
-  requireString(sql, "sql");
-  return { sql, params: checkParams(params) };
-}
-
-function execOn(handle: DatabaseHandle, { sql, params }: Statement): ExecResult {
-  return handle.exec(sql, params) as ExecResult;
-}
-
-function queryOn(handle: DatabaseHandle, { sql, params }: Statement): Row[] {
-  return handle.query(sql, params) as Row[];
-}
-
-/** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
-class LocalTransaction implements Transaction {
-  #handle: DatabaseHandle | undefined;
-  #scope: TransactionScope;
-  /** Whether a statement of this transaction may have changed rows. */
-  wrote = false;
-
-  constructor(handle: DatabaseHandle, scope: TransactionScope) {
-    this.#handle = handle;
-    this.#scope = scope;
-  }
-
-  /** Makes every later call reject: the transaction is over. */
-  end(): void {
-    this.#handle = undefined;
-  }
-
-  exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#scope.handOut(
-      this,
-      settle(() => {
-        const result = execOn(this.#live(), statement(sql, params));
-        if (result.changes > 0) this.wrote = true;
-        return result;
-      }),
-    );
-  }
-
-  query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#scope.handOut(
-      this,
-      settle(() => {
-        const rows = queryOn(this.#live(), statement(sql, params));
-        if (mayWrite(sql)) this.wrote = true;
-        return rows;
-      }),
-    );
-  }
-
-  #live(): DatabaseHandle {
-    if (this.#handle === undefined) {
-      throw new SyncError("ERR_CLOSED", "the transaction has already ended");
-    }
-    return this.#handle;
-  }
 }
 
 /** {@link Database} running in this thread, over one wasm `DatabaseHandle`. */
@@ -431,16 +350,4 @@ export class LocalDatabase implements Database {
 
 function noArgs(): undefined {
   return undefined;
-}
-
-/**
- * Rolls back the open transaction, if SQLite still has one (a failed COMMIT may have ended it).
- * A failure here is not reported: the error that caused the rollback is the one the caller needs.
- */
-function rollback(handle: DatabaseHandle): Promise<void> {
-  return settle(() => {
-    if (handle.inTransaction()) handle.exec("ROLLBACK", null);
-  }).catch(() => {
-    // The original error is rethrown by the caller.
-  });
 }
