@@ -96,55 +96,70 @@ export function checkBytes(bytes: unknown, what: string): Uint8Array {
   return view;
 }
 
-/** One statement parameter or row value, as the wasm layer accepts it. */
-function checkValue(value: unknown, what: string): SqlValue {
+/** Returned by `sqlValue` for a value of a kind no column can hold. */
+const UNSUPPORTED = Symbol("unsupported");
+
+/** One statement parameter or row value as the wasm layer accepts it, or `UNSUPPORTED`. */
+function sqlValue(value: unknown): SqlValue | typeof UNSUPPORTED {
   switch (typeof value) {
-    case "undefined":
-      return null;
     case "number":
     case "string":
     case "boolean":
     case "bigint":
       return value;
-    case "object": {
-      if (value === null) return null;
-      const bytes = reading(what, () => bytesOf(value));
-      if (bytes !== undefined) return bytes;
-      break;
-    }
+    case "undefined":
+      return null;
+    case "object":
+      return value === null ? null : (bytesOf(value) ?? UNSUPPORTED);
     default:
-      break;
+      return UNSUPPORTED;
   }
-  throw invalid(`unsupported value of ${what}: ${kindOf(value)}; use null, number, bigint, string, boolean or Uint8Array`);
+}
+
+function unsupported(value: unknown, what: string): SyncError {
+  return invalid(`unsupported value of ${what}: ${kindOf(value)}; use null, number, bigint, string, boolean or Uint8Array`);
 }
 
 /** The own enumerable string-keyed entries of `object` as a null-prototype object of checked values. */
 function checkRecord(object: object, what: string): Record<string, SqlValue> {
   const entries = reading(what, () => Object.entries(object));
   const out = Object.create(null) as Record<string, SqlValue>;
-  for (const [key, value] of entries) out[key] = checkValue(value, `${what}.${key}`);
+  for (const [key, value] of entries) {
+    const checkedValue = reading(`${what}.${key}`, () => sqlValue(value));
+    if (checkedValue === UNSUPPORTED) throw unsupported(value, `${what}.${key}`);
+    out[key] = checkedValue;
+  }
   return out;
 }
 
 /**
  * Statement parameters: `undefined`/`null` (none), an array (positional) or any other object
- * (named, by its own enumerable keys). Returns a checked copy, or `null` for none.
+ * (named, by its own enumerable keys). Returns a checked copy, or `null` for none. (On the path
+ * of every statement: one `try` around the loop, labels only built for an error.)
  */
 export function checkParams(params: unknown): Params | null {
   if (params === undefined || params === null) return null;
   if (typeof params !== "object" || bytesOf(params) !== undefined) {
     throw invalid(`params must be an array or an object, got ${kindOf(params)}`);
   }
-  const positional = reading("params", () => Array.isArray(params));
-  if (!positional) return checkRecord(params, "params");
+  if (!reading("params", () => Array.isArray(params))) return checkRecord(params, "params");
   const source = params as readonly unknown[];
-  const length = reading("params", () => source.length);
-  if (!Number.isSafeInteger(length) || length < 0) throw invalid("params has no valid length");
-  const out = new Array<SqlValue>(length);
-  for (let i = 0; i < length; i++) {
-    out[i] = checkValue(reading(`params[${i}]`, () => source[i]), `params[${i}]`);
+  let i = -1;
+  try {
+    const length = source.length;
+    if (!Number.isSafeInteger(length) || length < 0) throw invalid("params has no valid length");
+    const out = new Array<SqlValue>(length);
+    for (i = 0; i < length; i++) {
+      const value = source[i];
+      const checkedValue = sqlValue(value);
+      if (checkedValue === UNSUPPORTED) throw unsupported(value, `params[${i}]`);
+      out[i] = checkedValue;
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof SyncError) throw e;
+    throw invalid(`cannot read params${i < 0 ? "" : `[${i}]`}: ${e instanceof Error ? e.message : String(e)}`, e);
   }
-  return out;
 }
 
 /** An options argument: `undefined`, or an object (not an array, bytes or `null`). */

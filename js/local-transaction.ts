@@ -5,14 +5,14 @@
 // Invariants: every call into the handle goes through `settle`, so it waits while the OPFS pool
 // changes (js/worker/gate.ts) and fails only with a `SyncError`; a statement's SQL and parameters
 // are checked by js/args.ts before they reach the glue; a `tx` is unusable once its transaction
-// has ended, and the promises it hands out go through `TransactionScope.handOut` (js/shared.ts).
+// has ended, and the promises it hands out come from `TransactionScope.promises` (js/shared.ts).
 
 import type { Transaction } from "./api.js";
 import { checkParams, requireString } from "./args.js";
 import { SyncError, toSyncError } from "./errors.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import type { TransactionScope } from "./shared.js";
-import { steady } from "./worker/gate.js";
+import type { TransactionScope, TxPromises } from "./shared.js";
+import { idle, steady } from "./worker/gate.js";
 import { mayWrite } from "./writes.js";
 import type { ExecResult, Params, Row } from "./types.js";
 
@@ -52,13 +52,13 @@ export function queryOn(handle: DatabaseHandle, { sql, params }: Statement): Row
 /** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
 export class LocalTransaction implements Transaction {
   #handle: DatabaseHandle | undefined;
-  #scope: TransactionScope;
+  #promises: TxPromises;
   /** Whether a statement of this transaction may have changed rows. */
   wrote = false;
 
   constructor(handle: DatabaseHandle, scope: TransactionScope) {
     this.#handle = handle;
-    this.#scope = scope;
+    this.#promises = scope.promises(this);
   }
 
   /** Makes every later call reject: the transaction is over. */
@@ -67,25 +67,31 @@ export class LocalTransaction implements Transaction {
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#scope.handOut(
-      this,
-      settle(() => {
-        const result = execOn(this.#live(), statement(sql, params));
-        if (result.changes > 0) this.wrote = true;
-        return result;
-      }),
-    );
+    return this.#run(() => {
+      const result = execOn(this.#live(), statement(sql, params));
+      if (result.changes > 0) this.wrote = true;
+      return result;
+    });
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#scope.handOut(
-      this,
-      settle(() => {
-        const rows = queryOn(this.#live(), statement(sql, params));
-        if (mayWrite(sql)) this.wrote = true;
-        return rows;
-      }),
-    );
+    return this.#run(() => {
+      const rows = queryOn(this.#live(), statement(sql, params));
+      if (mayWrite(sql)) this.wrote = true;
+      return rows;
+    });
+  }
+
+  /** Runs a statement now (or once the OPFS pool has stopped changing) and hands out its outcome. */
+  #run<T>(call: () => T): Promise<T> {
+    if (!idle()) return this.#promises.of(settle(call));
+    return this.#promises.now(() => {
+      try {
+        return call();
+      } catch (e) {
+        throw toSyncError(e);
+      }
+    });
   }
 
   #live(): DatabaseHandle {

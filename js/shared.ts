@@ -137,6 +137,14 @@ export class Resolvers {
   }
 }
 
+/** The promises one transaction's `tx` hands out (see {@link TransactionScope.promises}). */
+export interface TxPromises {
+  /** A promise settling as `work` does. */
+  of<T>(work: Promise<T>): Promise<T>;
+  /** Runs `compute` now; a promise settling with its value, or rejecting with what it threw. */
+  now<T>(compute: () => T): Promise<T>;
+}
+
 /**
  * Which transaction of one database has its callback running, as far as that can be known for
  * sure without async context tracking (which browsers do not have).
@@ -145,8 +153,8 @@ export class Resolvers {
  * callback itself and awaited there would wait forever. Such a call is refused (`refusal()`) when
  * it is made
  *   - during the synchronous part of the callback (`call()`), or
- *   - in the code that continues right after a promise handed out by `tx` settles (`handOut()`):
- *     `await tx.exec(…); await db.query(…)`.
+ *   - in the code that continues right after a promise handed out by `tx` settles
+ *     (`promises()`): `await tx.exec(…); await db.query(…)`.
  * For the second, the promise handed out is settled in a microtask that queues, back to back, a
  * microtask that marks the transaction as inside, the settlement (which queues the reactions of
  * everyone awaiting that promise) and a microtask that clears the mark. Nothing can be queued
@@ -180,23 +188,59 @@ export class TransactionScope {
     if (this.#inside === tx) this.#inside = undefined;
   }
 
-  /** A promise settling as `work` does, whose direct continuations run marked as inside `tx`. */
-  handOut<T>(tx: object, work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const settle = (finish: () => void): void => {
-        queueMicrotask(() => {
-          this.#inside = tx;
+  /**
+   * The promises that `tx` hands out, made so that the code continuing right after each settles
+   * runs marked as inside `tx` (make one per transaction: it is built for the hot path).
+   */
+  promises(tx: object): TxPromises {
+    const enter = (): void => {
+      this.#inside = tx;
+    };
+    const leave = (): void => {
+      if (this.#inside === tx) this.#inside = undefined;
+    };
+    return {
+      of<T>(work: Promise<T>): Promise<T> {
+        return new Promise<T>((resolve, reject) => {
+          work.then(
+            (value) => {
+              queueMicrotask(enter);
+              resolve(value);
+              queueMicrotask(leave);
+            },
+            (error: unknown) => {
+              queueMicrotask(enter);
+              reject(error);
+              queueMicrotask(leave);
+            },
+          );
         });
-        finish();
-        queueMicrotask(() => {
-          if (this.#inside === tx) this.#inside = undefined;
+      },
+      now<T>(compute: () => T): Promise<T> {
+        let resolve!: (value: T) => void;
+        let reject!: (error: unknown) => void;
+        const promise = new Promise<T>((yes, no) => {
+          resolve = yes;
+          reject = no;
         });
-      };
-      work.then(
-        (value) => settle(() => resolve(value)),
-        (error: unknown) => settle(() => reject(error)),
-      );
-    });
+        // Settled in a microtask of its own, so that the caller's `await` is registered by then.
+        try {
+          const value = compute();
+          queueMicrotask(() => {
+            queueMicrotask(enter);
+            resolve(value);
+            queueMicrotask(leave);
+          });
+        } catch (error) {
+          queueMicrotask(() => {
+            queueMicrotask(enter);
+            reject(error);
+            queueMicrotask(leave);
+          });
+        }
+        return promise;
+      },
+    };
   }
 
   /** The error for `db.<method>()` called now, if it comes from inside the open transaction's callback. */

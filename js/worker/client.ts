@@ -23,7 +23,7 @@ import {
   requireString,
 } from "../args.js";
 import { SyncError, toSyncError } from "../errors.js";
-import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "../shared.js";
+import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost, type TxPromises } from "../shared.js";
 import { readOnly } from "../writes.js";
 import type {
   ChangeRecord,
@@ -147,14 +147,14 @@ export async function openWorkerDatabase(name: string): Promise<WorkerDatabase> 
 /** The `tx` of a transaction whose SQLite transaction lives in the worker. */
 class RemoteTransaction implements Transaction {
   #db: WorkerDatabase;
-  #scope: TransactionScope;
+  #promises: TxPromises;
   #id: string | undefined;
   /** Set when a call found the transaction gone with its holder. */
   lost = false;
 
   constructor(db: WorkerDatabase, scope: TransactionScope, id: string) {
     this.#db = db;
-    this.#scope = scope;
+    this.#promises = scope.promises(this);
     this.#id = id;
   }
 
@@ -163,11 +163,11 @@ class RemoteTransaction implements Transaction {
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#scope.handOut(this, this.#send("txExec", sql, params) as Promise<ExecResult>);
+    return this.#promises.of(this.#send("txExec", sql, params) as Promise<ExecResult>);
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#scope.handOut(this, this.#send("txQuery", sql, params) as Promise<Row[]>);
+    return this.#promises.of(this.#send("txQuery", sql, params) as Promise<Row[]>);
   }
 
   async #send(method: "txExec" | "txQuery", sql: string, params: Params | undefined): Promise<unknown> {
