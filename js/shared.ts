@@ -155,15 +155,16 @@ export interface TxPromises {
  *   - during the synchronous part of the callback (`call()`), or
  *   - in the code that continues right after a promise handed out by `tx` settles
  *     (`promises()`): `await tx.exec(…); await db.query(…)`.
- * For the second, the promise handed out is settled in a microtask that queues, back to back, a
- * microtask that marks the transaction as inside, the settlement (which queues the reactions of
- * everyone awaiting that promise) and a microtask that clears the mark. Nothing can be queued
- * between them, so exactly the code that awaited `tx`'s promise runs marked. Keeping the mark for
+ * For the second, the promise handed out is settled in a later microtask (by then the callback's
+ * `await` is registered), which queues, back to back, a microtask that marks the transaction as
+ * inside, the settlement (which queues the reactions of everyone awaiting that promise) and a
+ * microtask that clears the mark. No other job can sit between them in the queue, so exactly the
+ * code that awaited `tx`'s promise runs marked. Keeping the mark for
  * more microtask hops (to also cover `await helper(tx)` where `helper` awaits `tx.exec`, or
  * `Promise.all` of `tx` promises) would mark unrelated code too: other flows' jobs queued before
  * the settlement run during those hops, so an outside call could be refused. So not seen, and
  * still waiting: a call made after the callback awaited anything else (a fetch, a timer, a helper
- * function, `Promise.all`), or after awaiting a `tx` promise it obtained earlier.
+ * function, `Promise.all`), or after awaiting a `tx` promise that had settled before the `await`.
  */
 export class TransactionScope {
   /** The transaction whose callback may be running (set from `call()` until `end()`). */
