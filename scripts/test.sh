@@ -51,6 +51,7 @@ step "types" node_modules/.bin/tsc -p tests/types
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
+step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs
 step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/
 
 echo
