@@ -1,7 +1,8 @@
 // The package's public entry: `openDatabase` and every public type.
 //
 // Users import it through a runtime loader (js/load/*), which package.json "exports" picks and
-// which re-exports everything here after registering how to load the wasm module.
+// which re-exports everything here, its `openDatabase` being the value that registering how to
+// load the wasm module returned (js/load/register.ts).
 
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
