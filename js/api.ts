@@ -12,6 +12,7 @@ import type {
   GenerateBundleOptions,
   ImportResult,
   Params,
+  PendingChange,
   Row,
   SyncOptions,
   VectorClock,
@@ -97,6 +98,20 @@ export interface Database extends AsyncDisposable {
    * applied), the import stays applied and this rejects with that error.
    */
   importBundle(bytes: Uint8Array): Promise<ImportResult>;
+
+  /**
+   * Received changes that wait for a change they depend on (a bundle lost, split or reordered on
+   * the way), which has not arrived yet. They are neither applied nor sent on; the peers that
+   * hold them send them again. At most 10,000 changes (64 MiB) wait; beyond that a bundle's
+   * waiting changes are not kept (`ImportResult.deferred`).
+   */
+  pendingChanges(): Promise<PendingChange[]>;
+
+  /**
+   * Drops waiting changes (all, or those made by device `origin`); resolves with how many were
+   * dropped. A peer that holds them sends them again.
+   */
+  discardPendingChanges(origin?: string): Promise<number>;
 
   /** Unresolved conflicts, oldest first. */
   conflicts(): Promise<Conflict[]>;

@@ -174,17 +174,28 @@ function optionsObject(options: unknown, method: string): object | undefined {
 
 const DEVICE_ID = /^[0-9a-f]{32}$/;
 
-/** `generateBundle(options)`: returns the peer id, if any. */
-export function checkBundleOptions(options: unknown): string | undefined {
+/** The options of `generateBundle`, checked: every one the method knows, with its default. */
+export interface BundleOptions {
+  peerId: string | undefined;
+  unsentOnly: boolean;
+}
+
+/** `generateBundle(options)`: a checked copy of the options (a key added there must be added here). */
+export function checkBundleOptions(options: unknown): BundleOptions {
   const object = optionsObject(options, "generateBundle");
-  if (object === undefined) return undefined;
+  if (object === undefined) return { peerId: undefined, unsentOnly: false };
   const peerId = reading("options.peerId", () => (object as { peerId?: unknown }).peerId);
-  if (peerId === undefined) return undefined;
-  if (typeof peerId !== "string") throw invalid(`peerId must be a device id string, got ${kindOf(peerId)}`);
-  if (!DEVICE_ID.test(peerId)) {
+  if (peerId !== undefined && typeof peerId !== "string") {
+    throw invalid(`peerId must be a device id string, got ${kindOf(peerId)}`);
+  }
+  if (peerId !== undefined && !DEVICE_ID.test(peerId)) {
     throw invalid(`peerId must be a device id (32 lowercase hex characters), got ${JSON.stringify(peerId.slice(0, 40))}`);
   }
-  return peerId;
+  const unsentOnly = reading("options.unsentOnly", () => (object as { unsentOnly?: unknown }).unsentOnly);
+  if (unsentOnly !== undefined && typeof unsentOnly !== "boolean") {
+    throw invalid(`unsentOnly must be a boolean, got ${kindOf(unsentOnly)}`);
+  }
+  return { peerId, unsentOnly: unsentOnly === true };
 }
 
 const STRATEGIES: readonly ConflictStrategy[] = ["manual", "lww", "field-merge"];

@@ -34,6 +34,7 @@ import type {
   GenerateBundleOptions,
   ImportResult,
   Params,
+  PendingChange,
   Row,
   SyncOptions,
   VectorClock,
@@ -231,8 +232,8 @@ export class LocalDatabase implements Database {
   }
 
   async generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
-    const bundle = await this.#call("generateBundle", () => checkBundleOptions(options), (handle, peerId) => {
-      const bytes = handle.generateBundle(peerId) as Uint8Array | null;
+    const bundle = await this.#call("generateBundle", () => checkBundleOptions(options), (handle, { peerId, unsentOnly }) => {
+      const bytes = handle.generateBundle(peerId, unsentOnly) as Uint8Array | null;
       this.#wrote();
       return bytes;
     });
@@ -249,6 +250,21 @@ export class LocalDatabase implements Database {
     if (importChanged(result)) this.#emit("import");
     await this.#resolvers.run(this.#host, result.newConflicts);
     return result;
+  }
+
+  pendingChanges(): Promise<PendingChange[]> {
+    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges() as PendingChange[]);
+  }
+
+  discardPendingChanges(origin?: string): Promise<number> {
+    const args = (): void => {
+      if (origin !== undefined) requireString(origin, "origin");
+    };
+    return this.#call("discardPendingChanges", args, (handle) => {
+      const dropped = handle.discardPendingChanges(origin);
+      this.#wrote();
+      return dropped;
+    });
   }
 
   conflicts(): Promise<Conflict[]> {

@@ -105,6 +105,12 @@ export interface GenerateBundleOptions {
    * it, or for an unknown peer, all changes.
    */
   peerId?: string;
+  /**
+   * Carry only the changes no earlier bundle to `peerId` carried (for one-way flows, such as a
+   * daily file for a peer that never answers). Default `false`: every change the peer has not
+   * acknowledged, so that a lost bundle is sent again.
+   */
+  unsentOnly?: boolean;
 }
 
 /** What {@link Database.importBundle} did, counted in row changes. */
@@ -123,24 +129,55 @@ export interface ImportResult {
   skipped: boolean;
   /** Row changes of this bundle waiting for an earlier change that has not arrived yet. */
   pending: number;
+  /**
+   * Row changes of this bundle that wait for an earlier change but were not kept, because the
+   * changes already waiting reached their limit; a peer that has them sends them again later.
+   */
+  deferred: number;
   /** Row changes received earlier that this bundle allowed to be applied. */
   released: number;
   /** Ids of the new conflicts that {@link Database.conflicts} lists. */
   newConflicts: string[];
 }
 
-/** Two concurrent versions of one row. */
+/** One concurrent version of a conflicting row. */
+export interface ConflictVersion {
+  /** The device whose change left the row this way. */
+  deviceId: string;
+  /** The row as that change left it; null = deleted. */
+  row: Row | null;
+}
+
+/** Concurrent versions of one row (two or more). */
 export interface Conflict {
-  /** The same id on every replica for the same pair of changes. */
+  /** The same id on every replica that holds the same concurrent changes. */
   id: string;
   table: string;
   primaryKey: Row;
-  /** The row as this replica wrote it (or the provisional winner if neither side is ours); null = deleted. */
+  /** The row as this replica wrote it (or the provisional winner if no version is ours); null = deleted. */
   local: Row | null;
-  /** The concurrent version; null = deleted. */
+  /** The newest concurrent version other than `local`; null = deleted. */
   remote: Row | null;
+  /** Every concurrent version, the provisional winner (the row the table shows) first. */
+  versions: ConflictVersion[];
   /** When this replica detected it, ms since the epoch. */
   detectedAt: number;
+}
+
+/** A received change record that waits for a change it depends on, which has not arrived. */
+export interface PendingChange {
+  /** The device that made it. */
+  origin: string;
+  /** Its number among that device's records. */
+  seq: number;
+  /** Row changes it carries. */
+  rows: number;
+  /** Its size in bytes. */
+  bytes: number;
+  /** The first change it depends on that this replica lacks. */
+  waitsFor: { origin: string; seq: number };
+  /** When it arrived, ms since the epoch. */
+  receivedAt: number;
 }
 
 /** How to settle a conflict: keep one side, or write these values. */

@@ -7,16 +7,13 @@
 //! (`milliseconds << 16 | counter`) that never goes backwards on one replica and moves past every
 //! timestamp it has seen, so it is a stable, total tie-breaker across replicas.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
-use crate::model::DeviceId;
+use crate::ids::DeviceId;
 
 /// Device → highest change counter seen from that device. Absent devices count as 0, and two
-/// clocks are equal when every device's counter is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct VectorClock(BTreeMap<DeviceId, u64>);
+/// clocks are equal when every device's counter is. Kept as a list sorted by device, which is
+/// compact for the few devices a clock usually names and is the order it is encoded in.
+#[derive(Debug, Clone, Default)]
+pub struct VectorClock(Vec<(DeviceId, u64)>);
 
 impl PartialEq for VectorClock {
     fn eq(&self, other: &Self) -> bool {
@@ -43,7 +40,10 @@ impl VectorClock {
 
     /// The counter known for `device` (0 when unknown).
     pub fn get(&self, device: &DeviceId) -> u64 {
-        self.0.get(device).copied().unwrap_or(0)
+        match self.0.binary_search_by(|(d, _)| d.cmp(device)) {
+            Ok(i) => self.0[i].1,
+            Err(_) => 0,
+        }
     }
 
     /// Raises the entry for `device` to at least `seq`.
@@ -51,25 +51,49 @@ impl VectorClock {
         if seq == 0 {
             return;
         }
-        let entry = self.0.entry(device).or_insert(0);
-        *entry = (*entry).max(seq);
+        match self.0.binary_search_by(|(d, _)| d.cmp(&device)) {
+            Ok(i) => self.0[i].1 = self.0[i].1.max(seq),
+            Err(i) => self.0.insert(i, (device, seq)),
+        }
+    }
+
+    /// Sets the entry for `device` to exactly `seq` (0 removes it).
+    pub fn set(&mut self, device: DeviceId, seq: u64) {
+        match self.0.binary_search_by(|(d, _)| d.cmp(&device)) {
+            Ok(i) if seq == 0 => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].1 = seq,
+            Err(_) if seq == 0 => {}
+            Err(i) => self.0.insert(i, (device, seq)),
+        }
     }
 
     /// Pointwise maximum with `other`.
     pub fn merge(&mut self, other: &VectorClock) {
-        for (device, seq) in &other.0 {
+        for (device, seq) in other.iter() {
             self.observe(*device, *seq);
         }
     }
 
     /// Entries with a non-zero counter, in device order.
     pub fn iter(&self) -> impl Iterator<Item = (&DeviceId, &u64)> {
-        self.0.iter().filter(|(_, seq)| **seq > 0)
+        self.0.iter().map(|(d, s)| (d, s))
+    }
+
+    /// Number of devices with a non-zero counter.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no device has a non-zero counter.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// How `self` relates to `other`.
     pub fn compare(&self, other: &VectorClock) -> Causality {
-        let devices = self.0.keys().chain(other.0.keys());
+        let devices = self.0.iter().chain(&other.0).map(|(d, _)| d);
         let (mut less, mut greater) = (false, false);
         for device in devices {
             let (a, b) = (self.get(device), other.get(device));
@@ -149,6 +173,18 @@ mod tests {
         assert_eq!(b.compare(&a), Causality::After);
         let c: VectorClock = [(device(1), 3)].into_iter().collect();
         assert_eq!(b.compare(&c), Causality::Concurrent);
+    }
+
+    #[test]
+    fn set_replaces_and_zero_removes() {
+        let mut clock: VectorClock = [(device(1), 5), (device(3), 2)].into_iter().collect();
+        clock.set(device(1), 2);
+        clock.set(device(3), 0);
+        clock.set(device(2), 7);
+        assert_eq!(
+            clock.iter().map(|(d, s)| (*d, *s)).collect::<Vec<_>>(),
+            vec![(device(1), 2), (device(2), 7)]
+        );
     }
 
     #[test]

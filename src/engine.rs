@@ -6,10 +6,14 @@
 
 use crate::clock::VectorClock;
 use crate::error::Result;
-use crate::model::{ChangeRecord, ConflictStrategy, DeviceId, ExecOutcome, Params, Rows};
-use crate::store::{
-    Choice, Config, Conflict, ImportOutcome, Location, RandomSource, Store, WallClock,
+use crate::ids::{ConflictId, DeviceId};
+use crate::store::{Config, Store};
+
+pub use crate::model::{
+    ChangeRecord, Choice, Conflict, ConflictStrategy, ConflictVersion, ExecOutcome, ImportOutcome,
+    Params, PendingRecord, Rows,
 };
+pub use crate::store::{Carry, Location, RandomSource, WallClock};
 
 /// An open database with change capture.
 pub struct Engine {
@@ -124,7 +128,17 @@ impl Engine {
     /// Every change `peer` is not known to have (all changes when `peer` is `None` or unknown),
     /// as a bundle; `None` when there is nothing to send.
     pub fn generate_bundle(&mut self, peer: Option<&DeviceId>) -> Result<Option<Vec<u8>>> {
-        self.store.generate_bundle(peer)
+        self.store.generate_bundle(peer, Carry::Unacknowledged)
+    }
+
+    /// Like [`generate_bundle`](Self::generate_bundle), choosing which records the bundle
+    /// carries: with [`Carry::Unsent`], only those no earlier bundle to `peer` carried.
+    pub fn generate_bundle_carrying(
+        &mut self,
+        peer: Option<&DeviceId>,
+        carry: Carry,
+    ) -> Result<Option<Vec<u8>>> {
+        self.store.generate_bundle(peer, carry)
     }
 
     /// Validates a bundle completely, then applies it in one transaction.
@@ -138,8 +152,19 @@ impl Engine {
     }
 
     /// Resolves a conflict by writing the chosen version as a new change.
-    pub fn resolve_conflict(&mut self, id: &str, choice: Choice) -> Result<()> {
+    pub fn resolve_conflict(&mut self, id: ConflictId, choice: Choice) -> Result<()> {
         self.store.resolve_conflict(id, choice)
+    }
+
+    /// Received records that wait for a change they depend on.
+    pub fn pending_records(&self) -> Result<Vec<PendingRecord>> {
+        self.store.pending_records()
+    }
+
+    /// Drops waiting records (all, or those of `origin`); returns how many. A peer that holds
+    /// them sends them again.
+    pub fn discard_pending(&mut self, origin: Option<&DeviceId>) -> Result<u64> {
+        self.store.discard_pending(origin)
     }
 
     /// The whole database as bytes, to persist it elsewhere and reopen it with

@@ -70,6 +70,15 @@ pub enum Error {
     /// No conflict with that id is open.
     #[error("no open conflict with id {0}")]
     ConflictNotFound(String),
+    /// A record claims the identity (origin and sequence number) of a record already held, with
+    /// other content: two devices share an id, or a device reused its counter after losing data.
+    #[error(
+        "record {0} differs from the record with that origin and sequence number already held"
+    )]
+    RecordMismatch(String),
+    /// A bug: an impossible state was reached. Please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The stable, public identifier of an error category.
@@ -93,13 +102,14 @@ pub enum ErrorCode {
     BundleTooLarge,
     SchemaMismatch,
     ConflictNotFound,
-    /// A bug: a panic or an impossible state reached the boundary. Only the wasm layer raises it.
+    RecordMismatch,
+    /// A bug: a panic or an impossible state.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this).
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Sql,
         ErrorCode::Busy,
         ErrorCode::Closed,
@@ -117,6 +127,7 @@ impl ErrorCode {
         ErrorCode::BundleTooLarge,
         ErrorCode::SchemaMismatch,
         ErrorCode::ConflictNotFound,
+        ErrorCode::RecordMismatch,
         ErrorCode::Internal,
     ];
 
@@ -140,6 +151,7 @@ impl ErrorCode {
             ErrorCode::BundleTooLarge => "ERR_BUNDLE_TOO_LARGE",
             ErrorCode::SchemaMismatch => "ERR_SCHEMA_MISMATCH",
             ErrorCode::ConflictNotFound => "ERR_CONFLICT_NOT_FOUND",
+            ErrorCode::RecordMismatch => "ERR_RECORD_MISMATCH",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }
@@ -172,6 +184,8 @@ impl Error {
             Error::BundleTooLarge { .. } => ErrorCode::BundleTooLarge,
             Error::SchemaMismatch(_) => ErrorCode::SchemaMismatch,
             Error::ConflictNotFound(_) => ErrorCode::ConflictNotFound,
+            Error::RecordMismatch(_) => ErrorCode::RecordMismatch,
+            Error::Internal(_) => ErrorCode::Internal,
         }
     }
 

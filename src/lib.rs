@@ -7,8 +7,9 @@
 //! JavaScript.
 //!
 //! Layers, with dependencies pointing downward only: [`engine`] (the native Rust API) over
-//! [`store`] (the only code that speaks SQL) over the pure modules [`clock`], [`model`] and
-//! [`error`].
+//! [`store`] (the only code that speaks SQL) over the pure modules [`bundle`] (the file format),
+//! [`merge`] (the rules that make replicas agree), [`codec`] (every binary form), [`model`] (plain
+//! data), [`clock`], [`ids`] and [`error`].
 //!
 //! ```
 //! use sqlite_sync_wasm::{store::Location, Engine, Params};
@@ -28,8 +29,10 @@
 
 pub mod bundle;
 pub mod clock;
+pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod ids;
 pub mod merge;
 pub mod model;
 pub mod store;
@@ -37,10 +40,10 @@ pub mod store;
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 mod wasm;
 
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{Carry, Engine, EngineBuilder};
 pub use error::{Error, ErrorCode, Result};
+pub use ids::{BundleId, ConflictId, DeviceId, Dot};
 pub use model::{
-    ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
-    TableChanges, Value,
+    ChangeRecord, ChangeSet, Choice, Conflict, ConflictStrategy, ConflictVersion, ExecOutcome,
+    ImportOutcome, Params, PendingRecord, RowChange, Rows, TableChanges, Value, ValueRef,
 };
-pub use store::{Choice, Conflict, ImportOutcome};

@@ -34,6 +34,7 @@ import type {
   GenerateBundleOptions,
   ImportResult,
   Params,
+  PendingChange,
   Row,
   SyncOptions,
   VectorClock,
@@ -187,7 +188,7 @@ class RemoteTransaction implements Transaction {
 const PUBLIC_NAME: Partial<Record<Method, string>> = { begin: "transaction" };
 
 /** Methods that never write: they leave the count the resolver loop watches unchanged. */
-const READ_ONLY = new Set<Method>(["open", "syncedTables", "vectorClock", "changeLog", "conflicts"]);
+const READ_ONLY = new Set<Method>(["open", "syncedTables", "vectorClock", "changeLog", "conflicts", "pendingChanges"]);
 
 /** {@link Database} whose SQLite runs in the package worker (OPFS storage on a page). */
 export class WorkerDatabase implements Database {
@@ -343,8 +344,8 @@ export class WorkerDatabase implements Database {
 
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
     return this.#checkedSend("generateBundle", () => {
-      const peerId = checkBundleOptions(options);
-      return [peerId === undefined ? undefined : { peerId }];
+      const { peerId, unsentOnly } = checkBundleOptions(options);
+      return [peerId === undefined ? { unsentOnly } : { peerId, unsentOnly }];
     }) as Promise<Uint8Array | null>;
   }
 
@@ -352,6 +353,17 @@ export class WorkerDatabase implements Database {
     const result = (await this.#checkedSend("importBundle", () => [checkBytes(bytes, "importBundle's bytes")])) as ImportResult;
     await this.#resolvers.run(this.#host, result.newConflicts);
     return result;
+  }
+
+  pendingChanges(): Promise<PendingChange[]> {
+    return this.send("pendingChanges", []) as Promise<PendingChange[]>;
+  }
+
+  async discardPendingChanges(origin?: string): Promise<number> {
+    return (await this.#checkedSend("discardPendingChanges", () => {
+      if (origin !== undefined) requireString(origin, "origin");
+      return [origin];
+    })) as number;
   }
 
   conflicts(): Promise<Conflict[]> {

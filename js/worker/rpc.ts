@@ -26,7 +26,9 @@ export type Method =
   | "generateBundle"
   | "importBundle"
   | "conflicts"
-  | "resolveConflict";
+  | "resolveConflict"
+  | "pendingChanges"
+  | "discardPendingChanges";
 
 /** A call on one database: `conn` is the caller's connection, `name` the database it opened. */
 export interface Request {

@@ -165,6 +165,10 @@ export class Server {
         return db.changeLog();
       case "generateBundle":
         return db.generateBundle(args[0] as never);
+      case "pendingChanges":
+        return db.pendingChanges();
+      case "discardPendingChanges":
+        return db.discardPendingChanges(args[0] as never);
       case "importBundle": {
         const result: ImportResult = await db.importBundle(args[0] as Uint8Array);
         if (importChanged(result)) this.#notify(origin, name, "import");

@@ -4,20 +4,18 @@
 //! A committed local transaction becomes one [`ChangeRecord`]: its causal position (origin device,
 //! per-device sequence number, hybrid logical clock, and the vector clock it was made against) plus a
 //! [`ChangeSet`] of row changes grouped by table. Row changes name their columns through the table
-//! entry, so a record stays meaningful on a replica whose columns are in another order. Values
-//! serialise to MessagePack's own types (nil, int, float64, str, bin), so the encoding is compact
-//! and self-describing.
+//! entry, so a record stays meaningful on a replica whose columns are in another order. How these
+//! types are written as bytes is the business of [`codec`](crate::codec).
 
-use std::fmt;
 use std::hash::{Hash, Hasher};
-
-use serde::Serialize;
-
-mod decode;
-mod wire;
 
 use crate::clock::VectorClock;
 use crate::error::{Error, Result};
+use crate::ids::DeviceId;
+
+mod outcome;
+
+pub use outcome::{Choice, Conflict, ConflictVersion, ImportOutcome, NamedValues, PendingRecord};
 
 /// One SQLite value.
 #[derive(Debug, Clone)]
@@ -59,62 +57,54 @@ impl Hash for Value {
     }
 }
 
-/// A replica's identity: 16 bytes (a UUIDv7), shown as 32 lowercase hex characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DeviceId(pub [u8; 16]);
+/// A borrowed SQLite value: what a change set's bytes decode to without copying text or blobs.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
 
-impl DeviceId {
-    /// Builds a UUIDv7 from a Unix time in milliseconds and 10 random bytes.
-    pub fn new_v7(unix_ms: u64, random: [u8; 10]) -> Self {
-        let mut bytes = [0u8; 16];
-        bytes[..6].copy_from_slice(&unix_ms.to_be_bytes()[2..]);
-        bytes[6..].copy_from_slice(&random);
-        bytes[6] = (bytes[6] & 0x0f) | 0x70;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        DeviceId(bytes)
-    }
-
-    /// Parses the 32-character lowercase hex form.
-    pub fn from_hex(text: &str) -> Result<Self> {
-        id_from_hex(text)
-            .map(DeviceId)
-            .ok_or_else(|| Error::InvalidArgument(format!("not a device id: {text:?}")))
-    }
-
-    /// Builds an id from a byte slice read back from storage.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        bytes
-            .try_into()
-            .map(DeviceId)
-            .map_err(|_| Error::Corrupt(format!("device id of {} bytes", bytes.len())))
+impl ValueRef<'_> {
+    /// An owned copy.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Integer(v),
+            ValueRef::Real(v) => Value::Real(v),
+            ValueRef::Text(v) => Value::Text(v.to_owned()),
+            ValueRef::Blob(v) => Value::Blob(v.to_vec()),
+        }
     }
 }
 
-impl fmt::Display for DeviceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&id_to_hex(&self.0))
+impl PartialEq for ValueRef<'_> {
+    /// Exact equality, as for [`Value`].
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ValueRef::Null, ValueRef::Null) => true,
+            (ValueRef::Integer(a), ValueRef::Integer(b)) => a == b,
+            (ValueRef::Real(a), ValueRef::Real(b)) => a.to_bits() == b.to_bits(),
+            (ValueRef::Text(a), ValueRef::Text(b)) => a == b,
+            (ValueRef::Blob(a), ValueRef::Blob(b)) => a == b,
+            _ => false,
+        }
     }
 }
 
-/// A 16-byte id (device, bundle or conflict) as 32 lowercase hex characters.
-pub fn id_to_hex(bytes: &[u8; 16]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses 32 lowercase hex characters into a 16-byte id.
-pub fn id_from_hex(text: &str) -> Option<[u8; 16]> {
-    if text.len() != 32
-        || text
-            .bytes()
-            .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return None;
+impl Value {
+    /// A borrowed view.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(v) => ValueRef::Integer(*v),
+            Value::Real(v) => ValueRef::Real(*v),
+            Value::Text(v) => ValueRef::Text(v),
+            Value::Blob(v) => ValueRef::Blob(v),
+        }
     }
-    let mut bytes = [0u8; 16];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(bytes)
 }
 
 /// Statement parameters as the caller gave them.
@@ -181,8 +171,7 @@ impl ConflictStrategy {
 }
 
 /// One row's net change within a captured transaction. Column positions refer to the owning
-/// [`TableChanges::columns`]. Encoded as a MessagePack array led by a kind number (0 insert,
-/// 1 update, 2 delete) followed by the variant's fields, which keeps a row's overhead to 3 bytes.
+/// [`TableChanges::columns`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowChange {
     /// A new row: every column's value.
@@ -199,7 +188,7 @@ pub enum RowChange {
 }
 
 /// The changes of one table inside a [`ChangeSet`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableChanges {
     /// The table's name.
     pub table: String,
@@ -235,7 +224,7 @@ impl TableChanges {
 }
 
 /// All row changes of one captured transaction, grouped by table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeSet {
     pub tables: Vec<TableChanges>,
 }
@@ -249,16 +238,6 @@ impl ChangeSet {
     /// True when no row changed.
     pub fn is_empty(&self) -> bool {
         self.tables.iter().all(|t| t.rows.is_empty())
-    }
-
-    /// The compact MessagePack form stored in the change log.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        rmp_serde::to_vec(self).map_err(|e| Error::Corrupt(format!("cannot encode changes: {e}")))
-    }
-
-    /// Decodes the change-log form.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        decode::change_set(bytes).map_err(|e| Error::Corrupt(format!("undecodable changes: {e}")))
     }
 }
 
@@ -284,73 +263,9 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
-    fn values_round_trip_through_messagepack() {
-        let values = vec![
-            Value::Null,
-            Value::Integer(i64::MIN),
-            Value::Integer(i64::MAX),
-            Value::Integer(-1),
-            Value::Real(0.1 + 0.2),
-            Value::Real(-0.0),
-            Value::Text("héllo 🌍\0".into()),
-            Value::Blob(vec![]),
-            Value::Blob(vec![0, 255, 7]),
-        ];
-        let bytes = rmp_serde::to_vec(&values).expect("encode");
-        let back: Vec<Value> = rmp_serde::from_slice(&bytes).expect("decode");
-        assert_eq!(back, values);
-    }
-
-    #[test]
     fn equality_is_exact_across_types() {
         assert_ne!(Value::Integer(1), Value::Real(1.0));
         assert_ne!(Value::Integer(1), Value::Text("1".into()));
         assert_ne!(Value::Real(0.0), Value::Real(-0.0));
-    }
-
-    #[test]
-    fn device_id_is_uuid_v7_and_round_trips_as_hex() {
-        let id = DeviceId::new_v7(0x0123_4567_89ab, [0xff; 10]);
-        let hex = id.to_string();
-        assert_eq!(hex.len(), 32);
-        assert_eq!(&hex[..12], "0123456789ab");
-        assert_eq!(&hex[12..13], "7");
-        assert_eq!(DeviceId::from_hex(&hex), Ok(id));
-        assert!(DeviceId::from_hex("0123").is_err());
-        assert!(DeviceId::from_hex(&hex.to_uppercase()).is_err());
-    }
-
-    #[test]
-    fn an_insert_costs_few_bytes_beyond_its_values() {
-        let set = ChangeSet {
-            tables: vec![TableChanges {
-                table: "todos".into(),
-                columns: vec![
-                    "id".into(),
-                    "title".into(),
-                    "done".into(),
-                    "updated_at".into(),
-                ],
-                primary_key: vec![0],
-                rows: vec![RowChange::Insert {
-                    values: vec![
-                        Value::Integer(12345),
-                        Value::Text("todo 12345".into()),
-                        Value::Integer(0),
-                        Value::Integer(1_764_000_000_000),
-                    ],
-                }],
-            }],
-        };
-        let one = set.to_bytes().expect("encode").len();
-        let mut two = set.clone();
-        let row = two.tables[0].rows[0].clone();
-        two.tables[0].rows.push(row);
-        let per_row = two.to_bytes().expect("encode").len() - one;
-        assert!(per_row <= 28, "an insert row costs {per_row} bytes");
-        assert_eq!(
-            ChangeSet::from_bytes(&set.to_bytes().expect("encode")),
-            Ok(set)
-        );
     }
 }

@@ -53,7 +53,7 @@ fn conflict_action(columns: &[&str], key: &[&str]) -> String {
 pub fn claim_many_sql(rows: usize) -> String {
     let tuples: Vec<String> = (3..rows + 3).map(|i| format!("(?1, ?{i}, ?2)")).collect();
     format!(
-        "INSERT INTO _sync_rows (tbl, pk, meta) VALUES {} ON CONFLICT DO NOTHING",
+        "INSERT INTO main._sync_rows (tbl, pk, meta) VALUES {} ON CONFLICT DO NOTHING",
         tuples.join(", ")
     )
 }
@@ -62,7 +62,7 @@ pub fn claim_many_sql(rows: usize) -> String {
 pub fn claimed_sql(rows: usize) -> String {
     let keys: Vec<String> = (3..rows + 3).map(|i| format!("?{i}")).collect();
     format!(
-        "SELECT pk FROM _sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN ({})",
+        "SELECT pk FROM main._sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN ({})",
         keys.join(", ")
     )
 }
@@ -132,11 +132,11 @@ mod tests {
         );
         assert_eq!(
             claim_many_sql(2),
-            "INSERT INTO _sync_rows (tbl, pk, meta) VALUES (?1, ?3, ?2), (?1, ?4, ?2) ON CONFLICT DO NOTHING"
+            "INSERT INTO main._sync_rows (tbl, pk, meta) VALUES (?1, ?3, ?2), (?1, ?4, ?2) ON CONFLICT DO NOTHING"
         );
         assert_eq!(
             claimed_sql(2),
-            "SELECT pk FROM _sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN (?3, ?4)"
+            "SELECT pk FROM main._sync_rows WHERE tbl = ?1 AND meta = ?2 AND pk IN (?3, ?4)"
         );
     }
 

@@ -1,313 +1,275 @@
-//! Conflict records: kept in step with each row's causal heads, listed, and described.
+//! Conflict records (`_sync_conflicts`): kept in step with each row's heads, listed, described.
 //!
-//! A row whose merge state has two or more heads has concurrent edits. Each head other than the
-//! provisional winner (the greatest stamp) forms one conflict with the winner. Its id is a digest
-//! of the table, the key and both changes' identities, so every replica that holds the same changes
-//! derives the same ids. When the heads change (a later change saw them, or a resolution arrived)
-//! records that no longer hold are marked resolved. Whether a record is listed by `conflicts()`
-//! depends on the table's strategy: always for `manual`, never for `lww` (resolved automatically,
-//! kept for inspection), and for `field-merge` only when both sides wrote a common column or one
-//! side deleted the row.
+//! A row whose merge state holds two or more concurrent heads has one open conflict, identified by
+//! its table, key and heads ([`versions`](crate::merge::versions)). When a row's heads change (a
+//! later change saw them, a resolution arrived, a new concurrent version came), the conflict that no
+//! longer matches is marked resolved and the new one, if any, is recorded. Rows are brought in line
+//! in batches, at the end of an import or of indexing local changes, from the rows' final states:
+//! only those states are the same on every replica that holds the same changes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use rusqlite::{params, Connection};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::merge::{Head, RowMeta, RowValues};
-use crate::model::{id_from_hex, id_to_hex, ConflictStrategy, DeviceId, RowChange, Value};
-use crate::store::log;
-use crate::store::rows;
+use crate::ids::{ConflictId, DeviceId, Dot};
+use crate::merge::versions::{self, Edit};
+use crate::merge::{RowMeta, RowValues};
+use crate::model::{Conflict, ConflictStrategy, ConflictVersion, RowChange};
+use crate::store::log::{from_sql_int, to_sql_int};
+use crate::store::rowlog::Records;
+use crate::store::rowstate;
 use crate::store::tables::TableShape;
 
-/// A conflict as the API reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conflict {
-    /// 32 lowercase hex characters; equal on every replica for the same pair of changes.
-    pub id: String,
-    pub table: String,
-    /// Key column names and values.
-    pub primary_key: RowValues,
-    /// The row as this replica wrote it, or as the provisional winner has it (`None` = deleted).
-    pub local: Option<RowValues>,
-    /// The concurrent version (`None` = deleted).
-    pub remote: Option<RowValues>,
-    /// When this replica detected it, in Unix milliseconds.
-    pub detected_at: u64,
+/// Rows whose heads changed, with their final merge states, to bring their conflicts in line.
+#[derive(Default)]
+pub struct Touched(HashMap<(String, Vec<u8>), RowMeta>);
+
+impl Touched {
+    /// Notes a row's new state when it is or was in conflict (`heads_before` heads before).
+    pub fn note(&mut self, table: &str, pk: &[u8], meta: &RowMeta, heads_before: usize) {
+        if meta.heads.len() > 1 || heads_before > 1 {
+            self.0.insert((table.to_owned(), pk.to_vec()), meta.clone());
+        }
+    }
 }
 
-/// Brings a row's conflict records in line with its heads; returns each new record's id and
-/// whether it is listed.
+/// Brings the conflicts of every touched row in line with its heads. `strategy` gives each table's
+/// conflict strategy; returns each new conflict's id and whether it is listed.
 pub fn refresh(
     conn: &Connection,
-    table: &str,
-    pk: &[u8],
-    meta: &RowMeta,
-    heads_before: usize,
-    strategy: ConflictStrategy,
+    touched: Touched,
+    shapes: &HashMap<String, std::sync::Arc<TableShape>>,
+    mut strategy: impl FnMut(&str) -> Result<ConflictStrategy>,
     now_ms: u64,
-) -> Result<Vec<([u8; 16], bool)>> {
-    if heads_before < 2 && meta.heads.len() < 2 {
+) -> Result<Vec<(ConflictId, bool)>> {
+    let mut wanted = Vec::new();
+    for ((table, pk), meta) in touched.0 {
+        let desired = meta.in_conflict().then(|| {
+            let dots: Vec<Dot> = meta.heads.iter().map(|h| h.dot).collect();
+            (versions::conflict_id(&table, &pk, &dots), dots)
+        });
+        let existing = open_for_row(conn, &table, &pk)?;
+        for id in &existing {
+            if desired.as_ref().map(|(d, _)| d) != Some(id) {
+                conn.prepare_cached(
+                    "UPDATE main._sync_conflicts SET resolved_at = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id.0.as_slice(), to_sql_int(now_ms)?])?;
+            }
+        }
+        if let Some((id, dots)) = desired {
+            if !existing.contains(&id) {
+                wanted.push((table, pk, id, dots, meta.deleted, meta.tombstone));
+            }
+        }
+    }
+    if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    // Two deletes of the same row agree: there is nothing to choose between.
-    let desired: Vec<([u8; 16], &Head, &Head)> = meta
-        .conflicts()
-        .filter(|(winner, loser)| !(winner.delete && loser.delete))
-        .map(|(winner, loser)| (conflict_id(table, pk, winner, loser), winner, loser))
-        .collect();
-    let existing: Vec<Vec<u8>> = conn
-        .prepare_cached(
-            "SELECT id FROM _sync_conflicts WHERE tbl = ?1 AND pk = ?2 AND resolved_at IS NULL",
-        )?
-        .query_map(params![table, pk], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for id in &existing {
-        if !desired
-            .iter()
-            .any(|(d, _, _)| d.as_slice() == id.as_slice())
-        {
-            conn.prepare_cached("UPDATE _sync_conflicts SET resolved_at = ?2 WHERE id = ?1")?
-                .execute(params![id, log::to_sql_int(now_ms)?])?;
+    let mut records = Records::default();
+    for (table, pk, _, dots, ..) in &wanted {
+        for dot in dots {
+            records.want(*dot, table, pk);
         }
     }
-    let mut created = Vec::new();
-    for (id, winner, loser) in desired {
-        if existing.iter().any(|e| e.as_slice() == id.as_slice()) {
-            continue;
-        }
-        let visible = match strategy {
-            ConflictStrategy::Manual => true,
-            ConflictStrategy::LastWriterWins => false,
-            ConflictStrategy::FieldMerge => winner.overlaps(loser),
+    records.load(conn)?;
+    let mut created = Vec::with_capacity(wanted.len());
+    for (table, pk, id, dots, deleted, tombstone) in wanted {
+        let listed = match (strategy(&table)?, shapes.get(&table)) {
+            (ConflictStrategy::LastWriterWins, _) | (_, None) => false,
+            (strategy, Some(shape)) => {
+                let base = base_row(conn, shape, &pk, deleted, tombstone)?;
+                let edits = edits(&records, &table, &pk, &dots)?;
+                let versions = versions::versions(&base, &edits);
+                versions::listed(strategy, &edits, &versions)
+            }
         };
         let inserted = conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO _sync_conflicts (id, tbl, pk, winner, loser, visible, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR IGNORE INTO main._sync_conflicts (id, tbl, pk, heads, visible, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
-                id.as_slice(),
+                id.0.as_slice(),
                 table,
                 pk,
-                dot(winner),
-                dot(loser),
-                visible,
-                log::to_sql_int(now_ms)?
+                encode_dots(&dots),
+                listed,
+                to_sql_int(now_ms)?
             ])?;
         if inserted == 1 {
-            created.push((id, visible));
+            created.push((id, listed));
         }
     }
     Ok(created)
 }
 
-/// The row a conflict concerns: table, encoded key, winner and loser as (origin, seq).
+/// The merged row a conflict's versions start from: the table's row, or the tombstone.
+fn base_row(
+    conn: &Connection,
+    shape: &TableShape,
+    pk: &[u8],
+    deleted: bool,
+    tombstone: Option<RowValues>,
+) -> Result<RowValues> {
+    if deleted {
+        return Ok(tombstone.unwrap_or_default());
+    }
+    let key = rowstate::decode_key(pk)?;
+    Ok(rowstate::current(conn, shape, &key)?.unwrap_or_default())
+}
+
+fn open_for_row(conn: &Connection, table: &str, pk: &[u8]) -> Result<Vec<ConflictId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM main._sync_conflicts WHERE tbl = ?1 AND pk = ?2 AND resolved_at IS NULL",
+    )?;
+    let ids = stmt.query_map(params![table, pk], |r| r.get::<_, Vec<u8>>(0))?;
+    ids.map(|id| ConflictId::from_slice(&id?)).collect()
+}
+
+fn encode_dots(dots: &[Dot]) -> Vec<u8> {
+    dots.iter().flat_map(|d| d.to_bytes()).collect()
+}
+
+fn decode_dots(bytes: &[u8]) -> Result<Vec<Dot>> {
+    if bytes.len() % 24 != 0 {
+        return Err(Error::Corrupt("a conflict's heads are unreadable".into()));
+    }
+    bytes.chunks(24).map(Dot::from_bytes).collect()
+}
+
+/// An open conflict's row and heads, as stored.
 pub struct Located {
+    pub id: ConflictId,
     pub table: String,
     pub pk: Vec<u8>,
-    pub winner: (DeviceId, u64),
-    pub loser: (DeviceId, u64),
+    pub heads: Vec<Dot>,
     pub detected_at: u64,
 }
 
-/// Open, listed conflicts, oldest first.
-pub fn open(conn: &Connection) -> Result<Vec<([u8; 16], Located)>> {
-    open_matching(conn, None)
-}
-
-/// Open, listed conflicts, all or only the one with id `only`.
-fn open_matching(conn: &Connection, only: Option<&[u8]>) -> Result<Vec<([u8; 16], Located)>> {
+/// Open, listed conflicts, oldest first (all, or only the one with id `only`).
+pub fn unresolved(conn: &Connection, only: Option<ConflictId>) -> Result<Vec<Located>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, tbl, pk, winner, loser, detected_at FROM _sync_conflicts
+        "SELECT id, tbl, pk, heads, detected_at FROM main._sync_conflicts
          WHERE resolved_at IS NULL AND visible = 1 AND (?1 IS NULL OR id = ?1)
          ORDER BY detected_at, id",
     )?;
+    let only = only.map(|id| id.0.to_vec());
     let rows = stmt.query_map(params![only], |r| {
         Ok((
             r.get::<_, Vec<u8>>(0)?,
-            r.get(1)?,
-            r.get(2)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
             r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, Vec<u8>>(4)?,
-            r.get(5)?,
+            r.get::<_, i64>(4)?,
         ))
     })?;
     rows.map(|row| {
-        let (id, table, pk, winner, loser, detected_at) = row?;
-        let id: [u8; 16] = id
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::Corrupt("conflict id length".into()))?;
-        Ok((
-            id,
-            Located {
-                table,
-                pk,
-                winner: undot(&winner)?,
-                loser: undot(&loser)?,
-                detected_at: log::from_sql_int(detected_at)?,
-            },
-        ))
+        let (id, table, pk, heads, detected_at) = row?;
+        Ok(Located {
+            id: ConflictId::from_slice(&id)?,
+            table,
+            pk,
+            heads: decode_dots(&heads)?,
+            detected_at: from_sql_int(detected_at)?,
+        })
     })
     .collect()
 }
 
-/// Describes a conflict with both versions of the row, from this replica's point of view.
+/// Describes conflicts with every version of their rows, from the point of view of device `me`.
 pub fn describe(
     conn: &Connection,
-    records: &mut Records,
     me: DeviceId,
-    shape: &TableShape,
-    id: [u8; 16],
-    at: &Located,
-) -> Result<Conflict> {
-    let key = rows::decode_key(&at.pk)?;
-    let base = match rows::current(conn, shape, &key)? {
-        Some(values) => values,
-        None => rows::load(conn, &shape.name, &at.pk)?
-            .and_then(|m| m.tombstone)
-            .unwrap_or_default(),
-    };
-    let winner = records.change(conn, &shape.name, &at.pk, at.winner)?;
-    let loser = records.change(conn, &shape.name, &at.pk, at.loser)?;
-    let (winner, loser) = (
-        version(&base, &winner, &loser),
-        version(&base, &loser, &winner),
-    );
-    let (local, remote) = if at.loser.0 == me {
-        (loser, winner)
-    } else {
-        (winner, loser)
-    };
-    Ok(Conflict {
-        id: id_to_hex(&id),
-        table: shape.name.clone(),
-        primary_key: shape.key_columns().map(str::to_owned).zip(key).collect(),
-        local,
-        remote,
-        detected_at: at.detected_at,
-    })
-}
-
-/// A change to one row: the column names of its record and the row change.
-type RowEdit = (Arc<Vec<String>>, RowChange);
-
-/// Change records decoded once and indexed by row, shared by the conflicts described together
-/// (many conflicts usually come from the same few records).
-#[derive(Default)]
-pub struct Records(HashMap<(DeviceId, u64), RowsOfRecord>);
-
-/// One record's row changes by (table, encoded key).
-type RowsOfRecord = HashMap<(String, Vec<u8>), RowEdit>;
-
-impl Records {
-    /// The change a record made to the row with encoded key `pk` of `table`.
-    fn change(
-        &mut self,
-        conn: &Connection,
-        table: &str,
-        pk: &[u8],
-        (origin, seq): (DeviceId, u64),
-    ) -> Result<RowEdit> {
-        let rows = match self.0.entry((origin, seq)) {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => {
-                entry.insert(index_record(conn, origin, seq)?)
-            }
+    shapes: &HashMap<String, std::sync::Arc<TableShape>>,
+    located: Vec<Located>,
+) -> Result<Vec<Conflict>> {
+    let mut records = Records::default();
+    for at in &located {
+        for dot in &at.heads {
+            records.want(*dot, &at.table, &at.pk);
+        }
+    }
+    records.load(conn)?;
+    let mut out = Vec::with_capacity(located.len());
+    for at in located {
+        let Some(shape) = shapes.get(&at.table) else {
+            continue;
         };
-        rows.get(&(table.to_owned(), pk.to_vec()))
-            .cloned()
-            .ok_or_else(|| {
-                Error::Corrupt("conflict names a change that does not touch its row".into())
-            })
-    }
-}
-
-/// Decodes a record and indexes its row changes.
-fn index_record(conn: &Connection, origin: DeviceId, seq: u64) -> Result<RowsOfRecord> {
-    let record = log::get(conn, &origin, seq)?
-        .ok_or_else(|| Error::Corrupt("conflict names a missing change".into()))?;
-    let mut rows = HashMap::new();
-    for changes in record.changes.tables {
-        let columns = Arc::new(changes.columns.clone());
-        for row in &changes.rows {
-            let key = rows::encode_key(&changes.key_of(row)?);
-            rows.insert((changes.table.clone(), key), (columns.clone(), row.clone()));
-        }
-    }
-    Ok(rows)
-}
-
-/// The row as one side (`mine`) left it: the merged row (`base`), with the columns only the other
-/// side (`theirs`) updated set back to what they were before, and this side's own writes on top.
-/// `None` when this side deleted the row.
-fn version(base: &RowValues, mine: &RowEdit, theirs: &RowEdit) -> Option<RowValues> {
-    let mut values = base.clone();
-    let mut set = |column: &str, value: &Value| match values.iter_mut().find(|(c, _)| c == column) {
-        Some(slot) => slot.1 = value.clone(),
-        None => values.push((column.to_owned(), value.clone())),
-    };
-    let (my_columns, my_change) = mine;
-    let writes: Vec<(&str, &Value)> = match my_change {
-        RowChange::Delete { .. } => return None,
-        RowChange::Insert { values } => my_columns.iter().map(String::as_str).zip(values).collect(),
-        RowChange::Update { columns, new, .. } => columns
+        let meta = rowstate::load(conn, &at.table, &shape.generations, &at.pk)?
+            .ok_or_else(|| Error::Corrupt("a conflict names a row without merge state".into()))?;
+        let base = base_row(conn, shape, &at.pk, meta.deleted, meta.tombstone)?;
+        let edits = edits(&records, &at.table, &at.pk, &at.heads)?;
+        let rows = versions::versions(&base, &edits);
+        let versions: Vec<ConflictVersion> = edits
             .iter()
-            .zip(new)
-            .filter_map(|(&i, v)| my_columns.get(i as usize).map(|c| (c.as_str(), v)))
-            .collect(),
-    };
-    if let (their_columns, RowChange::Update { columns, old, .. }) = theirs {
-        for (&i, before) in columns.iter().zip(old) {
-            if let Some(column) = their_columns.get(i as usize) {
-                if !writes.iter().any(|(c, _)| c == column) {
-                    set(column, before);
-                }
-            }
-        }
+            .zip(rows)
+            .map(|(edit, values)| ConflictVersion {
+                device: edit.origin,
+                values,
+            })
+            .collect();
+        let mine = versions.iter().position(|v| v.device == me).unwrap_or(0);
+        let theirs = (0..versions.len()).find(|&i| i != mine).unwrap_or(mine);
+        let key = rowstate::decode_key(&at.pk)?;
+        out.push(Conflict {
+            id: at.id,
+            table: at.table,
+            primary_key: shape.key_columns().map(str::to_owned).zip(key).collect(),
+            local: versions[mine].values.clone(),
+            remote: versions[theirs].values.clone(),
+            versions,
+            detected_at: at.detected_at,
+        });
     }
-    for (column, value) in writes {
-        set(column, value);
-    }
-    Some(values)
+    Ok(out)
 }
 
-/// Finds an unresolved conflict by its hex id.
-pub fn find(conn: &Connection, id: &str) -> Result<Option<([u8; 16], Located)>> {
-    let Some(raw) = id_from_hex(id) else {
-        return Ok(None);
+/// Each head's edit of the row.
+fn edits<'r>(records: &'r Records, table: &str, pk: &[u8], dots: &[Dot]) -> Result<Vec<Edit<'r>>> {
+    dots.iter()
+        .map(|dot| {
+            let (columns, row) = records.row(*dot, table, pk).ok_or_else(|| {
+                Error::Corrupt(format!("record {dot} does not touch a row it conflicts on"))
+            })?;
+            Ok(edit_of(dot.origin, columns, row))
+        })
+        .collect()
+}
+
+/// What a row change does, as a conflict's version sees it.
+fn edit_of<'a>(origin: DeviceId, columns: &'a [String], row: &'a RowChange) -> Edit<'a> {
+    let named = |positions: &'a [u32], values: &'a [crate::model::Value]| {
+        positions
+            .iter()
+            .zip(values)
+            .filter_map(|(&i, v)| columns.get(i as usize).map(|c| (c.as_str(), v)))
+            .collect::<Vec<_>>()
     };
-    Ok(open_matching(conn, Some(&raw))?.into_iter().next())
-}
-
-fn conflict_id(table: &str, pk: &[u8], winner: &Head, loser: &Head) -> [u8; 16] {
-    let mut hasher = Sha256::new();
-    hasher.update(table.as_bytes());
-    hasher.update([0]);
-    hasher.update(pk);
-    hasher.update(dot(winner));
-    hasher.update(dot(loser));
-    let digest = hasher.finalize();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    id
-}
-
-fn dot(head: &Head) -> Vec<u8> {
-    let mut out = head.origin.0.to_vec();
-    out.extend_from_slice(&head.seq.to_be_bytes());
-    out
-}
-
-fn undot(bytes: &[u8]) -> Result<(DeviceId, u64)> {
-    let (origin, seq) = bytes
-        .split_at_checked(16)
-        .ok_or_else(|| Error::Corrupt("conflict change id".into()))?;
-    let seq: [u8; 8] = seq
-        .try_into()
-        .map_err(|_| Error::Corrupt("conflict change id".into()))?;
-    Ok((DeviceId::from_slice(origin)?, u64::from_be_bytes(seq)))
+    match row {
+        RowChange::Insert { values } => Edit {
+            origin,
+            delete: false,
+            writes: columns.iter().map(String::as_str).zip(values).collect(),
+            before: Vec::new(),
+        },
+        RowChange::Update {
+            columns: positions,
+            old,
+            new,
+            ..
+        } => Edit {
+            origin,
+            delete: false,
+            writes: named(positions, new),
+            before: named(positions, old),
+        },
+        RowChange::Delete { .. } => Edit {
+            origin,
+            delete: true,
+            writes: Vec::new(),
+            before: Vec::new(),
+        },
+    }
 }

@@ -8,29 +8,17 @@
 //! statement that needs a parameter the call did not supply is an error, as is a positional value
 //! no statement used: silently binding NULL would hide bugs.
 
-use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Batch, Connection, Statement};
 
 use fallible_iterator::FallibleIterator;
 use rusqlite::fallible_iterator;
 
 use crate::error::{Error, Result};
-use crate::model::{ExecOutcome, Params, Rows, Value};
-use crate::store::capture::{lock, owned};
+use crate::model::{ExecOutcome, Params, Rows};
+use crate::store::capture::{self, lock, Mode};
 use crate::store::statement::{classify, StatementKind};
+use crate::store::values::owned;
 use crate::store::{log, Journal};
-
-impl ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Integer(v) => ValueRef::Integer(*v),
-            Value::Real(v) => ValueRef::Real(*v),
-            Value::Text(v) => ValueRef::Text(v.as_bytes()),
-            Value::Blob(v) => ValueRef::Blob(v),
-        }))
-    }
-}
 
 /// Hands out a call's parameters to its statements.
 pub struct Binder<'p> {
@@ -149,7 +137,11 @@ impl Journal {
     ) -> Result<()> {
         binder.bind(stmt)?;
         let counts = kind == StatementKind::Write;
-        let mut run = |stmt: &mut Statement<'_>| run_to_end(conn, stmt, counts, collect, out);
+        let user_sql = self.user_sql.clone();
+        let mut run = |stmt: &mut Statement<'_>| {
+            let _user = user_sql.raise();
+            run_to_end(conn, stmt, counts, collect, out)
+        };
         match kind {
             StatementKind::Begin => run(stmt),
             StatementKind::Commit | StatementKind::Savepoint | StatementKind::Release => {
@@ -161,11 +153,29 @@ impl Journal {
                 self.rolled_back(conn)
             }
             StatementKind::Schema => {
-                self.flush(conn)?;
-                lock(&self.capture).suspended = true;
-                let result = run(stmt);
-                lock(&self.capture).suspended = false;
-                self.refresh(conn)?;
+                // A schema statement's own row changes (the implicit delete of a dropped table)
+                // are not recorded, but foreign-key actions it sets off in synced tables are, in
+                // the same transaction.
+                let wrap = self.capturing && conn.is_autocommit();
+                if wrap {
+                    conn.prepare_cached("BEGIN")?.raw_execute()?;
+                } else {
+                    self.flush(conn)?;
+                }
+                let result = {
+                    let _mode = capture::enter(&self.capture, Mode::ReactionsOnly);
+                    run(stmt)
+                };
+                let result = result.and_then(|()| self.refresh(conn)).and_then(|()| {
+                    if wrap {
+                        self.commit(conn)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if result.is_err() {
+                    self.failed(conn, wrap)?;
+                }
                 result
             }
             StatementKind::Write | StatementKind::Other | StatementKind::Unwrappable => {
@@ -205,7 +215,10 @@ impl Journal {
         }
         let mut batch = Batch::new(conn, sql);
         let outcome = (|| {
-            while let Some(mut stmt) = batch.next()? {
+            while let Some(mut stmt) = {
+                let _user = self.user_sql.raise();
+                batch.next()?
+            } {
                 let kind = classify(&stmt.expanded_sql().unwrap_or_default());
                 if wrapped && kind.controls_transactions() {
                     wrapped = false;
@@ -250,10 +263,11 @@ impl Journal {
         }
     }
 
-    /// Forgets buffered changes and re-reads the local counter after a rollback.
+    /// Forgets buffered changes and re-reads what a rollback may have undone: the local counter,
+    /// and which tables are synced.
     pub(super) fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
         lock(&self.capture).discard();
-        self.local_seq = log::latest(conn, &self.device)?.map_or(0, |(seq, _)| seq);
-        Ok(())
+        self.local_seq = log::latest_seq(conn, &self.device)?;
+        self.resync_tables(conn)
     }
 }

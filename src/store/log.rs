@@ -1,132 +1,108 @@
-//! The change log: one append-only `_sync_log` row per transaction, from this device or received
-//! from others, keyed by (origin, seq), and the per-device frontier of what has been applied.
+//! The change log: one `_sync_log` row per applied record, from this device or received from
+//! others, keyed by its dot (origin, seq), and the per-device frontier of what has been applied.
 //!
-//! The row data is stored as the MessagePack [`ChangeSet`], and the causal context as a MessagePack
-//! [`VectorClock`], so a record is shipped exactly as stored. A received record whose predecessors
-//! have not arrived yet waits with `applied = 0`. Only this module reads or writes these tables.
+//! A record is stored as it travels: its origin's hybrid logical clock, its causal context (the
+//! canonical clock encoding), its change set bytes and its digest, so it is shipped again exactly
+//! as received. Beside them the log keeps the record's effective stamp (the clock the merge
+//! uses, see [`stamp`](crate::merge::stamp)). Records of one origin are applied in sequence order
+//! without gaps, so the applied records of an origin are exactly `1..=frontier`. Only this module
+//! reads or writes these tables.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::bundle::{Bytes, WireRecord};
+use crate::bundle::RecordDigest;
 use crate::clock::VectorClock;
+use crate::codec::Reader;
 use crate::error::{Error, Result};
-use crate::model::{ChangeRecord, ChangeSet, DeviceId};
+use crate::ids::{DeviceId, Dot};
+use crate::model::{ChangeRecord, ChangeSet};
 
-/// A local (already applied) record: its position, causal context and encoded change set.
-pub struct LocalRecord<'a> {
-    pub origin: &'a DeviceId,
-    pub seq: u64,
+/// A record to store: its dot, clocks, change set, and what the import knows of it.
+pub struct Entry<'a> {
+    pub dot: Dot,
     pub hlc: u64,
+    /// The effective stamp.
+    pub stamp: u64,
+    /// The encoded causal context.
     pub clock: &'a [u8],
     pub changes: &'a [u8],
     /// Number of row changes in `changes`.
     pub rows: u64,
+    pub digest: RecordDigest,
 }
 
-/// Appends a local record.
-pub fn append(conn: &Connection, record: &LocalRecord<'_>) -> Result<()> {
+/// Appends an applied record.
+pub fn append(conn: &Connection, entry: &Entry<'_>) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO _sync_log (origin, seq, hlc, clock, changes, rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO main._sync_log (origin, seq, hlc, stamp, clock, changes, rows, digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        record.origin.0.as_slice(),
-        to_sql_int(record.seq)?,
-        to_sql_int(record.hlc)?,
-        record.clock,
-        record.changes,
-        to_sql_int(record.rows)?
+        entry.dot.origin.0.as_slice(),
+        to_sql_int(entry.dot.seq)?,
+        to_sql_int(entry.hlc)?,
+        to_sql_int(entry.stamp)?,
+        entry.clock,
+        entry.changes,
+        to_sql_int(entry.rows)?,
+        entry.digest.0.as_slice()
     ])?;
     Ok(())
 }
 
-/// The number of row changes of a record the log holds, or `None` when it does not hold it.
-pub fn held_rows(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<Option<u64>> {
-    let rows: Option<i64> = conn
-        .prepare_cached("SELECT rows FROM _sync_log WHERE origin = ?1 AND seq = ?2")?
-        .query_row(params![origin.0.as_slice(), to_sql_int(seq)?], |r| r.get(0))
+/// The number of row changes and the digest of a record the log holds, if it holds it.
+pub fn held(conn: &Connection, dot: Dot) -> Result<Option<(u64, RecordDigest)>> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT rows, digest FROM main._sync_log WHERE origin = ?1 AND seq = ?2")?
+        .query_row(
+            params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
-    rows.map(from_sql_int).transpose()
+    row.map(|(rows, digest)| Ok((from_sql_int(rows)?, digest_from(&digest)?)))
+        .transpose()
 }
 
-/// Stores a received record (of `rows` row changes) the log does not hold, as applied or as
-/// waiting to be.
-pub fn receive(conn: &Connection, record: &WireRecord, rows: u64, applied: bool) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO _sync_log (origin, seq, hlc, clock, changes, applied, rows)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        record.origin.0.as_slice(),
-        to_sql_int(record.seq)?,
-        to_sql_int(record.hlc)?,
-        encode_clock(&record.clock)?,
-        record.changes.0.as_slice(),
-        applied,
-        to_sql_int(rows)?
-    ])?;
-    Ok(())
-}
-
-/// Every record still waiting for a predecessor, by origin and sequence.
-pub fn waiting(conn: &Connection) -> Result<Vec<WireRecord>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT origin, seq, hlc, clock, changes FROM _sync_log WHERE applied = 0 ORDER BY origin, seq",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get(4)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (origin, seq, hlc, clock, changes) = row?;
-        wire(&origin, seq, hlc, &clock, changes)
-    })
-    .collect()
-}
-
-/// Marks a record that was waiting as applied.
-pub fn mark_applied(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<()> {
-    conn.prepare_cached("UPDATE _sync_log SET applied = 1 WHERE origin = ?1 AND seq = ?2")?
-        .execute(params![origin.0.as_slice(), to_sql_int(seq)?])?;
-    Ok(())
+/// The effective stamp of an applied record.
+pub fn stamp_of(conn: &Connection, dot: Dot) -> Result<Option<u64>> {
+    let stamp: Option<i64> = conn
+        .prepare_cached("SELECT stamp FROM main._sync_log WHERE origin = ?1 AND seq = ?2")?
+        .query_row(
+            params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?],
+            |r| r.get(0),
+        )
+        .optional()?;
+    stamp.map(from_sql_int).transpose()
 }
 
 /// Moves `origin`'s applied frontier to `seq`.
 pub fn advance(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<()> {
-    let seq = to_sql_int(seq)?;
     conn.prepare_cached(
-        "INSERT INTO _sync_clock (origin, seq) VALUES (?1, ?2)
+        "INSERT INTO main._sync_clock (origin, seq) VALUES (?1, ?2)
          ON CONFLICT (origin) DO UPDATE SET seq = max(seq, excluded.seq)",
     )?
-    .execute(params![origin.0.as_slice(), seq])?;
+    .execute(params![origin.0.as_slice(), to_sql_int(seq)?])?;
     Ok(())
 }
 
-/// The highest sequence number recorded for `origin`, and that record's hybrid logical clock.
-pub fn latest(conn: &Connection, origin: &DeviceId) -> Result<Option<(u64, u64)>> {
-    let row: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT seq, hlc FROM _sync_log WHERE origin = ?1 ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row(params![origin.0.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    row.map(|(seq, hlc)| Ok((from_sql_int(seq)?, from_sql_int(hlc)?)))
-        .transpose()
+/// The highest sequence number the log holds for `origin`.
+pub fn latest_seq(conn: &Connection, origin: &DeviceId) -> Result<u64> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM main._sync_log WHERE origin = ?1")?
+        .query_row(params![origin.0.as_slice()], |r| r.get(0))?;
+    seq.map_or(Ok(0), from_sql_int)
 }
 
-/// The greatest hybrid logical clock of any record.
-pub fn max_hlc(conn: &Connection) -> Result<u64> {
-    let hlc: Option<i64> = conn.query_row("SELECT max(hlc) FROM _sync_log", [], |r| r.get(0))?;
-    hlc.map_or(Ok(0), from_sql_int)
+/// The greatest effective stamp of any record.
+pub fn max_stamp(conn: &Connection) -> Result<u64> {
+    let stamp: Option<i64> =
+        conn.query_row("SELECT max(stamp) FROM main._sync_log", [], |r| r.get(0))?;
+    stamp.map_or(Ok(0), from_sql_int)
 }
 
-/// Per other device, the highest counter applied without gaps.
+/// Per other device, the highest counter applied.
 pub fn frontier(conn: &Connection) -> Result<VectorClock> {
-    let mut stmt = conn.prepare_cached("SELECT origin, seq FROM _sync_clock")?;
+    let mut stmt = conn.prepare_cached("SELECT origin, seq FROM main._sync_clock")?;
     let mut rows = stmt.query([])?;
     let mut clock = VectorClock::new();
     while let Some(row) = rows.next()? {
@@ -138,51 +114,68 @@ pub fn frontier(conn: &Connection) -> Result<VectorClock> {
 
 /// The devices that have records in the log.
 pub fn origins(conn: &Connection) -> Result<Vec<DeviceId>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT origin FROM _sync_log")?;
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT origin FROM main._sync_log")?;
     let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
     rows.map(|origin| DeviceId::from_slice(&origin?)).collect()
 }
 
+/// A stored record as it is sent again.
+pub struct Stored {
+    pub dot: Dot,
+    pub hlc: u64,
+    pub stamp: u64,
+    pub clock: Vec<u8>,
+    pub changes: Vec<u8>,
+    pub digest: RecordDigest,
+}
+
 /// Records of `origin` with a sequence number above `after`, in order.
-pub fn after(conn: &Connection, origin: &DeviceId, after: u64) -> Result<Vec<WireRecord>> {
+pub fn after(conn: &Connection, origin: &DeviceId, after: u64) -> Result<Vec<Stored>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, hlc, clock, changes FROM _sync_log WHERE origin = ?1 AND seq > ?2 ORDER BY seq",
+        "SELECT seq, hlc, stamp, clock, changes, digest FROM main._sync_log
+         WHERE origin = ?1 AND seq > ?2 ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![origin.0.as_slice(), to_sql_int(after)?], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get::<_, Vec<u8>>(2)?, r.get(3)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+            r.get::<_, Vec<u8>>(5)?,
+        ))
     })?;
     rows.map(|row| {
-        let (seq, hlc, clock, changes) = row?;
-        wire(&origin.0, seq, hlc, &clock, changes)
+        let (seq, hlc, stamp, clock, changes, digest) = row?;
+        Ok(Stored {
+            dot: Dot::new(*origin, from_sql_int(seq)?),
+            hlc: from_sql_int(hlc)?,
+            stamp: from_sql_int(stamp)?,
+            clock,
+            changes,
+            digest: digest_from(&digest)?,
+        })
     })
     .collect()
 }
 
-/// One record, decoded.
-pub fn get(conn: &Connection, origin: &DeviceId, seq: u64) -> Result<Option<ChangeRecord>> {
-    let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
-        .prepare_cached("SELECT hlc, clock, changes FROM _sync_log WHERE origin = ?1 AND seq = ?2")?
-        .query_row(params![origin.0.as_slice(), to_sql_int(seq)?], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+/// The change set bytes and effective stamp of an applied record.
+pub fn changes_of(conn: &Connection, dot: Dot) -> Result<Option<(Vec<u8>, u64)>> {
+    let row: Option<(Vec<u8>, i64)> = conn
+        .prepare_cached("SELECT changes, stamp FROM main._sync_log WHERE origin = ?1 AND seq = ?2")?
+        .query_row(
+            params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
-    row.map(|(hlc, clock, changes)| {
-        Ok(ChangeRecord {
-            origin: *origin,
-            seq,
-            hlc: from_sql_int(hlc)?,
-            clock: decode_clock(&clock)?,
-            changes: ChangeSet::from_bytes(&changes)?,
-        })
-    })
-    .transpose()
+    row.map(|(changes, stamp)| Ok((changes, from_sql_int(stamp)?)))
+        .transpose()
 }
 
-/// Every applied record, in commit order (hybrid logical clock, then origin and sequence).
+/// Every applied record, in commit order (effective stamp, then origin and sequence).
 pub fn read_all(conn: &Connection) -> Result<Vec<ChangeRecord>> {
     let mut stmt = conn.prepare(
-        "SELECT origin, seq, hlc, clock, changes FROM _sync_log WHERE applied = 1
-         ORDER BY hlc, origin, seq",
+        "SELECT origin, seq, hlc, clock, changes FROM main._sync_log ORDER BY stamp, origin, seq",
     )?;
     let mut rows = stmt.query([])?;
     let mut records = Vec::new();
@@ -201,23 +194,22 @@ pub fn read_all(conn: &Connection) -> Result<Vec<ChangeRecord>> {
     Ok(records)
 }
 
-/// The stored form of a causal context.
-pub fn encode_clock(clock: &VectorClock) -> Result<Vec<u8>> {
-    rmp_serde::to_vec(clock).map_err(|e| Error::Corrupt(format!("cannot encode clock: {e}")))
+/// Reads a stored causal context.
+pub fn decode_clock(bytes: &[u8]) -> Result<VectorClock> {
+    let mut reader = Reader::new(bytes);
+    let clock = reader
+        .clock()
+        .map_err(|e| Error::Corrupt(format!("undecodable clock: {e}")))?;
+    reader
+        .finish("clock")
+        .map_err(|e| Error::Corrupt(format!("undecodable clock: {e}")))?;
+    Ok(clock)
 }
 
-fn decode_clock(bytes: &[u8]) -> Result<VectorClock> {
-    rmp_serde::from_slice(bytes).map_err(|e| Error::Corrupt(format!("undecodable clock: {e}")))
-}
-
-fn wire(origin: &[u8], seq: i64, hlc: i64, clock: &[u8], changes: Vec<u8>) -> Result<WireRecord> {
-    Ok(WireRecord {
-        origin: DeviceId::from_slice(origin)?,
-        seq: from_sql_int(seq)?,
-        hlc: from_sql_int(hlc)?,
-        clock: decode_clock(clock)?,
-        changes: Bytes(changes),
-    })
+/// Reads a stored digest.
+pub fn digest_from(bytes: &[u8]) -> Result<RecordDigest> {
+    RecordDigest::from_slice(bytes)
+        .ok_or_else(|| Error::Corrupt(format!("a record digest of {} bytes", bytes.len())))
 }
 
 pub fn to_sql_int(value: u64) -> Result<i64> {

@@ -9,29 +9,37 @@
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
 
 pub mod apply;
+mod authorize;
 mod capture;
 mod conflicts;
 mod exec;
+mod export;
 mod import;
+mod local;
 mod log;
-mod merger;
-mod net;
+mod migrate;
+mod peers;
+mod pending;
 pub mod quote;
 mod resolve;
-mod rows;
+mod rowlog;
+mod rowstate;
 mod schema;
 mod statement;
-mod sync;
 mod tables;
+mod values;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::bundle::digest::{encode_clock, record_digest};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
+use crate::ids::{BundleId, DeviceId, Dot};
 use crate::model::{
-    ChangeRecord, ChangeSet, ConflictStrategy, DeviceId, ExecOutcome, Params, RowChange, Rows,
+    ChangeRecord, ChangeSet, ConflictStrategy, ExecOutcome, Params, PendingRecord, RowChange, Rows,
     TableChanges,
 };
 use capture::{lock, SharedCapture};
@@ -39,9 +47,7 @@ use exec::{Binder, Output};
 use statement::classify;
 use tables::TableShape;
 
-pub use conflicts::Conflict;
-pub use import::ImportOutcome;
-pub use resolve::Choice;
+pub use export::Carry;
 pub use schema::RESERVED_PREFIX;
 
 /// Where the database lives.
@@ -92,6 +98,8 @@ struct Journal {
     context: Vec<u8>,
     now_ms: WallClock,
     random: Option<RandomSource>,
+    /// Raised while the caller's SQL runs (see [`authorize`]).
+    user_sql: authorize::UserSql,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -147,7 +155,7 @@ impl Store {
                 conn
             }
         };
-        let device = schema::initialise(&conn, device_id, || {
+        let device = schema::initialise(&conn, device_id, now_ms(), || {
             Ok(DeviceId::new_v7(
                 now_ms(),
                 random_bytes(&conn, &mut random)?,
@@ -155,8 +163,10 @@ impl Store {
         })?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
         conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
-        let local_seq = log::latest(&conn, &device)?.map_or(0, |(seq, _)| seq);
-        let last_hlc = log::max_hlc(&conn)?;
+        let user_sql = authorize::UserSql::default();
+        authorize::install(&mut conn, &user_sql)?;
+        let local_seq = log::latest_seq(&conn, &device)?;
+        let last_hlc = log::max_stamp(&conn)?;
         let mut journal = Journal {
             device,
             capture,
@@ -166,8 +176,9 @@ impl Store {
             context: Vec::new(),
             now_ms,
             random,
+            user_sql,
         };
-        journal.context = log::encode_clock(&log::frontier(&conn)?)?;
+        journal.refresh_context(&conn)?;
         for (name, _strategy) in tables::load(&conn)? {
             journal.follow(&conn, &name)?;
         }
@@ -194,7 +205,11 @@ impl Store {
         let Store { conn, journal } = self;
         let mut binder = Binder::new(params);
         let mut out = Output::default();
-        match conn.prepare_cached(sql) {
+        let prepared = {
+            let _user = journal.user_sql.raise();
+            conn.prepare_cached(&authorize::cache_key(sql))
+        };
+        match prepared {
             Ok(mut stmt) => journal.step(
                 conn,
                 &mut stmt,
@@ -210,21 +225,29 @@ impl Store {
         Ok((out.outcome, out.rows))
     }
 
-    /// Starts capturing `table` (recording the rows it already holds as inserts), or changes its
-    /// strategy when it is already synced.
+    /// Starts capturing `table`, or changes its strategy when it is already synced. The rows the
+    /// table holds are recorded as inserts, and rows that synced before and were deleted while
+    /// capture was off as deletes, so that what changed while the table was not synced reaches the
+    /// other replicas.
     pub fn enable_sync(&mut self, table: &str, strategy: ConflictStrategy) -> Result<()> {
         let Store { conn, journal } = self;
         let shape = TableShape::describe(conn, table)?;
         let already = lock(&journal.capture)
             .tracked()
             .any(|s| s.name == shape.name);
+        journal.flush(conn)?;
         in_savepoint(conn, || {
             tables::save(conn, &shape.name, strategy)?;
             if !already {
-                let existing = existing_rows(conn, &shape)?;
-                if !existing.rows.is_empty() {
+                journal.index_local(conn)?;
+                let (shape, _) = shape
+                    .clone()
+                    .with_generations(tables::generations(conn, &shape.name)?);
+                let mut changes = existing_rows(conn, &shape)?;
+                changes.rows.extend(vanished_rows(conn, &shape)?);
+                if !changes.rows.is_empty() {
                     let set = ChangeSet {
-                        tables: vec![existing],
+                        tables: vec![changes],
                     };
                     journal.append_local(conn, &set.to_bytes()?, set.len() as u64)?;
                 }
@@ -264,6 +287,29 @@ impl Store {
         log::read_all(&self.conn)
     }
 
+    /// The received records that wait for a change they depend on.
+    pub fn pending_records(&self) -> Result<Vec<PendingRecord>> {
+        pending::list(&self.conn)
+    }
+
+    /// Drops waiting records (all, or those of `origin`); a peer that has them sends them again.
+    /// Returns how many were dropped.
+    pub fn discard_pending(&mut self, origin: Option<&DeviceId>) -> Result<u64> {
+        self.refuse_in_transaction("discardPendingChanges")?;
+        pending::discard(&self.conn, origin)
+    }
+
+    /// Refuses an operation that must run outside an open transaction.
+    pub(crate) fn refuse_in_transaction(&self, what: &str) -> Result<()> {
+        if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "{what} cannot run inside an open transaction"
+            )))
+        }
+    }
+
     /// The whole database as bytes (SQLite's serialization), for [`Location::Snapshot`].
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
         if !self.conn.is_autocommit() {
@@ -281,10 +327,31 @@ impl Store {
 }
 
 impl Journal {
-    /// A new id (a UUIDv7 for now) for a bundle.
-    fn new_id(&mut self, conn: &Connection) -> Result<DeviceId> {
+    /// A new bundle id (a UUIDv7).
+    fn new_bundle_id(&mut self, conn: &Connection) -> Result<BundleId> {
         let random = random_bytes(conn, &mut self.random)?;
-        Ok(DeviceId::new_v7((self.now_ms)(), random))
+        Ok(BundleId::new_v7((self.now_ms)(), random))
+    }
+
+    /// What this replica has applied: every other device's frontier and its own counter.
+    fn clock(&self, conn: &Connection) -> Result<VectorClock> {
+        let mut clock = log::frontier(conn)?;
+        clock.observe(self.device, self.local_seq);
+        Ok(clock)
+    }
+
+    /// Re-reads the causal context that local records are stamped with.
+    fn refresh_context(&mut self, conn: &Connection) -> Result<()> {
+        self.context = encode_clock(&log::frontier(conn)?);
+        Ok(())
+    }
+
+    /// The synced tables' shapes by name.
+    fn shapes(&self) -> HashMap<String, Arc<TableShape>> {
+        lock(&self.capture)
+            .tracked()
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect()
     }
 
     /// Turns buffered row images into a change-log record, inside the current transaction.
@@ -296,8 +363,8 @@ impl Journal {
         if taken.is_empty() {
             return Ok(());
         }
-        match net::encode(taken, verify, |shape, key| {
-            rows::current_values(conn, shape, key)
+        match capture::diff::encode(taken, verify, |shape, key| {
+            rowstate::current_values(conn, shape, key)
         })? {
             Some((changes, rows)) => self.append_local(conn, &changes, rows),
             None => Ok(()),
@@ -306,25 +373,32 @@ impl Journal {
 
     /// Appends a local record (an encoded change set) with the next sequence number.
     fn append_local(&mut self, conn: &Connection, changes: &[u8], rows: u64) -> Result<()> {
-        let seq = self.local_seq + 1;
+        let dot = Dot::new(self.device, self.local_seq + 1);
         let hlc = self.hlc.tick((self.now_ms)());
-        let record = log::LocalRecord {
-            origin: &self.device,
-            seq,
+        let entry = log::Entry {
+            dot,
             hlc,
+            stamp: hlc,
             clock: &self.context,
             changes,
             rows,
+            digest: record_digest(dot, hlc, &self.context, changes),
         };
-        log::append(conn, &record)?;
-        self.local_seq = seq;
+        log::append(conn, &entry)?;
+        self.local_seq = dot.seq;
         Ok(())
     }
 
     /// Starts (or refreshes) capture of a table recorded as synced; forgets it if it is gone.
     fn follow(&mut self, conn: &Connection, name: &str) -> Result<()> {
         match TableShape::describe(conn, name) {
-            Ok(shape) => lock(&self.capture).track(shape),
+            Ok(shape) => {
+                let (shape, added) = shape.with_generations(tables::generations(conn, name)?);
+                if added {
+                    tables::save_generations(conn, &shape.name, &shape.generations)?;
+                }
+                lock(&self.capture).track(shape);
+            }
             Err(Error::TableNotFound(_)) => {
                 tables::remove(conn, name)?;
                 lock(&self.capture).untrack(name);
@@ -348,6 +422,23 @@ impl Journal {
             .map(|s| s.name.clone())
             .collect();
         names.iter().try_for_each(|name| self.follow(conn, name))
+    }
+
+    /// Makes capture follow exactly the tables `_sync_tables` lists (after a rollback, which may
+    /// have undone an `enableSync` or `disableSync`).
+    fn resync_tables(&mut self, conn: &Connection) -> Result<()> {
+        let stored: Vec<String> = tables::load(conn)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let followed: Vec<String> = lock(&self.capture)
+            .tracked()
+            .map(|s| s.name.clone())
+            .collect();
+        for name in followed.iter().filter(|n| !stored.contains(n)) {
+            self.unfollow(name);
+        }
+        stored.iter().try_for_each(|name| self.follow(conn, name))
     }
 
     /// The declared name of a synced table, matched case-insensitively.
@@ -413,9 +504,16 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
     let mut rows = stmt.query([])?;
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
-        let values = (0..shape.columns.len())
-            .map(|i| row.get_ref(i).map(capture::owned))
-            .collect::<rusqlite::Result<_>>()?;
+        let mut values = Vec::with_capacity(shape.columns.len());
+        for (i, column) in shape.columns.iter().enumerate() {
+            let value = values::borrowed(row.get_ref(i)?).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "column {column:?} of {} holds TEXT that is not valid UTF-8, which cannot be synced; store such bytes as a BLOB",
+                    shape.name
+                ))
+            })?;
+            values.push(value.to_value());
+        }
         changes.push(RowChange::Insert { values });
     }
     Ok(TableChanges {
@@ -424,4 +522,76 @@ fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> 
         primary_key: shape.primary_key.clone(),
         rows: changes,
     })
+}
+
+/// Deletes for the rows whose merge state says they exist but that the table no longer holds
+/// (deleted while the table was not synced). Each carries the values the row's last writes gave it,
+/// read from the records that made them, so its tombstone here is the one every replica keeps.
+fn vanished_rows(conn: &Connection, shape: &TableShape) -> Result<Vec<RowChange>> {
+    let mut vanished = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT pk, meta FROM main._sync_rows WHERE tbl = ?1")?;
+        let mut rows = stmt.query([&shape.name])?;
+        while let Some(row) = rows.next()? {
+            let pk: Vec<u8> = row.get(0)?;
+            let meta = rowstate::decode_meta(&row.get::<_, Vec<u8>>(1)?, &shape.generations)?;
+            if meta.deleted {
+                continue;
+            }
+            let key = rowstate::decode_key(&pk)?;
+            if rowstate::current_values(conn, shape, &key)?.is_none() {
+                vanished.push((pk, key, meta));
+            }
+        }
+    }
+    let mut records = rowlog::Records::default();
+    let mut writers = Vec::with_capacity(vanished.len());
+    for (pk, _, meta) in &vanished {
+        let mut by_column = Vec::with_capacity(meta.columns.len());
+        for (column, stamp) in &meta.columns {
+            if let Some(dot) = rowlog::find_by_stamp(conn, stamp.origin, stamp.hlc)? {
+                records.want(dot, &shape.name, pk);
+                by_column.push((column.clone(), dot));
+            }
+        }
+        writers.push(by_column);
+    }
+    records.load(conn)?;
+    let mut deletes = Vec::with_capacity(vanished.len());
+    for ((pk, key, _), by_column) in vanished.iter().zip(writers) {
+        let mut old: Vec<crate::model::Value> =
+            vec![crate::model::Value::Null; shape.columns.len()];
+        for (&position, value) in shape.primary_key.iter().zip(key) {
+            old[position as usize] = value.clone();
+        }
+        for (column, dot) in by_column {
+            let Some(position) = shape.columns.iter().position(|c| *c == column) else {
+                continue;
+            };
+            if let Some((columns, change)) = records.row(dot, &shape.name, pk) {
+                if let Some(value) = written_value(columns, change, &column) {
+                    old[position] = value.clone();
+                }
+            }
+        }
+        deletes.push(RowChange::Delete { old });
+    }
+    Ok(deletes)
+}
+
+/// The value a row change wrote to `column`, if it wrote one.
+fn written_value<'a>(
+    columns: &[String],
+    change: &'a RowChange,
+    column: &str,
+) -> Option<&'a crate::model::Value> {
+    let position = columns.iter().position(|c| c == column)? as u32;
+    match change {
+        RowChange::Insert { values } => values.get(position as usize),
+        RowChange::Update { columns, new, .. } => columns
+            .iter()
+            .position(|&c| c == position)
+            .and_then(|i| new.get(i)),
+        RowChange::Delete { .. } => None,
+    }
 }

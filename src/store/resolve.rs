@@ -1,28 +1,21 @@
 //! Conflicts as the API shows them, and their resolution: the chosen version is written as a new
-//! local change that has seen both sides, so it supersedes them and closes the conflict on every
-//! replica that receives it.
-
-use crate::error::{Error, Result};
-use crate::merge::RowValues;
-use crate::model::{ChangeSet, RowChange, TableChanges, Value};
-use crate::store::capture::lock;
-use crate::store::conflicts::{self, Conflict, Records};
-use crate::store::tables::TableShape;
-use crate::store::{in_transaction, rows, Journal, Store};
+//! local change that has seen every concurrent version, so it supersedes them and closes the
+//! conflict on every replica that receives it.
 
 use rusqlite::Connection;
 
-/// The version `resolveConflict` keeps.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Choice {
-    Local,
-    Remote,
-    Values(RowValues),
-}
+use crate::error::{Error, Result};
+use crate::ids::ConflictId;
+use crate::merge::RowValues;
+use crate::model::{ChangeSet, Choice, Conflict, RowChange, TableChanges, Value};
+use crate::store::capture::{self, Mode};
+use crate::store::conflicts;
+use crate::store::tables::TableShape;
+use crate::store::{in_transaction, rowstate, Journal, Store};
 
 impl Store {
     /// Open conflicts, oldest first. Local changes made since the last import are taken into
-    /// account first (a local write that saw both sides of a conflict closes it).
+    /// account first (a local write that saw every version of a conflict closes it).
     pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
         let Store { conn, journal } = self;
         if conn.is_autocommit() {
@@ -30,80 +23,88 @@ impl Store {
         } else {
             journal.index_local(conn)?;
         }
-        let shapes = self.journal.shapes();
-        let mut records = Records::default();
-        conflicts::open(&self.conn)?
-            .into_iter()
-            .filter_map(|(id, at)| shapes.get(&at.table).map(|shape| (id, at, shape)))
-            .map(|(id, at, shape)| {
-                conflicts::describe(
-                    &self.conn,
-                    &mut records,
-                    self.journal.device,
-                    shape,
-                    id,
-                    &at,
-                )
-            })
-            .collect()
+        let shapes = journal.shapes();
+        conflicts::describe(
+            conn,
+            journal.device,
+            &shapes,
+            conflicts::unresolved(conn, None)?,
+        )
     }
 
-    /// Keeps one version of a conflicting row by writing it as a new change that supersedes both
-    /// sides, so the conflict closes on every replica that receives it.
-    pub fn resolve_conflict(&mut self, id: &str, choice: Choice) -> Result<()> {
+    /// Keeps one version of a conflicting row by writing it as a new change that supersedes every
+    /// version, so the conflict closes on every replica that receives it. A conflict that a later
+    /// write or import has already settled (or changed: a new concurrent version makes a new
+    /// conflict) is `ERR_CONFLICT_NOT_FOUND`.
+    pub fn resolve_conflict(&mut self, wanted: ConflictId, choice: Choice) -> Result<()> {
         self.refuse_in_transaction("resolveConflict")?;
         let Store { conn, journal } = self;
-        let (raw, at) =
-            conflicts::find(conn, id)?.ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
-        let shapes = journal.shapes();
-        let shape = shapes
-            .get(&at.table)
-            .ok_or_else(|| Error::TableNotSynced(at.table.clone()))?;
-        let conflict = conflicts::describe(
-            conn,
-            &mut Records::default(),
-            journal.device,
-            shape,
-            raw,
-            &at,
-        )?;
-        let key = rows::decode_key(&at.pk)?;
-        let chosen = match choice {
-            Choice::Local => conflict.local,
-            Choice::Remote => conflict.remote,
-            Choice::Values(values) => {
-                let key_columns: Vec<&str> = shape.key_columns().collect();
-                for (column, value) in &values {
-                    let position = key_columns.iter().position(|k| k == column);
-                    if position.is_some_and(|i| key.get(i) != Some(value)) {
-                        return Err(Error::InvalidArgument(format!(
-                            "resolveConflict cannot change the primary key column {column:?}"
-                        )));
-                    }
-                }
-                if let Some((unknown, _)) = values.iter().find(|(c, _)| !shape.columns.contains(c))
-                {
-                    return Err(Error::SchemaMismatch(format!(
-                        "table {} has no column {unknown:?}",
-                        shape.name
-                    )));
-                }
-                let mut row = conflict.local.or(conflict.remote).unwrap_or_default();
-                for (column, value) in values {
-                    match row.iter_mut().find(|(c, _)| *c == column) {
-                        Some(slot) => slot.1 = value,
-                        None => row.push((column, value)),
-                    }
-                }
-                Some(row)
-            }
-        };
-        in_transaction(conn, || journal.write_resolution(conn, shape, &key, chosen))
+        in_transaction(conn, || {
+            journal.index_local(conn)?;
+            let located = conflicts::unresolved(conn, Some(wanted))?;
+            let shapes = journal.shapes();
+            let conflict = conflicts::describe(conn, journal.device, &shapes, located)?
+                .pop()
+                .ok_or_else(|| Error::ConflictNotFound(wanted.to_string()))?;
+            let shape = shapes
+                .get(&conflict.table)
+                .ok_or_else(|| Error::TableNotSynced(conflict.table.clone()))?;
+            let key: Vec<Value> = conflict
+                .primary_key
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect();
+            let chosen = chosen_row(shape, &conflict, &key, choice)?;
+            journal.write_resolution(conn, shape, &key, chosen)
+        })
     }
 }
 
+/// The row a choice keeps (`None`: the row ends deleted).
+fn chosen_row(
+    shape: &TableShape,
+    conflict: &Conflict,
+    key: &[Value],
+    choice: Choice,
+) -> Result<Option<RowValues>> {
+    Ok(match choice {
+        Choice::Local => conflict.local.clone(),
+        Choice::Remote => conflict.remote.clone(),
+        Choice::Values(values) => {
+            let key_columns: Vec<&str> = shape.key_columns().collect();
+            for (column, value) in &values {
+                let position = key_columns.iter().position(|k| k == column);
+                if position.is_some_and(|i| key.get(i) != Some(value)) {
+                    return Err(Error::InvalidArgument(format!(
+                        "resolveConflict cannot change the primary key column {column:?}"
+                    )));
+                }
+            }
+            if let Some((unknown, _)) = values.iter().find(|(c, _)| !shape.columns.contains(c)) {
+                return Err(Error::SchemaMismatch(format!(
+                    "table {} has no column {unknown:?}",
+                    shape.name
+                )));
+            }
+            let mut row = conflict
+                .local
+                .clone()
+                .or_else(|| conflict.remote.clone())
+                .unwrap_or_else(|| key_only(shape, key));
+            for (column, value) in values {
+                match row.iter_mut().find(|(c, _)| *c == column) {
+                    Some(slot) => slot.1 = value,
+                    None => row.push((column, value)),
+                }
+            }
+            Some(row)
+        }
+    })
+}
+
 impl Journal {
-    /// Writes the chosen version of a row and records it as a local change.
+    /// Writes the chosen version of a row and records it as a local change. What the user's
+    /// triggers write in reaction is captured as a local change of its own.
     fn write_resolution(
         &mut self,
         conn: &Connection,
@@ -111,15 +112,14 @@ impl Journal {
         key: &[Value],
         chosen: Option<RowValues>,
     ) -> Result<()> {
-        self.index_local(conn)?;
-        let current = rows::current(conn, shape, key)?;
-        lock(&self.capture).suspended = true;
-        let written = match &chosen {
-            Some(values) => rows::write_row(conn, shape, key, values),
-            None => rows::delete_row(conn, shape, key),
-        };
-        lock(&self.capture).suspended = false;
-        written?;
+        let current = rowstate::current(conn, shape, key)?;
+        {
+            let _mode = capture::enter(&self.capture, Mode::ReactionsOnly);
+            match &chosen {
+                Some(values) => rowstate::write_row(conn, shape, key, values)?,
+                None => rowstate::delete_row(conn, shape, key)?,
+            }
+        }
         let pick = |values: &RowValues| -> Vec<Value> {
             shape
                 .columns
@@ -150,6 +150,7 @@ impl Journal {
             }],
         };
         self.append_local(conn, &set.to_bytes()?, 1)?;
+        self.flush(conn)?;
         self.index_local(conn)
     }
 }

@@ -2,80 +2,98 @@
 //!
 //! Every internal object is named with [`RESERVED_PREFIX`]; user tables with that prefix, and
 //! SQLite's own `sqlite_` tables, can never be synced. All internal tables are `WITHOUT ROWID`, so
-//! writing them never disturbs the user's `last_insert_rowid()`. The layout is versioned by
-//! [`FORMAT_VERSION`] in `_sync_meta`; a database written by a newer format is refused rather than
-//! misread.
+//! writing them never disturbs the user's `last_insert_rowid()`, and every statement names them
+//! in schema `main`, so a TEMP table of the same name never shadows one. The layout is versioned by
+//! [`DATABASE_FORMAT`] in `_sync_meta`; a database written by a newer format is refused rather
+//! than misread, and one written by an older format is migrated when opened
+//! ([`migrate`](super::migrate)).
 //!
 //! | table | holds |
 //! |---|---|
 //! | `_sync_meta` | key/value settings: format version, device id, how far local changes are indexed |
-//! | `_sync_tables` | synced tables and their conflict strategies |
-//! | `_sync_log` | every change record, local and received; `applied = 0` while it waits for a predecessor |
-//! | `_sync_clock` | per other device, the highest counter applied without gaps |
+//! | `_sync_tables` | synced tables, their conflict strategies and their column generations |
+//! | `_sync_log` | every applied change record, local and received, with its effective stamp and digest |
+//! | `_sync_pending` | received records waiting for a change they depend on, indexed by it |
+//! | `_sync_clock` | per other device, the highest counter applied (records apply without gaps) |
 //! | `_sync_rows` | per synced row, its merge state (column stamps, causal heads, tombstone) |
-//! | `_sync_conflicts` | conflict records: the provisional winner and the concurrent loser |
-//! | `_sync_peers` | per peer, the clock it last reported (what it is known to have) and the clock we last reported to it |
+//! | `_sync_conflicts` | conflicts: one per row and set of concurrent heads |
+//! | `_sync_peers` | per peer, the clock its last bundle claimed, the clock we last reported to it, and what our bundles to it carried |
 //! | `_sync_imports` | every imported bundle by digest, with its counts |
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::model::DeviceId;
+use crate::ids::DeviceId;
 
 /// Prefix of every internal table.
 pub const RESERVED_PREFIX: &str = "_sync_";
 
 /// Version of the internal table layout.
-pub const FORMAT_VERSION: i64 = 1;
+pub const DATABASE_FORMAT: i64 = 2;
 
 /// Creates the internal tables when missing. Idempotent.
 pub const DDL: &str = "
-CREATE TABLE IF NOT EXISTS _sync_meta (
+CREATE TABLE IF NOT EXISTS main._sync_meta (
     key   TEXT PRIMARY KEY,
     value ANY
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _sync_tables (
-    name     TEXT PRIMARY KEY,
-    strategy TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS main._sync_tables (
+    name        TEXT PRIMARY KEY,
+    strategy    TEXT NOT NULL,
+    generations BLOB NOT NULL DEFAULT x'90'
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _sync_log (
+CREATE TABLE IF NOT EXISTS main._sync_log (
     origin  BLOB NOT NULL,
     seq     INTEGER NOT NULL,
     hlc     INTEGER NOT NULL,
+    stamp   INTEGER NOT NULL,
     clock   BLOB NOT NULL,
     changes BLOB NOT NULL,
-    applied INTEGER NOT NULL DEFAULT 1,
     rows    INTEGER NOT NULL,
+    digest  BLOB NOT NULL,
     PRIMARY KEY (origin, seq)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS _sync_log_waiting ON _sync_log (applied) WHERE applied = 0;
-CREATE TABLE IF NOT EXISTS _sync_clock (
+CREATE TABLE IF NOT EXISTS main._sync_pending (
+    origin       BLOB NOT NULL,
+    seq          INTEGER NOT NULL,
+    hlc          INTEGER NOT NULL,
+    clock        BLOB NOT NULL,
+    changes      BLOB NOT NULL,
+    rows         INTEGER NOT NULL,
+    digest       BLOB NOT NULL,
+    waits_origin BLOB NOT NULL,
+    waits_seq    INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (origin, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS main._sync_pending_waits ON _sync_pending (waits_origin, waits_seq);
+CREATE TABLE IF NOT EXISTS main._sync_clock (
     origin BLOB PRIMARY KEY,
     seq    INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _sync_rows (
+CREATE TABLE IF NOT EXISTS main._sync_rows (
     tbl  TEXT NOT NULL,
     pk   BLOB NOT NULL,
     meta BLOB NOT NULL,
     PRIMARY KEY (tbl, pk)
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _sync_conflicts (
+CREATE TABLE IF NOT EXISTS main._sync_conflicts (
     id          BLOB PRIMARY KEY,
     tbl         TEXT NOT NULL,
     pk          BLOB NOT NULL,
-    winner      BLOB NOT NULL,
-    loser       BLOB NOT NULL,
+    heads       BLOB NOT NULL,
     visible     INTEGER NOT NULL,
     detected_at INTEGER NOT NULL,
     resolved_at INTEGER
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS _sync_conflicts_row ON _sync_conflicts (tbl, pk);
-CREATE TABLE IF NOT EXISTS _sync_peers (
-    peer  BLOB PRIMARY KEY,
-    clock BLOB NOT NULL,
-    sent  BLOB
+CREATE INDEX IF NOT EXISTS main._sync_conflicts_row ON _sync_conflicts (tbl, pk);
+CREATE TABLE IF NOT EXISTS main._sync_peers (
+    peer    BLOB PRIMARY KEY,
+    clock   BLOB NOT NULL,
+    sent    BLOB,
+    carried BLOB
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS _sync_imports (
+CREATE TABLE IF NOT EXISTS main._sync_imports (
     digest      BLOB PRIMARY KEY,
     bundle_id   BLOB NOT NULL,
     source      BLOB NOT NULL,
@@ -96,7 +114,7 @@ pub fn is_reserved(name: &str) -> bool {
 /// Reads a numeric setting from `_sync_meta`.
 pub fn setting(conn: &Connection, key: &str) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT value FROM _sync_meta WHERE key = ?1")?
+        .prepare_cached("SELECT value FROM main._sync_meta WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
         .optional()?)
 }
@@ -104,7 +122,7 @@ pub fn setting(conn: &Connection, key: &str) -> Result<Option<i64>> {
 /// Writes a numeric setting to `_sync_meta`.
 pub fn set_setting(conn: &Connection, key: &str, value: i64) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO _sync_meta (key, value) VALUES (?1, ?2)
+        "INSERT INTO main._sync_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?
     .execute(params![key, value])?;
@@ -125,33 +143,35 @@ pub fn sqlite_random(conn: &Connection) -> Result<[u8; 10]> {
 pub fn initialise(
     conn: &Connection,
     expected: Option<DeviceId>,
+    now_ms: u64,
     new_device: impl FnOnce() -> Result<DeviceId>,
 ) -> Result<DeviceId> {
-    conn.execute_batch(DDL)?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS main._sync_meta (key TEXT PRIMARY KEY, value ANY) STRICT, WITHOUT ROWID",
+    )?;
     let format: Option<i64> = conn
         .query_row(
-            "SELECT value FROM _sync_meta WHERE key = 'format'",
+            "SELECT value FROM main._sync_meta WHERE key = 'format'",
             [],
             |r| r.get(0),
         )
         .optional()?;
     match format {
-        Some(version) if version > FORMAT_VERSION => {
+        Some(version) if version > DATABASE_FORMAT => {
             return Err(Error::Corrupt(format!(
-                "database uses sync format {version}; this build reads up to {FORMAT_VERSION}"
+                "database uses sync format {version}; this build reads up to {DATABASE_FORMAT}"
             )))
         }
-        Some(_) => {}
+        Some(version) if version < DATABASE_FORMAT => super::migrate::from(conn, version, now_ms)?,
+        Some(_) => conn.execute_batch(DDL)?,
         None => {
-            conn.execute(
-                "INSERT INTO _sync_meta (key, value) VALUES ('format', ?1)",
-                params![FORMAT_VERSION],
-            )?;
+            conn.execute_batch(DDL)?;
+            set_setting(conn, "format", DATABASE_FORMAT)?;
         }
     }
     let stored: Option<Vec<u8>> = conn
         .query_row(
-            "SELECT value FROM _sync_meta WHERE key = 'device_id'",
+            "SELECT value FROM main._sync_meta WHERE key = 'device_id'",
             [],
             |r| r.get(0),
         )
@@ -170,7 +190,7 @@ pub fn initialise(
         None => new_device()?,
     };
     conn.execute(
-        "INSERT INTO _sync_meta (key, value) VALUES ('device_id', ?1)",
+        "INSERT INTO main._sync_meta (key, value) VALUES ('device_id', ?1)",
         params![device.0.as_slice()],
     )?;
     Ok(device)
@@ -198,8 +218,8 @@ mod tests {
     #[test]
     fn device_id_is_made_once_and_kept() -> Result<()> {
         let conn = Connection::open_in_memory()?;
-        let first = initialise(&conn, None, v7_at(1_700_000_000_000))?;
-        let second = initialise(&conn, None, v7_at(1_800_000_000_000))?;
+        let first = initialise(&conn, None, 0, v7_at(1_700_000_000_000))?;
+        let second = initialise(&conn, None, 0, v7_at(1_800_000_000_000))?;
         assert_eq!(first, second);
         assert!(first.to_string().starts_with("018bcfe56800"));
         Ok(())
@@ -209,10 +229,10 @@ mod tests {
     fn an_injected_device_id_is_used_once_and_then_checked() -> Result<()> {
         let conn = Connection::open_in_memory()?;
         let chosen = DeviceId([5; 16]);
-        assert_eq!(initialise(&conn, Some(chosen), v7_at(0))?, chosen);
-        assert_eq!(initialise(&conn, None, v7_at(0))?, chosen);
+        assert_eq!(initialise(&conn, Some(chosen), 0, v7_at(0))?, chosen);
+        assert_eq!(initialise(&conn, None, 0, v7_at(0))?, chosen);
         assert_eq!(
-            initialise(&conn, Some(DeviceId([6; 16])), v7_at(0)).map_err(|e| e.code()),
+            initialise(&conn, Some(DeviceId([6; 16])), 0, v7_at(0)).map_err(|e| e.code()),
             Err(crate::ErrorCode::InvalidArgument)
         );
         Ok(())
@@ -221,10 +241,13 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused() -> Result<()> {
         let conn = Connection::open_in_memory()?;
-        initialise(&conn, None, v7_at(0))?;
-        conn.execute("UPDATE _sync_meta SET value = 99 WHERE key = 'format'", [])?;
+        initialise(&conn, None, 0, v7_at(0))?;
+        conn.execute(
+            "UPDATE main._sync_meta SET value = 99 WHERE key = 'format'",
+            [],
+        )?;
         assert_eq!(
-            initialise(&conn, None, v7_at(0)).map_err(|e| e.code()),
+            initialise(&conn, None, 0, v7_at(0)).map_err(|e| e.code()),
             Err(crate::ErrorCode::Corrupt)
         );
         Ok(())

@@ -4,10 +4,14 @@
 //! and declares a primary key. Its shape is read from `PRAGMA table_xinfo`, so it follows
 //! `ALTER TABLE` (the store re-reads it after every schema statement). Generated columns are left
 //! out: they are computed from the others on every replica. The set of synced tables and each one's
-//! conflict strategy persist in `_sync_tables`.
+//! conflict strategy persist in `_sync_tables`, with the table's column *generations*: every list
+//! of columns the table has had since it was first synced, oldest first. A row state stored in its
+//! short form (one insert, untouched since) names the generation whose columns that insert wrote,
+//! so a column added later is never mistaken for one the insert wrote.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::codec::{write, Reader};
 use crate::error::{Error, Result};
 use crate::model::ConflictStrategy;
 use crate::store::schema::is_reserved;
@@ -31,6 +35,10 @@ pub struct TableShape {
     pub delete_sql: String,
     /// Reads every column of the row with a key.
     pub select_sql: String,
+    /// Every column list the table has had while synced, oldest first (see the module doc).
+    pub generations: Vec<Vec<String>>,
+    /// The index in `generations` of `columns`.
+    pub generation: u32,
 }
 
 impl TableShape {
@@ -47,11 +55,25 @@ impl TableShape {
             upsert_sql: apply::upsert_sql(&name, &all, &key),
             delete_sql: apply::delete_sql(&name, &key),
             select_sql: apply::select_sql(&name, &all, &key),
+            generations: vec![columns.clone()],
+            generation: 0,
             name,
             columns,
             hook_index,
             primary_key,
         }
+    }
+
+    /// The shape with its stored column generations, the current columns added as a new
+    /// generation when they are not the latest one; returns whether one was added.
+    pub fn with_generations(mut self, mut generations: Vec<Vec<String>>) -> (TableShape, bool) {
+        let added = generations.last() != Some(&self.columns);
+        if added {
+            generations.push(self.columns.clone());
+        }
+        self.generation = (generations.len() - 1) as u32;
+        self.generations = generations;
+        (self, added)
     }
 
     /// Reads a table's shape, rejecting what cannot be synced with a coded error.
@@ -115,7 +137,7 @@ impl TableShape {
 
 /// The synced tables recorded in `_sync_tables`, with their strategies.
 pub fn load(conn: &Connection) -> Result<Vec<(String, ConflictStrategy)>> {
-    let mut stmt = conn.prepare("SELECT name, strategy FROM _sync_tables ORDER BY name")?;
+    let mut stmt = conn.prepare("SELECT name, strategy FROM main._sync_tables ORDER BY name")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut tables = Vec::new();
     for row in rows {
@@ -130,7 +152,7 @@ pub fn load(conn: &Connection) -> Result<Vec<(String, ConflictStrategy)>> {
 /// The conflict strategy of a synced table.
 pub fn strategy(conn: &Connection, name: &str) -> Result<Option<ConflictStrategy>> {
     let text: Option<String> = conn
-        .prepare_cached("SELECT strategy FROM _sync_tables WHERE name = ?1")?
+        .prepare_cached("SELECT strategy FROM main._sync_tables WHERE name = ?1")?
         .query_row(params![name], |r| r.get(0))
         .optional()?;
     text.map(|t| {
@@ -142,7 +164,7 @@ pub fn strategy(conn: &Connection, name: &str) -> Result<Option<ConflictStrategy
 /// Records `name` as synced with `strategy` (replacing an earlier strategy).
 pub fn save(conn: &Connection, name: &str, strategy: ConflictStrategy) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO _sync_tables (name, strategy) VALUES (?1, ?2)
+        "INSERT INTO main._sync_tables (name, strategy) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET strategy = excluded.strategy",
     )?
     .execute(params![name, strategy.as_str()])?;
@@ -152,9 +174,49 @@ pub fn save(conn: &Connection, name: &str, strategy: ConflictStrategy) -> Result
 /// Forgets `name`; returns whether it was synced.
 pub fn remove(conn: &Connection, name: &str) -> Result<bool> {
     let removed = conn
-        .prepare_cached("DELETE FROM _sync_tables WHERE name = ?1")?
+        .prepare_cached("DELETE FROM main._sync_tables WHERE name = ?1")?
         .execute(params![name])?;
     Ok(removed > 0)
+}
+
+/// The column generations stored for a synced table (none for an unknown one).
+pub fn generations(conn: &Connection, name: &str) -> Result<Vec<Vec<String>>> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT generations FROM main._sync_tables WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?;
+    let Some(bytes) = bytes else {
+        return Ok(Vec::new());
+    };
+    let broken = |e: String| Error::Corrupt(format!("column generations of {name}: {e}"));
+    let mut reader = Reader::new(&bytes);
+    let count = reader.array_len(1).map_err(broken)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let width = reader.array_len(1).map_err(broken)?;
+        let columns = (0..width)
+            .map(|_| reader.str().map(str::to_owned))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(broken)?;
+        out.push(columns);
+    }
+    reader.finish("column generations").map_err(broken)?;
+    Ok(out)
+}
+
+/// Stores a synced table's column generations.
+pub fn save_generations(conn: &Connection, name: &str, generations: &[Vec<String>]) -> Result<()> {
+    let mut bytes = Vec::new();
+    write::array_len(&mut bytes, generations.len());
+    for columns in generations {
+        write::array_len(&mut bytes, columns.len());
+        for column in columns {
+            write::str(&mut bytes, column);
+        }
+    }
+    conn.prepare_cached("UPDATE main._sync_tables SET generations = ?2 WHERE name = ?1")?
+        .execute(params![name, bytes])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -167,7 +229,7 @@ mod tests {
 
     fn db() -> Result<Connection> {
         let conn = Connection::open_in_memory()?;
-        schema::initialise(&conn, None, || Ok(crate::model::DeviceId([1; 16])))?;
+        schema::initialise(&conn, None, 0, || Ok(crate::ids::DeviceId([1; 16])))?;
         Ok(conn)
     }
 

@@ -9,9 +9,9 @@ use js_sys::{Array, BigInt, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::clock::{Hlc, VectorClock};
+use crate::engine::{ChangeRecord, Choice, Conflict, ImportOutcome, Params, PendingRecord, Rows};
 use crate::error::{Error, Result};
-use crate::model::{ChangeRecord, Params, RowChange, Rows, TableChanges, Value};
-use crate::store::{Choice, Conflict, ImportOutcome};
+use crate::model::{RowChange, TableChanges, Value};
 
 /// Largest integer a JS number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
@@ -230,6 +230,7 @@ pub fn import_to_js(outcome: &ImportOutcome) -> Result<Object> {
         ("conflicts", outcome.conflicts),
         ("duplicates", outcome.duplicates),
         ("pending", outcome.pending),
+        ("deferred", outcome.deferred),
         ("released", outcome.released),
     ] {
         put(&object, &key.into(), &JsValue::from_f64(count as f64))?;
@@ -242,7 +243,7 @@ pub fn import_to_js(outcome: &ImportOutcome) -> Result<Object> {
     let ids: Array = outcome
         .new_conflicts
         .iter()
-        .map(|id| JsValue::from_str(id))
+        .map(|id| JsValue::from_str(&id.to_string()))
         .collect();
     put(&object, &"newConflicts".into(), &ids.into())?;
     Ok(object)
@@ -251,7 +252,7 @@ pub fn import_to_js(outcome: &ImportOutcome) -> Result<Object> {
 /// A `Conflict`.
 pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
     let object = Object::new();
-    put(&object, &"id".into(), &JsValue::from_str(&conflict.id))?;
+    put(&object, &"id".into(), &JsValue::from_str(&conflict.id.to_string()))?;
     put(
         &object,
         &"table".into(),
@@ -262,18 +263,42 @@ pub fn conflict_to_js(conflict: &Conflict) -> Result<Object> {
         &"primaryKey".into(),
         &named_to_js(&conflict.primary_key)?.into(),
     )?;
-    for (key, version) in [("local", &conflict.local), ("remote", &conflict.remote)] {
-        let value = match version {
-            Some(row) => named_to_js(row)?.into(),
+    let row = |version: &Option<Vec<(String, Value)>>| -> Result<JsValue> {
+        Ok(match version {
+            Some(values) => named_to_js(values)?.into(),
             None => JsValue::NULL,
-        };
-        put(&object, &key.into(), &value)?;
+        })
+    };
+    put(&object, &"local".into(), &row(&conflict.local)?)?;
+    put(&object, &"remote".into(), &row(&conflict.remote)?)?;
+    let versions = Array::new();
+    for version in &conflict.versions {
+        let entry = Object::new();
+        put(&entry, &"deviceId".into(), &JsValue::from_str(&version.device.to_string()))?;
+        put(&entry, &"row".into(), &row(&version.values)?)?;
+        versions.push(&entry.into());
     }
+    put(&object, &"versions".into(), &versions.into())?;
     put(
         &object,
         &"detectedAt".into(),
         &JsValue::from_f64(conflict.detected_at as f64),
     )?;
+    Ok(object)
+}
+
+/// A waiting record as `{ origin, seq, rows, bytes, waitsFor: { origin, seq }, receivedAt }`.
+pub fn pending_to_js(record: &PendingRecord) -> Result<Object> {
+    let object = Object::new();
+    put(&object, &"origin".into(), &JsValue::from_str(&record.dot.origin.to_string()))?;
+    put(&object, &"seq".into(), &JsValue::from_f64(record.dot.seq as f64))?;
+    put(&object, &"rows".into(), &JsValue::from_f64(record.rows as f64))?;
+    put(&object, &"bytes".into(), &JsValue::from_f64(record.bytes as f64))?;
+    let waits = Object::new();
+    put(&waits, &"origin".into(), &JsValue::from_str(&record.waits_for.origin.to_string()))?;
+    put(&waits, &"seq".into(), &JsValue::from_f64(record.waits_for.seq as f64))?;
+    put(&object, &"waitsFor".into(), &waits.into())?;
+    put(&object, &"receivedAt".into(), &JsValue::from_f64(record.received_at as f64))?;
     Ok(object)
 }
 
@@ -333,5 +358,5 @@ pub fn string_option(options: &JsValue, key: &str) -> Result<Option<String>> {
 fn put(object: &Object, key: &JsValue, value: &JsValue) -> Result<()> {
     Reflect::set(object, key, value)
         .map(drop)
-        .map_err(|_| Error::InvalidArgument("cannot build a result object".into()))
+        .map_err(|_| Error::Internal("cannot build a result object".into()))
 }

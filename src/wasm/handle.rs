@@ -10,10 +10,9 @@ use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::engine::Engine;
+use crate::engine::{Carry, ConflictStrategy, Engine, Location};
 use crate::error::{Error, Result};
-use crate::model::{ConflictStrategy, DeviceId};
-use crate::store::Location;
+use crate::ids::{ConflictId, DeviceId};
 use crate::wasm::error::{internal, to_js};
 use crate::wasm::{convert, opfs};
 
@@ -147,12 +146,14 @@ impl DatabaseHandle {
     }
 
     /// A bundle of every change the peer `peerId` is not known to have (all changes when it is
-    /// absent or unknown), or `null` when there is nothing to send.
+    /// absent or unknown), or only those no earlier bundle to it carried (`unsentOnly`); `null`
+    /// when there is nothing to send.
     #[wasm_bindgen(js_name = generateBundle)]
-    pub fn generate_bundle(&self, peer_id: Option<String>) -> Result<JsValue, JsValue> {
+    pub fn generate_bundle(&self, peer_id: Option<String>, unsent_only: bool) -> Result<JsValue, JsValue> {
         self.with(|engine| {
             let peer = peer_id.as_deref().map(DeviceId::from_hex).transpose()?;
-            Ok(match engine.generate_bundle(peer.as_ref())? {
+            let carry = if unsent_only { Carry::Unsent } else { Carry::Unacknowledged };
+            Ok(match engine.generate_bundle_carrying(peer.as_ref(), carry)? {
                 Some(bytes) => Uint8Array::from(bytes.as_slice()).into(),
                 None => JsValue::NULL,
             })
@@ -181,7 +182,29 @@ impl DatabaseHandle {
     pub fn resolve_conflict(&self, id: &str, choice: JsValue) -> Result<(), JsValue> {
         self.with(|engine| {
             let choice = convert::choice_from_js(&choice)?;
+            let id = ConflictId::from_hex(id).ok_or_else(|| Error::ConflictNotFound(id.to_owned()))?;
             engine.resolve_conflict(id, choice)
+        })
+    }
+
+    /// Received records that wait for a change they depend on.
+    #[wasm_bindgen(js_name = pendingChanges)]
+    pub fn pending_changes(&self) -> Result<Array, JsValue> {
+        self.with(|engine| {
+            let out = Array::new();
+            for record in engine.pending_records()? {
+                out.push(&convert::pending_to_js(&record)?.into());
+            }
+            Ok(out)
+        })
+    }
+
+    /// Drops waiting records (all, or those of `origin`); returns how many were dropped.
+    #[wasm_bindgen(js_name = discardPendingChanges)]
+    pub fn discard_pending_changes(&self, origin: Option<String>) -> Result<f64, JsValue> {
+        self.with(|engine| {
+            let origin = origin.as_deref().map(DeviceId::from_hex).transpose()?;
+            Ok(engine.discard_pending(origin.as_ref())? as f64)
         })
     }
 

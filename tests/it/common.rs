@@ -4,12 +4,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use sqlite_sync_wasm::bundle::{self, BundleBody, Bytes, WireRecord};
+use sqlite_sync_wasm::bundle::{self, BundleBody, WireRecord};
 use sqlite_sync_wasm::clock::VectorClock;
 use sqlite_sync_wasm::store::Location;
 use sqlite_sync_wasm::{
-    ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome, Params,
-    Result, RowChange, Value,
+    BundleId, ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome,
+    Params, Result, RowChange, Value,
 };
 
 /// An in-memory engine whose wall clock advances one millisecond per reading.
@@ -88,11 +88,11 @@ pub fn bundle_of(source: DeviceId, sets: &[ChangeSet]) -> Vec<u8> {
             seq: i as u64 + 1,
             hlc: 1_000 + i as u64,
             clock: VectorClock::new(),
-            changes: Bytes(set.to_bytes().expect("encode")),
+            changes: set.to_bytes().expect("encode"),
         })
         .collect();
     bundle::encode(&BundleBody {
-        id: DeviceId([9; 16]),
+        id: BundleId([9; 16]),
         source,
         created_at: 0,
         schema_version: 0,

@@ -158,7 +158,7 @@ impl World {
                 let open = self.replicas[*at].conflicts().unwrap();
                 if let Some(conflict) = open.get(*pick) {
                     let choice = if *keep_local { Choice::Local } else { Choice::Remote };
-                    self.replicas[*at].resolve_conflict(&conflict.id, choice).unwrap();
+                    self.replicas[*at].resolve_conflict(conflict.id, choice).unwrap();
                 }
             }
         }
@@ -211,7 +211,7 @@ proptest! {
         let reference_rows = rows(&mut world.replicas[0], "items");
         let reference_clock = world.replicas[0].vector_clock().unwrap();
         let ids = |db: &mut Engine| {
-            let mut ids: Vec<String> = db.conflicts().unwrap().into_iter().map(|c| c.id).collect();
+            let mut ids: Vec<String> = db.conflicts().unwrap().into_iter().map(|c| c.id.to_string()).collect();
             ids.sort();
             ids
         };

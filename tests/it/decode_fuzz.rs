@@ -16,33 +16,46 @@ fn value() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn row() -> impl Strategy<Value = RowChange> {
-    let values = || prop::collection::vec(value(), 0..5);
+/// A row change that fits a table of `width` columns keyed by `key_len` of them.
+fn row(width: usize, key_len: usize) -> impl Strategy<Value = RowChange> {
+    let values = move |n: usize| prop::collection::vec(value(), n);
+    let changed = prop::collection::btree_set(0..width as u32, 1..=width)
+        .prop_map(|set| set.into_iter().collect::<Vec<u32>>());
     prop_oneof![
-        values().prop_map(|values| RowChange::Insert { values }),
-        values().prop_map(|old| RowChange::Delete { old }),
-        (
-            values(),
-            prop::collection::vec(0u32..8, 0..4),
-            values(),
-            values()
-        )
-            .prop_map(|(key, columns, old, new)| RowChange::Update {
-                key,
-                columns,
-                old,
-                new
-            }),
+        values(width).prop_map(|values| RowChange::Insert { values }),
+        values(width).prop_map(|old| RowChange::Delete { old }),
+        (values(key_len), changed).prop_flat_map(move |(key, columns)| {
+            let n = columns.len();
+            (Just(key), Just(columns), values(n), values(n)).prop_map(|(key, columns, old, new)| {
+                RowChange::Update {
+                    key,
+                    columns,
+                    old,
+                    new,
+                }
+            })
+        }),
     ]
 }
 
+/// A well-formed change set: every row fits its table entry.
 fn change_set() -> impl Strategy<Value = ChangeSet> {
     let table = (
         "[a-z ]{0,12}",
-        prop::collection::vec("[a-z_]{1,8}", 0..5),
-        prop::collection::vec(0u32..5, 0..3),
-        prop::collection::vec(row(), 0..6),
+        prop::collection::btree_set("[a-z_]{1,8}", 1..5),
     )
+        .prop_flat_map(|(table, columns)| {
+            let columns: Vec<String> = columns.into_iter().collect();
+            let width = columns.len();
+            let key = Just((0..width as u32).collect::<Vec<u32>>())
+                .prop_shuffle()
+                .prop_flat_map(move |all| (1..=width).prop_map(move |n| all[..n].to_vec()));
+            (Just(table), Just(columns), key)
+        })
+        .prop_flat_map(|(table, columns, primary_key)| {
+            let rows = prop::collection::vec(row(columns.len(), primary_key.len()), 0..6);
+            (Just(table), Just(columns), Just(primary_key), rows)
+        })
         .prop_map(|(table, columns, primary_key, rows)| TableChanges {
             table,
             columns,

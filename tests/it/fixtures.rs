@@ -6,10 +6,10 @@
 //!
 //! The generator replays the same history and checks it still yields those rows. Run it with
 //! `WRITE_FIXTURES=1 cargo test --test it fixtures::` to write the fixture of the *current* format
-//! version (`v{FORMAT_VERSION}-todos.bin`), only when that version has none yet; never overwrite
+//! version (`v{BUNDLE_VERSION}-todos.bin`), only when that version has none yet; never overwrite
 //! an existing fixture.
 
-use sqlite_sync_wasm::bundle::{self, FORMAT_VERSION};
+use sqlite_sync_wasm::bundle::{self, BUNDLE_VERSION};
 use sqlite_sync_wasm::{Engine, Value};
 
 use crate::common::{exec, int, replica, rows, tally, text};
@@ -110,7 +110,7 @@ fn write_fixture(bytes: &[u8]) {
         return;
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundles");
-    let path = dir.join(format!("v{FORMAT_VERSION}-todos.bin"));
+    let path = dir.join(format!("v{BUNDLE_VERSION}-todos.bin"));
     let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     assert_eq!(
         existing,
@@ -124,5 +124,5 @@ fn write_fixture(bytes: &[u8]) {
 
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 fn write_fixture(_: &[u8]) {
-    let _ = FORMAT_VERSION;
+    let _ = BUNDLE_VERSION;
 }

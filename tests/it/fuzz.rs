@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::select;
 use sha2::{Digest, Sha256};
-use sqlite_sync_wasm::bundle::{self, Bytes};
+use sqlite_sync_wasm::bundle;
 use sqlite_sync_wasm::{ChangeSet, DeviceId, Engine, Params, RowChange, Value};
 
 use crate::common::{exec, replica, rows, send, snapshot, text, Snapshot};
@@ -234,10 +234,10 @@ fn apply_edit(body: &mut bundle::BundleBody, edit: &Edit) {
         Edit::Hlc(_, hlc) => return record.hlc = *hlc,
         Edit::Origin(_, o) => return record.origin = known[*o as usize],
         Edit::Clock(_, d, seq) => return record.clock.observe(known[*d as usize], *seq),
-        Edit::Changes(_, bytes) => return record.changes = Bytes(bytes.clone()),
+        Edit::Changes(_, bytes) => return record.changes = bytes.clone(),
         _ => {}
     }
-    let Ok(mut set) = ChangeSet::from_bytes(&record.changes.0) else {
+    let Ok(mut set) = ChangeSet::from_bytes(&record.changes) else {
         return;
     };
     let tables = set.tables.len().max(1);
@@ -279,7 +279,7 @@ fn apply_edit(body: &mut bundle::BundleBody, edit: &Edit) {
         (Edit::DropValue(..), Some(row)) => drop(values_of(row).pop()),
         _ => {}
     }
-    record.changes = Bytes(set.to_bytes().unwrap());
+    record.changes = set.to_bytes().unwrap();
 }
 
 /// 160 cases per property (a few seconds), or `PROPTEST_CASES` for a longer hunt.

@@ -2,8 +2,11 @@
 //! and on wasm32 in Node (`cargo test --target wasm32-unknown-unknown`), where `#[test]` is
 //! wasm-bindgen-test's.
 
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod alloc;
 mod bad_bundles;
 mod capture;
+mod claims;
 mod common;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod convergence;
@@ -14,6 +17,7 @@ mod errors;
 mod fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod fuzz;
+mod ordinary_use;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
 mod snapshot;

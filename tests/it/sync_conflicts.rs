@@ -6,7 +6,7 @@
 //! `field-merge` merges edits of different columns and lists only edits of the same column.
 //! Companion of `sync.rs`.
 
-use sqlite_sync_wasm::{Choice, ConflictStrategy, Engine, ErrorCode, Value};
+use sqlite_sync_wasm::{Choice, ConflictId, ConflictStrategy, Engine, ErrorCode, Value};
 
 use crate::common::{
     exec, int, named, replica_on, rows, send, shared_clock, snapshot, tally, text,
@@ -59,7 +59,7 @@ fn one_conflict_each(
     assert_eq!((on_a.len(), on_b.len()), (1, 1), "{on_a:?} {on_b:?}");
     let (on_a, on_b) = (on_a.remove(0), on_b.remove(0));
     assert_eq!(on_a.id, on_b.id, "the same id on every replica");
-    assert_eq!(on_a.id.len(), 32);
+    assert_eq!(on_a.id.to_string().len(), 32);
     assert_eq!(
         (on_a.table.as_str(), &on_a.primary_key),
         ("todos", &on_b.primary_key)
@@ -145,7 +145,7 @@ fn resolving_with_each_choice_closes_the_conflict_on_both_replicas() {
         } else {
             (&mut b, &mut a)
         };
-        resolver.resolve_conflict(&conflict.id, choice).unwrap();
+        resolver.resolve_conflict(conflict.id, choice).unwrap();
         assert!(
             resolver.conflicts().unwrap().is_empty(),
             "{label}: closed where resolved"
@@ -153,7 +153,7 @@ fn resolving_with_each_choice_closes_the_conflict_on_both_replicas() {
         let delivered = send(resolver, other).unwrap();
         assert_eq!(delivered.conflicts, 0, "{label}");
         assert_eq!(settled(&mut a, &mut b), vec![expected], "{label}");
-        let again = a.resolve_conflict(&conflict.id, Choice::Local).unwrap_err();
+        let again = a.resolve_conflict(conflict.id, Choice::Local).unwrap_err();
         assert_eq!(again.code(), ErrorCode::ConflictNotFound, "{label}");
     }
 }
@@ -198,7 +198,7 @@ fn a_third_replica_lists_the_same_conflict_and_its_resolution_closes_it_everywhe
     // Neither side is c's own: local is the provisional winner, remote the other version.
     assert_eq!(on_c[0].local, version(1, "from b", 0));
     assert_eq!(on_c[0].remote, version(1, "from a", 0));
-    c.resolve_conflict(&on_a.id, Choice::Remote).unwrap();
+    c.resolve_conflict(on_a.id, Choice::Remote).unwrap();
     send(&mut c, &mut a).unwrap();
     send(&mut c, &mut b).unwrap();
     assert_eq!(settled(&mut a, &mut b), vec![todo(1, "from a", 0)]);
@@ -223,7 +223,7 @@ fn concurrent_inserts_of_the_same_key_are_a_conflict() {
     assert_eq!((on_b.local, on_b.remote), (on_a.remote, on_a.local));
     assert_eq!(rows(&mut a, "todos"), vec![todo(7, "from b", 1)]);
     assert_eq!(rows(&mut b, "todos"), vec![todo(7, "from b", 1)]);
-    a.resolve_conflict(&on_a.id, Choice::Local).unwrap();
+    a.resolve_conflict(on_a.id, Choice::Local).unwrap();
     send(&mut a, &mut b).unwrap();
     assert_eq!(settled(&mut a, &mut b), vec![todo(7, "from a", 0)]);
 }
@@ -249,7 +249,7 @@ fn an_update_concurrent_with_a_delete_is_a_conflict() {
         "the later delete is the provisional winner"
     );
     assert!(rows(&mut b, "todos").is_empty());
-    a.resolve_conflict(&on_a.id, Choice::Local).unwrap();
+    a.resolve_conflict(on_a.id, Choice::Local).unwrap();
     send(&mut a, &mut b).unwrap();
     assert_eq!(settled(&mut a, &mut b), vec![todo(1, "milk", 1)]);
 }
@@ -306,10 +306,10 @@ fn resolving_an_unknown_conflict_is_conflict_not_found_and_changes_nothing() {
         "INSERT INTO todos (id, title) VALUES (1, 'milk')",
     );
     let before = snapshot(&mut a, "todos");
-    for id in ["0123456789abcdef0123456789abcdef", "", "not hex"] {
-        let error = a.resolve_conflict(id, Choice::Remote).unwrap_err();
-        assert_eq!(error.code(), ErrorCode::ConflictNotFound, "{id:?}");
-    }
+    let unknown = ConflictId::from_hex("0123456789abcdef0123456789abcdef").unwrap();
+    let error = a.resolve_conflict(unknown, Choice::Remote).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ConflictNotFound);
+    assert!(ConflictId::from_hex("not hex").is_none());
     assert_eq!(snapshot(&mut a, "todos"), before);
 }
 
@@ -337,13 +337,13 @@ fn resolving_with_values_for_an_unknown_column_or_another_key_is_refused() {
             ("title".into(), text("rice milk")),
         ];
         let error = a
-            .resolve_conflict(&conflict.id, Choice::Values(values))
+            .resolve_conflict(conflict.id, Choice::Values(values))
             .unwrap_err();
         assert_eq!(error.code(), code, "{column}");
         assert_eq!(snapshot(&mut a, "todos"), before, "{column}");
     }
     let same_key = vec![("id".into(), int(1)), ("title".into(), text("rice milk"))];
-    a.resolve_conflict(&conflict.id, Choice::Values(same_key))
+    a.resolve_conflict(conflict.id, Choice::Values(same_key))
         .unwrap();
     send(&mut a, &mut b).unwrap();
     assert_eq!(settled(&mut a, &mut b), vec![todo(1, "rice milk", 0)]);
@@ -374,7 +374,7 @@ fn a_conflict_between_edits_of_different_columns_shows_each_sides_row() {
         vec![todo(1, "oat milk", 1)],
         "merged while open"
     );
-    a.resolve_conflict(&on_a.id, Choice::Local).unwrap();
+    a.resolve_conflict(on_a.id, Choice::Local).unwrap();
     send(&mut a, &mut b).unwrap();
     assert_eq!(
         settled(&mut a, &mut b),

@@ -60,6 +60,22 @@ test("peerId must be a string of 32 lowercase hex characters; a non-string never
     assert.match(error.message, /peerId/);
   }
   await rejectsWith(db.generateBundle(throwing("peerId")), "ERR_INVALID_ARGUMENT");
+  for (const unsentOnly of [1, 0, "true", null, {}]) {
+    await rejectsWith(db.generateBundle({ peerId: PEER, unsentOnly }), "ERR_INVALID_ARGUMENT");
+  }
+  assert.ok((await db.generateBundle({ peerId: PEER, unsentOnly: true })) instanceof Uint8Array);
+  await alive(db);
+  await db.close();
+});
+
+test("discardPendingChanges takes no origin or a device id string", async () => {
+  const db = await synced();
+  for (const origin of [5, null, {}, [PEER], { toString: () => PEER }]) {
+    await rejectsWith(db.discardPendingChanges(origin), "ERR_INVALID_ARGUMENT");
+  }
+  await rejectsWith(db.discardPendingChanges("nope"), "ERR_INVALID_ARGUMENT");
+  assert.equal(await db.discardPendingChanges(PEER), 0);
+  assert.equal(await db.discardPendingChanges(), 0);
   await alive(db);
   await db.close();
 });

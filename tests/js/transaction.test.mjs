@@ -123,6 +123,8 @@ test("a call on db awaited in the callback's synchronous part rejects at once an
     ["enableSync", () => db.enableSync("items")],
     ["generateBundle", () => db.generateBundle()],
     ["conflicts", () => db.conflicts()],
+    ["pendingChanges", () => db.pendingChanges()],
+    ["discardPendingChanges", () => db.discardPendingChanges()],
     ["setConflictResolver", () => db.setConflictResolver("items", null)],
     ["close", () => db.close()],
   ]) {

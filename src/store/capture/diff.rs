@@ -1,4 +1,4 @@
-//! Turning a transaction's buffered row images into its change-log record.
+//! The diff: turning a transaction's buffered row images into its change-log record.
 //!
 //! For every touched row the net change is the difference between its first and last image:
 //! nothing when they are equal, an insert or a delete when the row only exists at one end, and an
@@ -7,11 +7,11 @@
 //! The output is exactly the MessagePack that [`ChangeSet`](crate::model::ChangeSet) deserialises
 //! from (and serialises to), which a test checks.
 
-use rmp::encode::write_uint;
-
+use crate::codec::changes::{kind, write_table_header};
+use crate::codec::{write, Reader};
 use crate::error::{Error, Result};
-use crate::model::Value;
-use crate::store::capture::{borrowed, write_array_len, write_value, TakenTable};
+use crate::model::{Value, ValueRef};
+use crate::store::capture::TakenTable;
 use crate::store::tables::TableShape;
 
 /// Encodes the net changes of `taken` as a change set, with its number of row changes, or `None`
@@ -44,17 +44,13 @@ pub fn encode(
         total += count as u64;
         if count > 0 {
             let mut table = Vec::with_capacity(rows.len() + 64);
-            write_array_len(&mut table, 4);
-            write_str(&mut table, &shape.name);
-            write_array_len(&mut table, shape.columns.len());
-            for column in &shape.columns {
-                write_str(&mut table, column);
-            }
-            write_array_len(&mut table, shape.primary_key.len());
-            for &position in &shape.primary_key {
-                let _ = write_uint(&mut table, u64::from(position));
-            }
-            write_array_len(&mut table, count);
+            write_table_header(
+                &mut table,
+                &shape.name,
+                shape.columns.iter().map(String::as_str),
+                &shape.primary_key,
+                count,
+            );
             table.extend_from_slice(&rows);
             tables.push(table);
         }
@@ -63,8 +59,8 @@ pub fn encode(
         return Ok(None);
     }
     let mut out = Vec::with_capacity(tables.iter().map(Vec::len).sum::<usize>() + 8);
-    write_array_len(&mut out, 1);
-    write_array_len(&mut out, tables.len());
+    write::array_len(&mut out, 1);
+    write::array_len(&mut out, tables.len());
     for table in tables {
         out.extend_from_slice(&table);
     }
@@ -81,14 +77,14 @@ fn write_net(
     match (before, after) {
         (None, None) => Ok(false),
         (None, Some(image)) => {
-            write_array_len(out, 2);
-            let _ = write_uint(out, 0);
+            write::array_len(out, 2);
+            write::uint(out, u64::from(kind::INSERT));
             out.extend_from_slice(image);
             Ok(true)
         }
         (Some(image), None) => {
-            write_array_len(out, 2);
-            let _ = write_uint(out, 2);
+            write::array_len(out, 2);
+            write::uint(out, u64::from(kind::DELETE));
             out.extend_from_slice(image);
             Ok(true)
         }
@@ -101,15 +97,15 @@ fn write_net(
             if changed.is_empty() {
                 return Ok(false);
             }
-            write_array_len(out, 5);
-            let _ = write_uint(out, 1);
+            write::array_len(out, 5);
+            write::uint(out, u64::from(kind::UPDATE));
             out.extend_from_slice(key);
-            write_array_len(out, changed.len());
+            write::array_len(out, changed.len());
             for &i in &changed {
-                let _ = write_uint(out, i as u64);
+                write::uint(out, i as u64);
             }
             for image in [&before, &after] {
-                write_array_len(out, changed.len());
+                write::array_len(out, changed.len());
                 for &i in &changed {
                     out.extend_from_slice(image[i]);
                 }
@@ -120,66 +116,34 @@ fn write_net(
 }
 
 /// Splits an encoded row image (a MessagePack array of values) into each value's bytes, without
-/// decoding: the arena holds only the value forms [`write_value`] produces.
+/// decoding them.
 fn cells(image: &[u8]) -> Result<Vec<&[u8]>> {
-    let broken = || Error::Corrupt("unreadable captured row".into());
-    let (count, mut at) = match *image.first().ok_or_else(broken)? {
-        m @ 0x90..=0x9f => (usize::from(m & 0x0f), 1),
-        0xdc => (usize::from(u16::from_be_bytes(read(image, 1)?)), 3),
-        0xdd => (u32::from_be_bytes(read(image, 1)?) as usize, 5),
-        _ => return Err(broken()),
-    };
+    let broken = |e: String| Error::Internal(format!("unreadable captured row: {e}"));
+    let mut reader = Reader::new(image);
+    let count = reader.array_len(1).map_err(broken)?;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = value_len(image.get(at..).ok_or_else(broken)?)?;
-        out.push(image.get(at..at + len).ok_or_else(broken)?);
-        at += len;
+        let start = reader.position();
+        reader.skip().map_err(broken)?;
+        out.push(reader.since(start));
     }
     Ok(out)
 }
 
-/// The encoded length of the MessagePack value at the start of `bytes`.
-fn value_len(bytes: &[u8]) -> Result<usize> {
-    let broken = || Error::Corrupt("unreadable captured value".into());
-    let marker = *bytes.first().ok_or_else(broken)?;
-    Ok(match marker {
-        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 1,
-        0xcc | 0xd0 => 2,
-        0xcd | 0xd1 => 3,
-        0xca | 0xce | 0xd2 => 5,
-        0xcb | 0xcf | 0xd3 => 9,
-        0xa0..=0xbf => 1 + usize::from(marker & 0x1f),
-        0xc4 | 0xd9 => 2 + usize::from(*bytes.get(1).ok_or_else(broken)?),
-        0xc5 | 0xda => 3 + usize::from(u16::from_be_bytes(read(bytes, 1)?)),
-        0xc6 | 0xdb => 5 + u32::from_be_bytes(read(bytes, 1)?) as usize,
-        _ => return Err(broken()),
-    })
-}
-
-/// `N` bytes of `bytes` from `at`.
-fn read<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
-    bytes
-        .get(at..at + N)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| Error::Corrupt("truncated captured value".into()))
-}
-
 fn decode(bytes: &[u8]) -> Result<Vec<Value>> {
-    rmp_serde::from_slice(bytes)
-        .map_err(|e| Error::Corrupt(format!("unreadable captured row: {e}")))
+    let broken = |e: String| Error::Internal(format!("unreadable captured key: {e}"));
+    let mut reader = Reader::new(bytes);
+    let count = reader.array_len(1).map_err(broken)?;
+    (0..count)
+        .map(|_| reader.value().map(ValueRef::to_value))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(broken)
 }
 
 fn encode_values(values: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_array_len(&mut out, values.len());
-    for value in values {
-        write_value(&mut out, borrowed(value));
-    }
+    write::values(&mut out, values.iter().map(Value::as_ref));
     out
-}
-
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    let _ = rmp::encode::write_str(out, text);
 }
 
 #[cfg(test)]
@@ -187,6 +151,7 @@ mod tests {
     use super::*;
     use crate::model::{ChangeSet, RowChange, TableChanges};
     use crate::store::capture::Buffer;
+    use crate::store::values::to_sql_ref;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -208,7 +173,7 @@ mod tests {
         let shape = shape();
         let image = |buffer: &mut Buffer, row: &[Value]| {
             buffer
-                .image(&shape, |i| Ok(borrowed(&row[i as usize])))
+                .image(&shape, |i| Ok(to_sql_ref(&row[i as usize])))
                 .expect("image")
         };
         match (before, after) {
