@@ -26,7 +26,11 @@ export interface Transaction {
   query(sql: string, params?: Params): Promise<Row[]>;
 }
 
-/** A SQLite database whose changes to synced tables are captured. */
+/**
+ * A SQLite database whose changes to synced tables are captured. Every argument is checked when
+ * the call is made (read once; the wrong kind of value, or one whose reading throws, rejects with
+ * `ERR_INVALID_ARGUMENT` and changes nothing).
+ */
 export interface Database extends AsyncDisposable {
   /** This replica's id: 32 lowercase hex characters, made once and stored with the database. */
   readonly deviceId: string;
@@ -47,8 +51,12 @@ export interface Database extends AsyncDisposable {
 
   /**
    * Runs `fn` inside one SQLite transaction: commits when it resolves (returning its value), rolls
-   * back and rethrows when it throws. Use `tx` inside the callback: calls on the database itself
-   * wait until the transaction ends, so awaiting one inside the callback never finishes.
+   * back and rethrows when it throws. Use `tx` inside the callback. Calls on the database itself
+   * wait until the transaction ends when they come from elsewhere in the app; from inside the
+   * callback they would wait forever, so they reject at once with `ERR_INVALID_ARGUMENT` when made
+   * in its synchronous part or right after awaiting a `tx.exec` / `tx.query` promise. A call made
+   * after the callback awaited anything else (a fetch, a timer, a helper function, `Promise.all`)
+   * cannot be told apart from an outside call: it waits, and awaiting it never finishes.
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>;
 
@@ -75,6 +83,9 @@ export interface Database extends AsyncDisposable {
    * A bundle of every change the peer `options.peerId` is not known to have (all changes without
    * a peer, or for an unknown one), or `null` when there is nothing to send. A bundle lost in
    * transit is included again until the peer's own bundle shows it has those changes.
+   * `options` is `undefined` or an object; `peerId` a device id (32 lowercase hex characters).
+   * With storage `"idb"` it resolves only once every write made before it is stored, and rejects
+   * with a retryable `ERR_STORAGE_UNAVAILABLE` (handing nothing out) when storing fails.
    */
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null>;
 
@@ -83,8 +94,8 @@ export interface Database extends AsyncDisposable {
    * nothing (`ERR_BUNDLE_MALFORMED`, `ERR_BUNDLE_TAMPERED`, `ERR_BUNDLE_VERSION`,
    * `ERR_TABLE_NOT_SYNCED`, `ERR_SCHEMA_MISMATCH`, …). Importing the same bundle again does nothing.
    * Afterwards, resolvers registered with {@link Database.setConflictResolver} are called for the
-   * new conflicts of their tables; if one throws, the import stays applied and this rejects with
-   * that error.
+   * new conflicts of their tables that are still open; if one throws (or its answer cannot be
+   * applied), the import stays applied and this rejects with that error.
    */
   importBundle(bytes: Uint8Array): Promise<ImportResult>;
 
@@ -113,7 +124,9 @@ export interface Database extends AsyncDisposable {
 
   /**
    * Registers (or, with `null`, removes) the app's resolver for new conflicts on `table`. It runs
-   * after an import commits, outside any transaction, once per new conflict.
+   * after an import commits, outside any transaction, at most once per new conflict, and only
+   * while that conflict is open: one closed meanwhile (by the resolution of another conflict of
+   * its row, or a write) is skipped.
    */
   setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void>;
 

@@ -1,16 +1,29 @@
 // The in-process implementation of the `Database` interface (js/api.ts) over the wasm
 // `DatabaseHandle`.
 //
-// Invariants: every method converts wasm errors into `SyncError`; calls on the database run in
-// the order they were made, and while a `transaction` is open they wait for it to end (only the
-// callback's `tx` reaches SQLite meanwhile); once `close()` has been called every call rejects with
-// `ERR_CLOSED`, and the handle is released after the calls queued before it have run.
+// Invariants: every argument is checked (and copied) by js/args.ts when the call is made, before
+// anything reaches the wasm glue; every method converts wasm errors into `SyncError`; calls on the
+// database run in the order they were made, and while a `transaction` is open they wait for it to
+// end (only the callback's `tx` reaches SQLite meanwhile), except calls made from inside the
+// callback as far as `TransactionScope` (js/shared.ts) can tell, which reject at once; once
+// `close()` has been called every call rejects with `ERR_CLOSED`, and the handle is released after
+// the calls queued before it have run.
 
 import type { Database, Transaction } from "./api.js";
-import { SyncError, toSyncError } from "./errors.js";
+import {
+  checkBundleOptions,
+  checkBytes,
+  checkChoice,
+  checked,
+  checkSyncOptions,
+  requireFunction,
+  requireString,
+} from "./args.js";
+import { toSyncError } from "./errors.js";
+import { execOn, LocalTransaction, queryOn, rollback, settle, statement } from "./local-transaction.js";
+import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import { steady } from "./worker/gate.js";
 import type { ChangeEvent } from "./worker/rpc.js";
 import type {
   ChangeRecord,
@@ -29,7 +42,7 @@ import type {
 
 export type { Database, Transaction } from "./api.js";
 
-/** What a storage layer over a `LocalDatabase` can hook into (js/idb.ts uses all three). */
+/** What a storage layer over a `LocalDatabase` can hook into (js/idb.ts uses all of them). */
 export interface LocalHooks {
   /** Called once the handle has been released. */
   onClosed?: () => void;
@@ -39,83 +52,17 @@ export interface LocalHooks {
    */
   onWrite?: () => void;
   /**
+   * Awaited before `generateBundle` hands out a bundle: resolves once every write made before it
+   * is durably stored, so that a bundle never carries changes a crash could take back (and whose
+   * sequence numbers the replica would then reuse). Rejects (`ERR_STORAGE_UNAVAILABLE`, retryable)
+   * when storing failed; the bundle is then not handed out.
+   */
+  persisted?: () => Promise<void>;
+  /**
    * Runs as the last queued task of `close()`, before the handle is released; `close()` resolves
    * only after it has settled (and rejects if it rejects, the handle being released anyway).
    */
   beforeClose?: (handle: DatabaseHandle) => Promise<void> | void;
-}
-
-function closedError(): SyncError {
-  return new SyncError("ERR_CLOSED", "the database is closed");
-}
-
-function requireString(value: unknown, what: string): void {
-  if (typeof value !== "string") {
-    throw new SyncError("ERR_INVALID_ARGUMENT", `${what} must be a string, got ${typeof value}`);
-  }
-}
-
-/**
- * Runs a synchronous call into the wasm handle as a Promise (at once, unless the OPFS pool is
- * changing: js/worker/gate.ts); whatever it throws becomes a rejection with a `SyncError`.
- */
-function settle<T>(call: () => T): Promise<T> {
-  return steady(() => {
-    try {
-      return call();
-    } catch (e) {
-      throw toSyncError(e);
-    }
-  });
-}
-
-function execOn(handle: DatabaseHandle, sql: string, params: Params | undefined): ExecResult {
-  requireString(sql, "sql");
-  return handle.exec(sql, params ?? null) as ExecResult;
-}
-
-function queryOn(handle: DatabaseHandle, sql: string, params: Params | undefined): Row[] {
-  requireString(sql, "sql");
-  return handle.query(sql, params ?? null) as Row[];
-}
-
-/** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
-class LocalTransaction implements Transaction {
-  #handle: DatabaseHandle | undefined;
-  /** Whether a statement of this transaction may have changed rows. */
-  wrote = false;
-
-  constructor(handle: DatabaseHandle) {
-    this.#handle = handle;
-  }
-
-  /** Makes every later call reject: the transaction is over. */
-  end(): void {
-    this.#handle = undefined;
-  }
-
-  exec(sql: string, params?: Params): Promise<ExecResult> {
-    return settle(() => {
-      const result = execOn(this.#live(), sql, params);
-      if (result.changes > 0) this.wrote = true;
-      return result;
-    });
-  }
-
-  query(sql: string, params?: Params): Promise<Row[]> {
-    return settle(() => {
-      const rows = queryOn(this.#live(), sql, params);
-      if (mayWrite(sql)) this.wrote = true;
-      return rows;
-    });
-  }
-
-  #live(): DatabaseHandle {
-    if (this.#handle === undefined) {
-      throw new SyncError("ERR_CLOSED", "the transaction has already ended");
-    }
-    return this.#handle;
-  }
 }
 
 /** {@link Database} running in this thread, over one wasm `DatabaseHandle`. */
@@ -127,11 +74,17 @@ export class LocalDatabase implements Database {
   /** Calls queued or running on `#tail`; when 0, calls run at once. */
   #queued = 0;
   /** Conflict resolvers registered by the app, by table. */
-  #resolvers = new Map<string, ConflictResolver>();
+  #resolvers = new Resolvers();
+  /** What the resolver loop calls. */
+  #host: ResolverHost;
+  /** Calls that may have written, so far (see {@link ResolverHost.writes}). */
+  #writes = 0;
+  /** Which transaction's callback is running, to refuse calls that would wait for it forever. */
+  #scope = new TransactionScope();
   /** Set by the first `close()`; resolves once the handle is released. */
   #closing: Promise<void> | undefined;
   /** The `onChange` listeners. */
-  #listeners = new Set<(event: ChangeEvent) => void>();
+  #listeners = new Listeners();
   /** The database name reported in change events. */
   #name: string;
   /** Storage hooks (giving OPFS back, saving to IndexedDB). */
@@ -147,6 +100,14 @@ export class LocalDatabase implements Database {
     this.deviceId = handle.deviceId;
     this.#name = name;
     this.#hooks = typeof hooks === "function" ? { onClosed: hooks } : (hooks ?? {});
+    const db = this;
+    this.#host = {
+      conflicts: () => this.conflicts(),
+      resolveConflict: (id, choice) => this.resolveConflict(id, choice),
+      get writes() {
+        return db.#writes;
+      },
+    };
   }
 
   /**
@@ -155,19 +116,21 @@ export class LocalDatabase implements Database {
    * @internal
    */
   betweenCalls<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
-    return this.#call(body);
+    if (this.#closing !== undefined) return Promise.reject(closedError());
+    return this.#schedule(body);
   }
 
   /** Tells the storage hook that the database may have changed. */
   #wrote(): void {
+    this.#writes += 1;
     this.#hooks.onWrite?.();
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#call((handle) => {
+    return this.#call("exec", () => statement(sql, params), (handle, stmt) => {
       let result: ExecResult;
       try {
-        result = execOn(handle, sql, params);
+        result = execOn(handle, stmt);
       } finally {
         // Even a failing script may have committed its first statements.
         this.#wrote();
@@ -178,128 +141,126 @@ export class LocalDatabase implements Database {
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#call((handle) => {
+    return this.#call("query", () => statement(sql, params), (handle, stmt) => {
       let rows: Row[];
       try {
-        rows = queryOn(handle, sql, params);
+        rows = queryOn(handle, stmt);
       } finally {
-        if (!readOnly(sql)) this.#wrote();
+        if (!readOnly(stmt.sql)) this.#wrote();
       }
-      if (mayWrite(sql)) this.#emit("exec");
+      if (mayWrite(stmt.sql)) this.#emit("exec");
       return rows;
     });
   }
 
   onChange(listener: (event: ChangeEvent) => void): () => void {
-    if (typeof listener !== "function") {
-      throw new SyncError("ERR_INVALID_ARGUMENT", "onChange needs a function");
-    }
-    const entry = (event: ChangeEvent): void => listener(event);
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return this.#listeners.add(listener);
   }
 
   /** Tells the listeners, after the current call has returned, that `kind` committed. */
   #emit(kind: ChangeEvent["kind"]): void {
     if (this.#listeners.size === 0) return;
     const event: ChangeEvent = { database: this.#name, kind, local: true };
-    const listeners = [...this.#listeners];
-    queueMicrotask(() => {
-      for (const listener of listeners) listener(event);
-    });
+    queueMicrotask(() => this.#listeners.emit(event));
   }
 
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
-    if (this.#closing !== undefined) return Promise.reject(closedError());
-    if (typeof fn !== "function") {
-      return Promise.reject(new SyncError("ERR_INVALID_ARGUMENT", "transaction needs a callback"));
-    }
-    return this.#enqueue(async () => {
-      const handle = this.#open();
-      await settle(() => execOn(handle, "BEGIN", undefined));
-      const tx = new LocalTransaction(handle);
-      let value: T;
-      try {
-        value = await fn(tx);
-      } catch (e) {
-        tx.end();
-        await rollback(handle);
-        throw e;
-      }
-      tx.end();
-      try {
-        await settle(() => execOn(handle, "COMMIT", undefined));
-      } catch (e) {
-        await rollback(handle);
-        throw e;
-      }
-      this.#wrote();
-      if (tx.wrote) this.#emit("transaction");
-      return value;
-    });
+    const refused = this.#refused("transaction");
+    if (refused !== undefined) return refused;
+    return checked(
+      () => requireFunction(fn, "transaction needs a callback"),
+      () =>
+        this.#enqueue(async () => {
+          const handle = this.#open();
+          await settle(() => execOn(handle, { sql: "BEGIN", params: null }));
+          const tx = new LocalTransaction(handle, this.#scope);
+          let value: T;
+          try {
+            value = await this.#scope.call(tx, () => fn(tx));
+          } catch (e) {
+            this.#end(tx);
+            await rollback(handle);
+            throw e;
+          }
+          this.#end(tx);
+          try {
+            await settle(() => execOn(handle, { sql: "COMMIT", params: null }));
+          } catch (e) {
+            await rollback(handle);
+            throw e;
+          }
+          this.#wrote();
+          if (tx.wrote) this.#emit("transaction");
+          return value;
+        }),
+    );
+  }
+
+  #end(tx: LocalTransaction): void {
+    tx.end();
+    this.#scope.end(tx);
   }
 
   enableSync(table: string, options?: SyncOptions): Promise<void> {
-    return this.#call((handle) => {
+    const args = (): [string, SyncOptions | undefined] => {
       requireString(table, "table");
-      handle.enableSync(table, options ?? null);
+      return [table, checkSyncOptions(options)];
+    };
+    return this.#call("enableSync", args, (handle, [name, opts]) => {
+      handle.enableSync(name, opts ?? null);
       this.#wrote();
     });
   }
 
   disableSync(table: string): Promise<void> {
-    return this.#call((handle) => {
-      requireString(table, "table");
+    return this.#call("disableSync", () => requireString(table, "table"), (handle) => {
       handle.disableSync(table);
       this.#wrote();
     });
   }
 
   syncedTables(): Promise<string[]> {
-    return this.#call((handle) => handle.syncedTables());
+    return this.#call("syncedTables", noArgs, (handle) => handle.syncedTables());
   }
 
   vectorClock(): Promise<VectorClock> {
-    return this.#call((handle) => handle.vectorClock() as VectorClock);
+    return this.#call("vectorClock", noArgs, (handle) => handle.vectorClock() as VectorClock);
   }
 
   changeLog(): Promise<ChangeRecord[]> {
-    return this.#call((handle) => handle.changeLog() as ChangeRecord[]);
+    return this.#call("changeLog", noArgs, (handle) => handle.changeLog() as ChangeRecord[]);
   }
 
-  generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
-    return this.#call((handle) => {
-      const bundle = handle.generateBundle(options?.peerId ?? undefined, options?.unsentOnly === true) as
-        | Uint8Array
-        | null;
+  async generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
+    const bundle = await this.#call("generateBundle", () => checkBundleOptions(options), (handle, { peerId, unsentOnly }) => {
+      const bytes = handle.generateBundle(peerId, unsentOnly) as Uint8Array | null;
       this.#wrote();
-      return bundle;
+      return bytes;
     });
+    if (bundle !== null && this.#hooks.persisted !== undefined) await this.#hooks.persisted();
+    return bundle;
   }
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new SyncError("ERR_INVALID_ARGUMENT", "importBundle needs a Uint8Array");
-    }
-    const result = await this.#call((handle) => {
-      const imported = handle.importBundle(bytes) as ImportResult;
+    const result = await this.#call("importBundle", () => checkBytes(bytes, "importBundle's bytes"), (handle, view) => {
+      const imported = handle.importBundle(view) as ImportResult;
       this.#wrote();
       return imported;
     });
     if (importChanged(result)) this.#emit("import");
-    await this.#runResolvers(result.newConflicts);
+    await this.#resolvers.run(this.#host, result.newConflicts);
     return result;
   }
 
   pendingChanges(): Promise<PendingChange[]> {
-    return this.#call((handle) => handle.pendingChanges() as PendingChange[]);
+    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges() as PendingChange[]);
   }
 
   discardPendingChanges(origin?: string): Promise<number> {
-    return this.#call((handle) => {
+    const args = (): void => {
       if (origin !== undefined) requireString(origin, "origin");
+    };
+    return this.#call("discardPendingChanges", args, (handle) => {
       const dropped = handle.discardPendingChanges(origin);
       this.#wrote();
       return dropped;
@@ -307,44 +268,30 @@ export class LocalDatabase implements Database {
   }
 
   conflicts(): Promise<Conflict[]> {
-    return this.#call((handle) => handle.conflicts() as Conflict[]);
+    return this.#call("conflicts", noArgs, (handle) => handle.conflicts() as Conflict[]);
   }
 
   resolveConflict(id: string, choice: ConflictChoice): Promise<void> {
-    return this.#call((handle) => {
+    const args = (): ConflictChoice => {
       requireString(id, "conflict id");
-      handle.resolveConflict(id, choice);
+      return checkChoice(choice);
+    };
+    return this.#call("resolveConflict", args, (handle, checkedChoice) => {
+      handle.resolveConflict(id, checkedChoice);
       this.#wrote();
       this.#emit("resolve");
     });
   }
 
   setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void> {
-    return this.#call(() => {
-      requireString(table, "table");
-      if (resolver === null) {
-        this.#resolvers.delete(table);
-      } else if (typeof resolver === "function") {
-        this.#resolvers.set(table, resolver);
-      } else {
-        throw new SyncError("ERR_INVALID_ARGUMENT", "a conflict resolver must be a function or null");
-      }
-    });
-  }
-
-  /** Offers each new conflict to its table's resolver and applies the answers. */
-  async #runResolvers(ids: string[]): Promise<void> {
-    if (ids.length === 0 || this.#resolvers.size === 0) return;
-    const open = await this.conflicts();
-    for (const conflict of open.filter((c) => ids.includes(c.id))) {
-      const resolver = this.#resolvers.get(conflict.table);
-      if (resolver === undefined) continue;
-      const choice = await resolver(conflict);
-      if (choice !== undefined) await this.resolveConflict(conflict.id, choice);
-    }
+    return this.#call("setConflictResolver", noArgs, () => this.#resolvers.set(table, resolver));
   }
 
   close(): Promise<void> {
+    if (this.#closing === undefined) {
+      const refused = this.#refused("close");
+      if (refused !== undefined) return refused;
+    }
     this.#closing ??= this.#enqueue(async () => {
       const handle = this.#handle;
       let failure: { error: unknown } | undefined;
@@ -381,9 +328,26 @@ export class LocalDatabase implements Database {
     return this.#handle;
   }
 
-  /** Runs a synchronous wasm call now, or after the queued calls when a transaction is open. */
-  #call<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
+  /** A rejection for `db.<method>()` when closing, or when made from inside a transaction callback. */
+  #refused(method: string): Promise<never> | undefined {
     if (this.#closing !== undefined) return Promise.reject(closedError());
+    const refusal = this.#scope.refusal(method);
+    return refusal === undefined ? undefined : Promise.reject(refusal);
+  }
+
+  /**
+   * A public method: refused when closing or from inside a transaction callback; otherwise its
+   * arguments are checked now (`args`, whose throw is the rejection) and `body` runs on the
+   * handle now, or after the queued calls when a transaction is open.
+   */
+  #call<A, T>(method: string, args: () => A, body: (handle: DatabaseHandle, args: A) => T): Promise<T> {
+    const refused = this.#refused(method);
+    if (refused !== undefined) return refused;
+    return checked(args, (checkedArgs) => this.#schedule((handle) => body(handle, checkedArgs)));
+  }
+
+  /** Runs a synchronous wasm call now, or after the queued calls when a transaction is open. */
+  #schedule<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
     if (this.#queued === 0) return settle(() => body(this.#open()));
     return this.#enqueue(() => settle(() => body(this.#open())));
   }
@@ -400,14 +364,6 @@ export class LocalDatabase implements Database {
   }
 }
 
-/**
- * Rolls back the open transaction, if SQLite still has one (a failed COMMIT may have ended it).
- * A failure here is not reported: the error that caused the rollback is the one the caller needs.
- */
-function rollback(handle: DatabaseHandle): Promise<void> {
-  return settle(() => {
-    if (handle.inTransaction()) handle.exec("ROLLBACK", null);
-  }).catch(() => {
-    // The original error is rethrown by the caller.
-  });
+function noArgs(): undefined {
+  return undefined;
 }

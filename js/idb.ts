@@ -5,12 +5,16 @@
 // Opening loads the stored image (or starts empty) into a memory `DatabaseHandle`; after every call
 // that may have written, an image is taken between calls and the pages that changed since the last
 // stored image are written in one IndexedDB transaction (atomic), coalesced to at most one save per
-// task, and always once more before `close()` resolves.
+// task, and always once more before `close()` resolves. `generateBundle` resolves only once a save
+// that includes every earlier write has completed (it saves at once if needed), so no bundle
+// carries a change that a crash could still take back (the replica would then hand out the same
+// sequence numbers again for other changes).
 //
 // Invariants: at most one open handle per name and origin (a Web Lock per name, plus a set of the
 // names open in this realm); saves run one at a time, in order, never inside a SQLite transaction;
-// the image a save diffs against is the last one IndexedDB confirmed; a failed save leaves the
-// database dirty, so the next write or `close()` retries.
+// the image a save diffs against is the last one IndexedDB confirmed; each save knows which writes
+// it includes (a count taken with its snapshot); a failed save leaves the database dirty, so the
+// next write, `generateBundle` or `close()` retries.
 
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
@@ -56,30 +60,40 @@ async function lockName(name: string): Promise<() => void> {
 /** Saves the images of one database: coalesced, one at a time, retried after a failure. */
 class Persister {
   #name: string;
-  #snapshot: () => Promise<Uint8Array>;
+  #between: <T>(body: (handle: DatabaseHandle) => T) => Promise<T>;
   /** What IndexedDB holds now, which the next save diffs against. */
   #stored: StoredImage | undefined;
-  #dirty = false;
+  /** Counts the calls that may have written; `#saved` is the count the stored image includes. */
+  #version = 0;
+  #saved = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The write in progress (never rejects). */
   #writing: Promise<void> | undefined;
   #lastError: unknown;
+  /** Settles with the last save before closing (see `final`). */
+  #final: Promise<void>;
+  #finish!: { resolve: () => void; reject: (e: unknown) => void };
 
-  constructor(name: string, stored: StoredImage, snapshot: () => Promise<Uint8Array>) {
+  constructor(name: string, stored: StoredImage, between: <T>(body: (handle: DatabaseHandle) => T) => Promise<T>) {
     this.#name = name;
     this.#stored = stored;
-    this.#snapshot = snapshot;
+    this.#between = between;
+    this.#final = new Promise<void>((resolve, reject) => {
+      this.#finish = { resolve, reject };
+    });
+    this.#final.catch(() => undefined);
   }
 
   /** Saves `bytes` (the changed pages) and remembers them as what is stored. */
-  async #save(bytes: Uint8Array): Promise<void> {
+  async #save(bytes: Uint8Array, version: number): Promise<void> {
     await saveImage(this.#name, bytes, this.#stored);
     this.#stored = { bytes, pageSize: pageSizeOf(bytes) };
+    this.#saved = Math.max(this.#saved, version);
   }
 
   /** The database may have changed: schedule a write for the end of this task. */
   mark(): void {
-    this.#dirty = true;
+    this.#version += 1;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.#flush();
@@ -89,18 +103,16 @@ class Persister {
   /** Writes the latest state if it may differ from the stored one (after the running write). */
   async #flush(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing;
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    this.#writing = this.#snapshot()
-      .then((bytes) => this.#save(bytes))
+    if (this.#saved >= this.#version) return;
+    this.#writing = this.#between((handle) => ({ bytes: handle.snapshot(), version: this.#version }))
+      .then(({ bytes, version }) => this.#save(bytes, version))
       .then(
         () => {
           this.#lastError = undefined;
         },
         (e: unknown) => {
-          if (e instanceof SyncError && e.code === "ERR_CLOSED") return; // close() writes the last one
-          this.#dirty = true;
           this.#lastError = e;
+          if (e instanceof SyncError && e.code === "ERR_CLOSED") return; // close() writes the last one
           console.warn(`sqlite-sync-wasm: could not persist "${this.#name}" to IndexedDB`, e);
         },
       )
@@ -110,22 +122,46 @@ class Persister {
     await this.#writing;
   }
 
+  /**
+   * Resolves once every write marked so far is stored (saving now rather than at the end of the
+   * task); rejects with a retryable `ERR_STORAGE_UNAVAILABLE` if that save fails. Used before a
+   * bundle is handed out (`LocalHooks.persisted`).
+   */
+  async persisted(): Promise<void> {
+    const wanted = this.#version;
+    while (this.#saved < wanted) {
+      if (this.#writing !== undefined) {
+        await this.#writing;
+        continue;
+      }
+      await this.#flush();
+      if (this.#saved >= wanted) return;
+      const error = this.#lastError;
+      if (error instanceof SyncError && error.code === "ERR_CLOSED") {
+        await this.#final; // closing: the last save covers every write
+        return;
+      }
+      throw unavailable(`could not persist "${this.#name}" to IndexedDB: ${String(error)}`, { retryable: true, cause: error });
+    }
+  }
+
   /** The last write before closing: waits for the running one, then writes if still dirty. */
   async final(handle: DatabaseHandle): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    while (this.#writing !== undefined) await this.#writing;
-    if (!this.#dirty) return;
     try {
-      await this.#save(handle.snapshot());
-      this.#dirty = false;
+      while (this.#writing !== undefined) await this.#writing;
+      if (this.#saved < this.#version) await this.#save(handle.snapshot(), this.#version);
+      this.#finish.resolve();
     } catch (e) {
-      throw unavailable(`could not persist "${this.#name}" to IndexedDB: ${String(e)}`, {
+      const error = unavailable(`could not persist "${this.#name}" to IndexedDB: ${String(e)}`, {
         retryable: true,
         cause: e ?? this.#lastError,
       });
+      this.#finish.reject(error);
+      throw error;
     }
   }
 }
@@ -176,12 +212,13 @@ export async function openIdbDatabase(name: string): Promise<Database> {
     throw toSyncError(e);
   }
   let db: LocalDatabase | undefined;
-  const persister = new Persister(name, stored, () => {
+  const persister = new Persister(name, stored, (body) => {
     if (db === undefined) return Promise.reject(new SyncError("ERR_CLOSED", "not open yet"));
-    return db.betweenCalls((h) => h.snapshot());
+    return db.betweenCalls(body);
   });
   db = new LocalDatabase(handle, name, {
     onWrite: () => persister.mark(),
+    persisted: () => persister.persisted(),
     beforeClose: (h) => persister.final(h),
     onClosed: closed,
   });

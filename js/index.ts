@@ -1,7 +1,8 @@
 // The package's public entry: `openDatabase` and every public type.
 //
 // Users import it through a runtime loader (js/load/*), which package.json "exports" picks and
-// which re-exports everything here after registering how to load the wasm module.
+// which re-exports everything here, its `openDatabase` being the value that registering how to
+// load the wasm module returned (js/load/register.ts).
 
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
@@ -35,14 +36,27 @@ export type { ChangeEvent } from "./worker/rpc.js";
  *   already open in this origin
  */
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
-  if (typeof options !== "object" || options === null) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new SyncError("ERR_INVALID_ARGUMENT", "options must be an object");
   }
-  if (options.name !== undefined && typeof options.name !== "string") {
+  // Each option is read once (a getter could answer differently the second time).
+  let given: unknown, asked: unknown, onWarning: unknown;
+  try {
+    ({ name: given, storage: asked, onWarning } = options);
+  } catch (e) {
+    throw new SyncError("ERR_INVALID_ARGUMENT", `cannot read the options: ${String(e)}`, { cause: e });
+  }
+  if (given !== undefined && typeof given !== "string") {
     throw new SyncError("ERR_INVALID_ARGUMENT", "name must be a string");
   }
-  const storage = options.storage ?? defaultStorage(options.onWarning);
-  const name = options.name ?? "main.db";
+  if (asked !== undefined && typeof asked !== "string") {
+    throw new SyncError("ERR_INVALID_ARGUMENT", "storage must be \"memory\", \"opfs\" or \"idb\"");
+  }
+  if (onWarning !== undefined && typeof onWarning !== "function") {
+    throw new SyncError("ERR_INVALID_ARGUMENT", "onWarning must be a function");
+  }
+  const storage = (asked as StorageKind | undefined) ?? defaultStorage(onWarning as ((message: string) => void) | undefined);
+  const name = given ?? "main.db";
   if (storage === "opfs") {
     if (onPage()) return openWorkerDatabase(name);
     if (inDedicatedWorker()) return openInThisWorker(name);
@@ -54,7 +68,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   if (storage === "idb") return openIdbDatabase(name);
   await ready();
   const open: { name?: string; storage: string } = { storage };
-  if (options.name !== undefined) open.name = options.name;
+  if (given !== undefined) open.name = given;
   try {
     return new LocalDatabase(DatabaseHandle.open(open), name);
   } catch (e) {

@@ -1,12 +1,14 @@
 // Loading the wasm module once per realm, in whatever way the runtime allows.
 //
-// Each runtime loader in js/load/ registers how to initialise the wasm-bindgen glue; `ready()`
-// runs that once and memoises it. Nothing is loaded at import time (service workers forbid
-// top-level await), so `openDatabase` awaits `ready()` instead.
+// Each runtime loader in js/load/ registers how to initialise the wasm-bindgen glue when it is
+// imported (js/load/register.ts), and so does the package worker; `ready()` runs that once and
+// memoises it. Nothing is loaded at import time (service workers forbid top-level await), so
+// `openDatabase` awaits `ready()` instead.
 
 import { SyncError, toSyncError } from "./errors.js";
 
-type Initializer = () => unknown;
+/** How a runtime initialises the wasm-bindgen glue (it may return a promise). */
+export type Initializer = () => unknown;
 
 let initializer: Initializer | undefined;
 let loading: Promise<void> | undefined;

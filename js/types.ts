@@ -100,8 +100,9 @@ export interface ChangeRecord {
 /** Options of {@link Database.generateBundle}. */
 export interface GenerateBundleOptions {
   /**
-   * The device the bundle is for. Only changes it is not known to have are included (known from
-   * the clock in the last bundle it sent us); without it, or for an unknown peer, all changes.
+   * The device the bundle is for (its `deviceId`: 32 lowercase hex characters). Only changes it is
+   * not known to have are included (known from the clock in the last bundle it sent us); without
+   * it, or for an unknown peer, all changes.
    */
   peerId?: string;
   /**

@@ -48,9 +48,11 @@ step "build" bash scripts/build.sh
 step "cargo test (wasm)" cargo test --target wasm32-unknown-unknown
 step "node:test" node --test --test-reporter=spec tests/js/
 step "types" node_modules/.bin/tsc -p tests/types
+step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
+step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs
 step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/
 
 echo

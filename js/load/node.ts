@@ -3,10 +3,9 @@
 
 import { readFileSync } from "node:fs";
 import { initSync } from "../generated/sqlite_sync_wasm.js";
-import { setInitializer } from "../init.js";
-
-setInitializer(() => {
-  initSync({ module: readFileSync(new URL("../generated/sqlite_sync_wasm_bg.wasm", import.meta.url)) });
-});
+import { register } from "./register.js";
 
 export * from "../index.js";
+export const openDatabase = register(() => {
+  initSync({ module: readFileSync(new URL("../generated/sqlite_sync_wasm_bg.wasm", import.meta.url)) });
+});

@@ -1,12 +1,9 @@
 // Browser, worker and Deno loader ("browser", "deno" and "default" conditions): fetches and
-// instantiates the .wasm next to this file on first use. No top-level await (service workers
+// instantiates the .wasm on first use (js/load/fetch.ts). No top-level await (service workers
 // forbid it): `openDatabase` awaits the memoised init.
 
-import init from "../generated/sqlite_sync_wasm.js";
-import { setInitializer } from "../init.js";
-
-setInitializer(() =>
-  init({ module_or_path: new URL("../generated/sqlite_sync_wasm_bg.wasm", import.meta.url) }),
-);
+import { fetchWasm } from "./fetch.js";
+import { register } from "./register.js";
 
 export * from "../index.js";
+export const openDatabase = register(fetchWasm);

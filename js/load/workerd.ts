@@ -3,10 +3,9 @@
 
 import wasm from "../generated/sqlite_sync_wasm_bg.wasm";
 import { initSync } from "../generated/sqlite_sync_wasm.js";
-import { setInitializer } from "../init.js";
-
-setInitializer(() => {
-  initSync({ module: wasm });
-});
+import { register } from "./register.js";
 
 export * from "../index.js";
+export const openDatabase = register(() => {
+  initSync({ module: wasm });
+});

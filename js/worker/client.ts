@@ -3,13 +3,28 @@
 // of the page; it starts with the first `openDatabase` and is terminated (releasing the OPFS
 // handles) when the last database closes.
 //
-// Invariants: calls reach the worker in the order they were made; each is answered once, errors
-// as `SyncError`s; transaction callbacks and conflict resolvers run on the page; a transaction
+// Invariants: arguments are checked (and copied) by js/args.ts before anything is posted, as the
+// in-process database checks them; calls reach the worker in the order they were made; each is
+// answered once, errors as `SyncError`s; transaction callbacks and conflict resolvers run on the
+// page; a call made from inside a transaction callback (as far as `TransactionScope` in
+// js/shared.ts can tell) rejects at once instead of waiting for that transaction; a transaction
 // begun before `close()` can still run its statements and commit (close waits for it); a
 // transaction rolled back because the tab holding the database went away runs its callback again.
 
 import type { Database, Transaction } from "../database.js";
+import {
+  checkBundleOptions,
+  checkBytes,
+  checkChoice,
+  checked,
+  checkParams,
+  checkSyncOptions,
+  requireFunction,
+  requireString,
+} from "../args.js";
 import { SyncError, toSyncError } from "../errors.js";
+import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost, type TxPromises } from "../shared.js";
+import { readOnly } from "../writes.js";
 import type {
   ChangeRecord,
   Conflict,
@@ -130,25 +145,17 @@ export async function openWorkerDatabase(name: string): Promise<WorkerDatabase> 
   }
 }
 
-function closedError(): SyncError {
-  return new SyncError("ERR_CLOSED", "the database is closed");
-}
-
-function requireString(value: unknown, what: string): void {
-  if (typeof value !== "string") {
-    throw new SyncError("ERR_INVALID_ARGUMENT", `${what} must be a string, got ${typeof value}`);
-  }
-}
-
 /** The `tx` of a transaction whose SQLite transaction lives in the worker. */
 class RemoteTransaction implements Transaction {
   #db: WorkerDatabase;
+  #promises: TxPromises;
   #id: string | undefined;
   /** Set when a call found the transaction gone with its holder. */
   lost = false;
 
-  constructor(db: WorkerDatabase, id: string) {
+  constructor(db: WorkerDatabase, scope: TransactionScope, id: string) {
     this.#db = db;
+    this.#promises = scope.promises(this);
     this.#id = id;
   }
 
@@ -157,24 +164,31 @@ class RemoteTransaction implements Transaction {
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#send("txExec", sql, params) as Promise<ExecResult>;
+    return this.#promises.of(this.#send("txExec", sql, params) as Promise<ExecResult>);
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#send("txQuery", sql, params) as Promise<Row[]>;
+    return this.#promises.of(this.#send("txQuery", sql, params) as Promise<Row[]>);
   }
 
   async #send(method: "txExec" | "txQuery", sql: string, params: Params | undefined): Promise<unknown> {
     if (this.#id === undefined) throw new SyncError("ERR_CLOSED", "the transaction has already ended");
     requireString(sql, "sql");
+    const checkedParams = checkParams(params);
     try {
-      return await this.#db.sendInTransaction(method, [this.#id, sql, params]);
+      return await this.#db.sendInTransaction(method, [this.#id, sql, checkedParams]);
     } catch (e) {
       if (isLost(e)) this.lost = true;
       throw e;
     }
   }
 }
+
+/** The public name of each method, for the message of a refused call. */
+const PUBLIC_NAME: Partial<Record<Method, string>> = { begin: "transaction" };
+
+/** Methods that never write: they leave the count the resolver loop watches unchanged. */
+const READ_ONLY = new Set<Method>(["open", "syncedTables", "vectorClock", "changeLog", "conflicts", "pendingChanges"]);
 
 /** {@link Database} whose SQLite runs in the package worker (OPFS storage on a page). */
 export class WorkerDatabase implements Database {
@@ -183,14 +197,26 @@ export class WorkerDatabase implements Database {
   #conn: string;
   #name: string;
   #closing: Promise<void> | undefined;
-  #resolvers = new Map<string, ConflictResolver>();
-  #listeners = new Set<(event: ChangeEvent) => void>();
+  #resolvers = new Resolvers();
+  #host: ResolverHost;
+  /** Calls sent that may have written (see {@link ResolverHost.writes}). */
+  #writes = 0;
+  #scope = new TransactionScope();
+  #listeners = new Listeners();
 
   /** @internal */
   constructor(link: Link, conn: string, name: string) {
     this.#link = link;
     this.#conn = conn;
     this.#name = name;
+    const db = this;
+    this.#host = {
+      conflicts: () => this.conflicts(),
+      resolveConflict: (id, choice) => this.resolveConflict(id, choice),
+      get writes() {
+        return db.#writes;
+      },
+    };
   }
 
   /** @internal */
@@ -207,9 +233,18 @@ export class WorkerDatabase implements Database {
     return this.#link.worker;
   }
 
-  /** Sends one call on this database. @internal */
-  send(method: Method, args: unknown[]): Promise<unknown> {
+  /** A rejection for `db.<method>()` when closing, or when made from inside a transaction callback. */
+  #refused(method: string): Promise<never> | undefined {
     if (this.#closing !== undefined) return Promise.reject(closedError());
+    const refusal = this.#scope.refusal(method);
+    return refusal === undefined ? undefined : Promise.reject(refusal);
+  }
+
+  /** Sends one call on this database (its arguments already checked). @internal */
+  send(method: Method, args: unknown[]): Promise<unknown> {
+    const refused = this.#refused(PUBLIC_NAME[method] ?? method);
+    if (refused !== undefined) return refused;
+    if (!READ_ONLY.has(method) && !(method === "query" && readOnly(args[0] as string))) this.#writes += 1;
     return this.#link.call(this.#conn, this.#name, method, args);
   }
 
@@ -218,41 +253,54 @@ export class WorkerDatabase implements Database {
    * that transaction to end, so its statements and its end still go through. @internal
    */
   sendInTransaction(method: "txExec" | "txQuery" | "end", args: unknown[]): Promise<unknown> {
+    if (method === "end") this.#writes += 1;
     return this.#link.call(this.#conn, this.#name, method, args);
   }
 
   /** Delivers a change event to this database's listeners. @internal */
   dispatch(event: ChangeEvent): void {
     if (event.database !== this.#name) return;
-    for (const listener of [...this.#listeners]) listener(event);
+    this.#listeners.emit(event);
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    if (typeof sql !== "string") return Promise.reject(new SyncError("ERR_INVALID_ARGUMENT", "sql must be a string"));
-    return this.send("exec", [sql, params]) as Promise<ExecResult>;
+    return this.#checkedSend("exec", () => {
+      requireString(sql, "sql");
+      return [sql, checkParams(params)];
+    }) as Promise<ExecResult>;
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    if (typeof sql !== "string") return Promise.reject(new SyncError("ERR_INVALID_ARGUMENT", "sql must be a string"));
-    return this.send("query", [sql, params]) as Promise<Row[]>;
+    return this.#checkedSend("query", () => {
+      requireString(sql, "sql");
+      return [sql, checkParams(params)];
+    }) as Promise<Row[]>;
+  }
+
+  /** Sends `method` with the arguments `args()` returns; a throw there is the rejection. */
+  #checkedSend(method: Method, args: () => unknown[]): Promise<unknown> {
+    const refused = this.#refused(method);
+    if (refused !== undefined) return refused;
+    return checked(args, (checkedArgs) => this.send(method, checkedArgs));
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
-    if (this.#closing !== undefined) throw closedError();
-    if (typeof fn !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "transaction needs a callback");
+    const refused = this.#refused("transaction");
+    if (refused !== undefined) return refused;
+    requireFunction(fn, "transaction needs a callback");
     for (let attempt = 1; ; attempt++) {
       const id = (await this.send("begin", [])) as string;
-      const tx = new RemoteTransaction(this, id);
+      const tx = new RemoteTransaction(this, this.#scope, id);
       let value: T;
       try {
-        value = await fn(tx);
+        value = await this.#scope.call(tx, () => fn(tx));
       } catch (e) {
-        tx.end();
+        this.#end(tx);
         if (tx.lost && attempt < 5) continue;
         await this.sendInTransaction("end", [id, false]).catch(() => undefined);
         throw e;
       }
-      tx.end();
+      this.#end(tx);
       try {
         await this.sendInTransaction("end", [id, true]);
       } catch (e) {
@@ -263,14 +311,23 @@ export class WorkerDatabase implements Database {
     }
   }
 
+  #end(tx: RemoteTransaction): void {
+    tx.end();
+    this.#scope.end(tx);
+  }
+
   async enableSync(table: string, options?: SyncOptions): Promise<void> {
-    requireString(table, "table");
-    await this.send("enableSync", [table, options]);
+    await this.#checkedSend("enableSync", () => {
+      requireString(table, "table");
+      return [table, checkSyncOptions(options)];
+    });
   }
 
   async disableSync(table: string): Promise<void> {
-    requireString(table, "table");
-    await this.send("disableSync", [table]);
+    await this.#checkedSend("disableSync", () => {
+      requireString(table, "table");
+      return [table];
+    });
   }
 
   syncedTables(): Promise<string[]> {
@@ -286,15 +343,15 @@ export class WorkerDatabase implements Database {
   }
 
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
-    return this.send("generateBundle", [options]) as Promise<Uint8Array | null>;
+    return this.#checkedSend("generateBundle", () => {
+      const { peerId, unsentOnly } = checkBundleOptions(options);
+      return [peerId === undefined ? { unsentOnly } : { peerId, unsentOnly }];
+    }) as Promise<Uint8Array | null>;
   }
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new SyncError("ERR_INVALID_ARGUMENT", "importBundle needs a Uint8Array");
-    }
-    const result = (await this.send("importBundle", [bytes])) as ImportResult;
-    await this.#runResolvers(result.newConflicts);
+    const result = (await this.#checkedSend("importBundle", () => [checkBytes(bytes, "importBundle's bytes")])) as ImportResult;
+    await this.#resolvers.run(this.#host, result.newConflicts);
     return result;
   }
 
@@ -303,8 +360,10 @@ export class WorkerDatabase implements Database {
   }
 
   async discardPendingChanges(origin?: string): Promise<number> {
-    if (origin !== undefined) requireString(origin, "origin");
-    return (await this.send("discardPendingChanges", [origin])) as number;
+    return (await this.#checkedSend("discardPendingChanges", () => {
+      if (origin !== undefined) requireString(origin, "origin");
+      return [origin];
+    })) as number;
   }
 
   conflicts(): Promise<Conflict[]> {
@@ -312,40 +371,27 @@ export class WorkerDatabase implements Database {
   }
 
   async resolveConflict(id: string, choice: ConflictChoice): Promise<void> {
-    requireString(id, "conflict id");
-    await this.send("resolveConflict", [id, choice]);
+    await this.#checkedSend("resolveConflict", () => {
+      requireString(id, "conflict id");
+      return [id, checkChoice(choice)];
+    });
   }
 
   async setConflictResolver(table: string, resolver: ConflictResolver | null): Promise<void> {
-    if (this.#closing !== undefined) throw closedError();
-    requireString(table, "table");
-    if (resolver === null) this.#resolvers.delete(table);
-    else if (typeof resolver === "function") this.#resolvers.set(table, resolver);
-    else throw new SyncError("ERR_INVALID_ARGUMENT", "a conflict resolver must be a function or null");
-  }
-
-  /** Offers each new conflict to its table's resolver (on the page) and applies the answers. */
-  async #runResolvers(ids: string[]): Promise<void> {
-    if (ids.length === 0 || this.#resolvers.size === 0) return;
-    const open = await this.conflicts();
-    for (const conflict of open.filter((c) => ids.includes(c.id))) {
-      const resolver = this.#resolvers.get(conflict.table);
-      if (resolver === undefined) continue;
-      const choice = await resolver(conflict);
-      if (choice !== undefined) await this.resolveConflict(conflict.id, choice);
-    }
+    const refused = this.#refused("setConflictResolver");
+    if (refused !== undefined) return refused;
+    this.#resolvers.set(table, resolver);
   }
 
   onChange(listener: (event: ChangeEvent) => void): () => void {
-    if (typeof listener !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "onChange needs a function");
-    const entry = (event: ChangeEvent): void => listener(event);
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return this.#listeners.add(listener);
   }
 
   close(): Promise<void> {
+    if (this.#closing === undefined) {
+      const refused = this.#refused("close");
+      if (refused !== undefined) return refused;
+    }
     this.#closing ??= (async () => {
       try {
         await this.#link.call(this.#conn, this.#name, "close", []);

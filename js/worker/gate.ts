@@ -13,6 +13,11 @@ let held: (() => void)[] | undefined;
 /** The end of the queue of changes. */
 let changes: Promise<unknown> = Promise.resolve();
 
+/** Whether no pool change is in progress: a call into a handle may run now. */
+export function idle(): boolean {
+  return held === undefined;
+}
+
 /** Runs `call` now, or when the pool change in progress ends; settles with its outcome. */
 export function steady<T>(call: () => T): Promise<T> {
   if (held === undefined) return new Promise((resolve) => resolve(call()));

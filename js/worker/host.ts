@@ -8,8 +8,8 @@
 // Invariants: a call from this worker's page is answered exactly once; while no holder answers,
 // calls wait (no "locked" error reaches the page); the page learns of every committed change.
 
-import "../load/web.js";
-import { ready } from "../init.js";
+import { ready, setInitializer } from "../init.js";
+import { fetchWasm } from "../load/fetch.js";
 import { acquirePool, locks, releasePool } from "./pool.js";
 import {
   CHANNEL,
@@ -30,6 +30,10 @@ interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
   addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
 }
+
+// This file is the worker's entry, so its own statements always run, whatever a bundler assumes
+// about the modules it imports.
+setInitializer(fetchWasm);
 
 const scope = globalThis as unknown as WorkerScope;
 const self = crypto.randomUUID();

@@ -2,7 +2,10 @@
 // 127.0.0.1): a module service worker persists through IndexedDB across service worker instances,
 // a page persists across reloads, a second handle of one name is refused with a retryable
 // ERR_STORAGE_UNAVAILABLE, a one-row write to 10,000 todos stores only the pages it changed (the
-// time that takes is printed), torn pages are refused, and a module shared worker defaults to idb.
+// time that takes is printed), torn pages are refused, a module shared worker defaults to idb, and
+// generateBundle resolves only once the writes it carries are stored (a tab that dies right after
+// handing out a bundle has them on reload), rejecting with a retryable ERR_STORAGE_UNAVAILABLE
+// when they cannot be stored.
 //   node --test tests/browser/idb.test.mjs
 
 import assert from "node:assert/strict";
@@ -303,5 +306,100 @@ test("a shared worker defaults to idb (no warning), and refuses opfs with ERR_ST
   assert.equal(result.deviceId, result.written.result.deviceId);
   assert.deepEqual(result.rows, [{ body: "from the shared worker" }]);
   assert.deepEqual(result.opfs, { ok: true, result: { code: "ERR_STORAGE_UNAVAILABLE" } });
+  await page.close();
+});
+
+/** Page-side: makes every later IndexedDB read-write transaction fail, as a full disk would. */
+function installStorageSwitch() {
+  const original = IDBDatabase.prototype.transaction;
+  window.storageWorks = (works) => {
+    IDBDatabase.prototype.transaction = works
+      ? original
+      : function (stores, mode, options) {
+          if (mode === "readwrite") throw new DOMException("simulated: no space left", "QuotaExceededError");
+          return original.call(this, stores, mode, options);
+        };
+  };
+}
+
+test("generateBundle resolves only once the writes it carries are in IndexedDB", async () => {
+  const page = await open();
+  await page.evaluate(installStorageSwitch);
+  const sent = await page.evaluate(async () => {
+    const { openDatabase } = t.api;
+    const db = await openDatabase({ storage: "idb", name: "bundled.db" });
+    // Schema, sync and writes, then a bundle at once (within the task): nothing was saved yet.
+    await db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+    await db.enableSync("notes");
+    await db.exec("INSERT INTO notes (body) VALUES ('first')");
+    await db.exec("INSERT INTO notes (body) VALUES ('second')");
+    const began = performance.now();
+    const bundle = await db.generateBundle();
+    const ms = performance.now() - began;
+    // From now on nothing reaches IndexedDB, as if the tab died right after handing the bundle out.
+    window.storageWorks(false);
+    const peer = await openDatabase({ storage: "memory" });
+    await peer.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+    await peer.enableSync("notes");
+    await peer.importBundle(bundle);
+    const carried = (await peer.changeLog()).map((r) => [r.origin, r.seq]);
+    await peer.close();
+    return { deviceId: db.deviceId, carried, ms };
+  });
+  // The tab goes away without close(); its Web Lock goes with it.
+  await page.close();
+  const reopened = await open();
+  const state = await reopened.evaluate(async () => {
+    const db = await t.api.openDatabase({ storage: "idb", name: "bundled.db" });
+    try {
+      const log = await db.changeLog();
+      return { deviceId: db.deviceId, rows: await db.query("SELECT body FROM notes ORDER BY id"), log: log.map((r) => [r.origin, r.seq]) };
+    } finally {
+      await db.close();
+    }
+  });
+  assert.equal(state.deviceId, sent.deviceId);
+  assert.deepEqual(state.rows, [{ body: "first" }, { body: "second" }]);
+  assert.deepEqual(sent.carried, [
+    [sent.deviceId, 1],
+    [sent.deviceId, 2],
+  ]);
+  assert.deepEqual(state.log, sent.carried, "every record the bundle carried is stored");
+  console.log(`generateBundle right after two writes, their save included: ${sent.ms.toFixed(1)} ms`);
+  await reopened.close();
+});
+
+test("generateBundle rejects with a retryable ERR_STORAGE_UNAVAILABLE when the writes cannot be stored", async () => {
+  const page = await open();
+  await page.evaluate(installStorageSwitch);
+  const result = await page.evaluate(async () => {
+    const db = await t.api.openDatabase({ storage: "idb", name: "unsaved.db" });
+    await db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+    await db.enableSync("notes");
+    await db.close();
+    const again = await t.api.openDatabase({ storage: "idb", name: "unsaved.db" });
+    window.storageWorks(false);
+    const written = await again.exec("INSERT INTO notes (body) VALUES ('not stored yet')");
+    const refused = await again.generateBundle().then(
+      (bundle) => ({ bundle: bundle?.length ?? null }),
+      (e) => ({ code: e.code, retryable: e.retryable, isSyncError: e instanceof t.api.SyncError }),
+    );
+    window.storageWorks(true);
+    const bundle = await again.generateBundle();
+    await again.close();
+    return { changes: written.changes, refused, retried: bundle instanceof Uint8Array };
+  });
+  assert.equal(result.changes, 1, "the write itself succeeded");
+  assert.deepEqual(result.refused, { code: "ERR_STORAGE_UNAVAILABLE", retryable: true, isSyncError: true });
+  assert.equal(result.retried, true, "once storing works again, the bundle is handed out");
+  const reopened = await page.evaluate(async () => {
+    const db = await t.api.openDatabase({ storage: "idb", name: "unsaved.db" });
+    try {
+      return db.query("SELECT body FROM notes");
+    } finally {
+      await db.close();
+    }
+  });
+  assert.deepEqual(reopened, [{ body: "not stored yet" }]);
   await page.close();
 });

@@ -63,6 +63,8 @@ test('storage "opfs" and "idb" are unavailable in Node', async () => {
 test("openDatabase validates its options", async () => {
   await rejectsWith(openDatabase({ storage: "tape" }), "ERR_INVALID_ARGUMENT");
   await rejectsWith(openDatabase("memory"), "ERR_INVALID_ARGUMENT");
+  await rejectsWith(openDatabase({ storage: 5 }), "ERR_INVALID_ARGUMENT");
+  await rejectsWith(openDatabase({ onWarning: "console" }), "ERR_INVALID_ARGUMENT");
   const db = await openDatabase({ name: "named.db", storage: "memory" });
   assert.deepEqual(await db.query("SELECT 1 AS one"), [{ one: 1 }]);
   await db.close();

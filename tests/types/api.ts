@@ -56,6 +56,8 @@ export async function usage(): Promise<void> {
   await db.enableSync("t", { conflictStrategy: "field-merge" });
   // @ts-expect-error unknown conflict strategy
   await db.enableSync("t", { conflictStrategy: "newest" });
+  // @ts-expect-error the options are an object, not the strategy itself
+  await db.enableSync("t", "lww");
   await db.disableSync("t");
   const tables: string[] = await db.syncedTables();
   const clock: VectorClock = await db.vectorClock();
@@ -64,6 +66,10 @@ export async function usage(): Promise<void> {
   const op: "insert" | "update" | "delete" | undefined = log[0]?.changes[0]?.op;
 
   const bundle: Uint8Array | null = await db.generateBundle({ peerId: id });
+  // @ts-expect-error the options are an object, not the peer id itself
+  await db.generateBundle(id);
+  // @ts-expect-error peerId is a device id string
+  await db.generateBundle({ peerId: 7 });
   if (bundle !== null) {
     const result: ImportResult = await db.importBundle(bundle);
     const applied: number = result.applied + result.duplicates + result.pending;
