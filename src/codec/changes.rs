@@ -169,6 +169,21 @@ impl<'a> ChangeSetCursor<'a> {
         }))
     }
 
+    /// The current table's next row change of kind `wanted`, skipping (without decoding) the rows
+    /// of other kinds before it; `None` after the last.
+    pub fn next_row_of(&mut self, wanted: u8) -> Result<Option<RowRef<'a>>, DecodeError> {
+        while self.rows_left > 0 {
+            let mut peek = self.reader.clone();
+            peek.array_len(1)?;
+            if peek.int()? == i64::from(wanted) {
+                return self.next_row();
+            }
+            self.rows_left -= 1;
+            self.reader.skip()?;
+        }
+        Ok(None)
+    }
+
     /// The current table's next row change, or `None` after its last.
     pub fn next_row(&mut self) -> Result<Option<RowRef<'a>>, DecodeError> {
         if self.rows_left == 0 {

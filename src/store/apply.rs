@@ -5,7 +5,41 @@
 //! SQL as code. Tables are named with their schema (`"main".`), so a TEMP table of the same name
 //! never receives them. The statements are produced by pure functions and golden-tested.
 
+use std::collections::HashMap;
+
 use crate::store::quote::{ident, ident_list, main_table};
+
+/// The bulk statements of one import or indexing pass, built once per table and row count and
+/// reused (a statement's text is also its key in the connection's cache of compiled statements).
+#[derive(Debug, Default)]
+pub struct BulkSql {
+    claims: HashMap<usize, String>,
+    claimed: HashMap<usize, String>,
+    upserts: HashMap<(String, usize), String>,
+}
+
+impl BulkSql {
+    /// [`claim_many_sql`] for `rows` rows.
+    pub fn claim(&mut self, rows: usize) -> &str {
+        self.claims
+            .entry(rows)
+            .or_insert_with(|| claim_many_sql(rows))
+    }
+
+    /// [`claimed_sql`] for `rows` rows.
+    pub fn claimed(&mut self, rows: usize) -> &str {
+        self.claimed
+            .entry(rows)
+            .or_insert_with(|| claimed_sql(rows))
+    }
+
+    /// [`upsert_many_sql`] for `rows` rows of `table`.
+    pub fn upsert(&mut self, table: &str, columns: &[&str], key: &[&str], rows: usize) -> &str {
+        self.upserts
+            .entry((table.to_owned(), rows))
+            .or_insert_with(|| upsert_many_sql(table, columns, key, rows))
+    }
+}
 
 /// `INSERT … ON CONFLICT (key) DO UPDATE`: writes a whole row whether or not its key exists.
 pub fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use crate::codec::changes::{ChangeSetCursor, RowRef};
 use crate::error::{Error, Result};
+use crate::store::apply::BulkSql;
 use crate::store::conflicts::{self, Touched};
 use crate::store::import::apply::{change_of, claim, RecordContext};
 use crate::store::rowstate::{self, encode_key, form};
@@ -27,6 +28,7 @@ impl Journal {
         }
         let shapes = self.shapes();
         let mut touched = Touched::default();
+        let mut sql = BulkSql::default();
         for record in log::after(conn, &self.device, indexed)? {
             let clock = log::decode_clock(&record.clock)?;
             let context = RecordContext {
@@ -49,6 +51,7 @@ impl Journal {
                     // Rows are indexed in order: the inserts before this row first.
                     self.index_inserts(
                         conn,
+                        &mut sql,
                         &context,
                         &header,
                         &mut inserts,
@@ -74,6 +77,7 @@ impl Journal {
                 }
                 self.index_inserts(
                     conn,
+                    &mut sql,
                     &context,
                     &header,
                     &mut inserts,
@@ -90,9 +94,11 @@ impl Journal {
 
     /// Indexes local inserts of whole rows: rows without merge state are claimed in bulk with the
     /// insert's short form; the others go through the merge rules.
+    #[allow(clippy::too_many_arguments)]
     fn index_inserts(
         &self,
         conn: &Connection,
+        sql: &mut BulkSql,
         context: &RecordContext<'_>,
         header: &crate::codec::changes::TableHeader<'_>,
         inserts: &mut Vec<RowRef<'_>>,
@@ -111,7 +117,7 @@ impl Journal {
                 .iter()
                 .map(|row| encode_key(row.key(&header.primary_key).into_iter()))
                 .collect();
-            let claimed = claim(conn, header.name, &pks, &meta)?;
+            let claimed = claim(conn, sql, header.name, &pks, &meta)?;
             for ((row, pk), new) in chunk.iter().zip(&pks).zip(claimed) {
                 if new {
                     continue;

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::ids::Dot;
 use crate::merge::{Change, Event, RowMeta};
 use crate::model::Value;
-use crate::store::apply as sql;
+use crate::store::apply::BulkSql;
 use crate::store::capture::{lock, SharedCapture};
 use crate::store::conflicts::Touched;
 use crate::store::rowstate::{self, encode_key, form, Merged, RowState};
@@ -57,6 +57,7 @@ pub struct Merger<'s> {
     capture: SharedCapture,
     deferred: HashMap<(String, Vec<u8>), Deferred>,
     touched: Touched,
+    sql: BulkSql,
 }
 
 /// Rows one bulk statement writes at most.
@@ -72,17 +73,21 @@ impl<'s> Merger<'s> {
             capture,
             deferred: HashMap::new(),
             touched: Touched::default(),
+            sql: BulkSql::default(),
         }
     }
 
-    /// Merges every row change of a record's change set (already validated).
+    /// Merges every row change of a record's change set (already validated); `kinds` says which
+    /// kinds of row change it holds (bit `1 << kind`), so that passes over absent kinds are skipped.
     pub fn apply(
         &mut self,
         conn: &Connection,
         record: &RecordContext<'_>,
         changes: &[u8],
+        kinds: u8,
     ) -> Result<()> {
-        for pass in [kind::DELETE, kind::UPDATE, kind::INSERT] {
+        let passes = [kind::DELETE, kind::UPDATE, kind::INSERT];
+        for pass in passes.into_iter().filter(|k| kinds & (1 << k) != 0) {
             let broken = |e: String| Error::Internal(format!("record {}: {e}", record.dot));
             let mut cursor = ChangeSetCursor::new(changes).map_err(broken)?;
             while let Some(header) = cursor.next_table().map_err(broken)? {
@@ -93,10 +98,7 @@ impl<'s> Merger<'s> {
                 let mut chunk: Vec<RowRef<'_>> = Vec::new();
                 let per_statement =
                     (MAX_PARAMETERS / shape.columns.len().max(3)).clamp(1, BULK_ROWS);
-                while let Some(row) = cursor.next_row().map_err(broken)? {
-                    if row.kind() != pass {
-                        continue;
-                    }
+                while let Some(row) = cursor.next_row_of(pass).map_err(broken)? {
                     if bulk && self.deferred.is_empty() && !lock(&self.capture).tainted() {
                         chunk.push(row);
                         if chunk.len() == per_statement {
@@ -219,7 +221,7 @@ impl<'s> Merger<'s> {
             .iter()
             .map(|row| encode_key(row.key(&header.primary_key).into_iter()))
             .collect();
-        let claimed = claim(conn, &shape.name, &pks, &meta)?;
+        let claimed = claim(conn, &mut self.sql, &shape.name, &pks, &meta)?;
         let new: Vec<usize> = (0..inserts.len()).filter(|&i| claimed[i]).collect();
         let written: Result<usize> = match new.len() {
             0 => Ok(0),
@@ -230,14 +232,10 @@ impl<'s> Merger<'s> {
                 });
                 let columns: Vec<&str> = shape.columns.iter().map(String::as_str).collect();
                 let key_columns: Vec<&str> = shape.key_columns().collect();
-                conn.prepare_cached(&sql::upsert_many_sql(
-                    &shape.name,
-                    &columns,
-                    &key_columns,
-                    n,
-                ))?
-                .execute(params_from_iter(values))
-                .map_err(Error::from)
+                let sql = self.sql.upsert(&shape.name, &columns, &key_columns, n);
+                conn.prepare_cached(sql)?
+                    .execute(params_from_iter(values))
+                    .map_err(Error::from)
             }
         };
         match written {
@@ -399,21 +397,27 @@ pub fn event_of<'a>(header: &TableHeader<'a>, row: &RowRef<'a>) -> Event<'a> {
 /// Claims merge states for the rows with keys `pks` (all of one table) in one statement; returns
 /// which of them had none, which are the rows this replica has never seen. When some had one, the
 /// claimed keys are those now holding `meta`: no earlier state equals it, as it names this record.
-pub fn claim(conn: &Connection, table: &str, pks: &[Vec<u8>], meta: &[u8]) -> Result<Vec<bool>> {
+pub fn claim(
+    conn: &Connection,
+    sql: &mut BulkSql,
+    table: &str,
+    pks: &[Vec<u8>],
+    meta: &[u8],
+) -> Result<Vec<bool>> {
     let params = || {
         [&table as &dyn ToSql, &meta]
             .into_iter()
             .chain(pks.iter().map(|pk| pk as &dyn ToSql))
     };
     let inserted = conn
-        .prepare_cached(&sql::claim_many_sql(pks.len()))?
+        .prepare_cached(sql.claim(pks.len()))?
         .execute(params_from_iter(params()))?;
     if inserted == pks.len() {
         return Ok(vec![true; pks.len()]);
     }
     let mut claimed = HashSet::with_capacity(inserted);
     if inserted > 0 {
-        let mut stmt = conn.prepare_cached(&sql::claimed_sql(pks.len()))?;
+        let mut stmt = conn.prepare_cached(sql.claimed(pks.len()))?;
         let mut rows = stmt.query(params_from_iter(params()))?;
         while let Some(row) = rows.next()? {
             claimed.insert(row.get::<_, Vec<u8>>(0)?);

@@ -33,6 +33,7 @@ use crate::store::capture::{self, Mode};
 use crate::store::log::{self, from_sql_int, to_sql_int};
 use crate::store::{conflicts, peers, pending, schema, tables, Journal, Store};
 use apply::{Merger, RecordContext};
+use validate::{Checked, ALL_KINDS};
 
 /// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
 /// change stamped later would drag every later local timestamp with it; refusing it keeps clocks
@@ -42,8 +43,8 @@ const MAX_CLOCK_LEAD_MS: u64 = 366 * 24 * 60 * 60 * 1000;
 /// Where a record to apply comes from.
 #[derive(Debug, Clone, Copy)]
 enum Source {
-    /// The bundle's record number `index`, with its row count.
-    Bundle { index: usize, rows: u64 },
+    /// The bundle's record number `index`, with its row count and kinds of row change.
+    Bundle { index: usize, checked: Checked },
     /// A record that was waiting.
     Waiting,
 }
@@ -129,12 +130,12 @@ impl Journal {
                 planner.add(waiting.dot, waiting.clock, Source::Waiting);
             }
         }
-        for &(index, rows) in &fresh {
+        for &(index, checked) in &fresh {
             let record = &bundle.records[index];
             planner.add(
                 record.dot,
                 record.clock.clone(),
-                Source::Bundle { index, rows },
+                Source::Bundle { index, checked },
             );
         }
         let mut merger = Merger::new(&shapes, self.capture.clone());
@@ -215,7 +216,7 @@ impl Journal {
         bundle: &Bundle<'_>,
         shapes: &HashMap<String, std::sync::Arc<crate::store::tables::TableShape>>,
         outcome: &mut ImportOutcome,
-    ) -> Result<Vec<(usize, u64)>> {
+    ) -> Result<Vec<(usize, Checked)>> {
         let horizon = (self.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
         let mut in_bundle: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
         let mut fresh = Vec::new();
@@ -235,7 +236,8 @@ impl Journal {
                 outcome.total += rows;
                 continue;
             }
-            let rows = validate::record(shapes, record)?;
+            let checked = validate::record(shapes, record)?;
+            let rows = checked.rows;
             if Hlc::millis(record.hlc) > horizon {
                 return Err(Error::BundleMalformed(format!(
                     "record {} is stamped more than a year in the future",
@@ -255,14 +257,14 @@ impl Journal {
                 outcome.duplicates += rows;
                 continue;
             }
-            fresh.push((index, rows));
+            fresh.push((index, checked));
         }
         Ok(fresh)
     }
 
     /// Refuses a bundle whose records claim to have seen changes of this replica that it never
     /// made (beyond its own records that the bundle brings back).
-    fn check_claims(&self, bundle: &Bundle<'_>, fresh: &[(usize, u64)]) -> Result<()> {
+    fn check_claims(&self, bundle: &Bundle<'_>, fresh: &[(usize, Checked)]) -> Result<()> {
         let mut own: Vec<u64> = fresh
             .iter()
             .map(|&(i, _)| bundle.records[i].dot)
@@ -303,17 +305,18 @@ impl Journal {
         stamps: &mut HashMap<Dot, u64>,
         outcome: &mut ImportOutcome,
     ) -> Result<u64> {
-        let (hlc, clock, changes, rows, digest) = match source {
-            Source::Bundle { index, rows } => {
+        let (hlc, clock, changes, rows, digest, kinds) = match source {
+            Source::Bundle { index, checked } => {
                 let record = &bundle.records[index];
                 let clock = bundle::digest::encode_clock(&record.clock);
-                outcome.applied += rows;
+                outcome.applied += checked.rows;
                 (
                     record.hlc,
                     clock,
                     std::borrow::Cow::Borrowed(record.changes),
-                    rows,
+                    checked.rows,
                     record.digest,
+                    checked.kinds,
                 )
             }
             Source::Waiting => {
@@ -326,6 +329,7 @@ impl Journal {
                     std::borrow::Cow::Owned(taken.changes),
                     taken.rows,
                     taken.digest,
+                    ALL_KINDS,
                 )
             }
         };
@@ -373,6 +377,7 @@ impl Journal {
                 clock: &context,
             },
             &changes,
+            kinds,
         )?;
         if dot.origin == self.device {
             // One of this replica's own records, lost here and brought back by a peer.
@@ -398,7 +403,8 @@ impl Journal {
         let now = (self.now_ms)();
         for (dot, waits_for, source) in planner.into_blocked() {
             match source {
-                Source::Bundle { index, rows } => {
+                Source::Bundle { index, checked } => {
+                    let rows = checked.rows;
                     let record = &bundle.records[index];
                     let size = record.changes.len() as u64;
                     if count + 1 > pending::MAX_RECORDS || bytes + size > pending::MAX_BYTES {

@@ -14,11 +14,23 @@ use crate::model::ValueRef;
 use crate::store::tables::TableShape;
 use crate::store::typecheck::RowCheck;
 
-/// Checks a record against the synced tables `shapes`; returns its number of row changes.
-pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) -> Result<u64> {
+/// What checking a record found: its number of row changes, and which kinds of row change it holds
+/// (bit `1 << kind` for each, so that applying it can skip passes over kinds it lacks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    pub rows: u64,
+    pub kinds: u8,
+}
+
+/// Every kind of row change (for a record whose kinds were not noted).
+pub const ALL_KINDS: u8 = 0b111;
+
+/// Checks a record against the synced tables `shapes`.
+pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) -> Result<Checked> {
     let malformed = |e: String| Error::BundleMalformed(format!("record {}: {e}", record.dot));
     let mut cursor = ChangeSetCursor::new(record.changes).map_err(malformed)?;
     let mut rows = 0u64;
+    let mut kinds = 0u8;
     while let Some(header) = cursor.next_table().map_err(malformed)? {
         let shape = shapes
             .get(header.name)
@@ -61,7 +73,8 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                 other => other,
             })?;
             rows += 1;
+            kinds |= 1 << row.kind();
         }
     }
-    Ok(rows)
+    Ok(Checked { rows, kinds })
 }
