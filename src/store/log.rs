@@ -8,6 +8,9 @@
 //! without gaps, so the applied records of an origin are exactly `1..=frontier`. Only this module
 //! reads or writes these tables.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::bundle::RecordDigest;
@@ -29,6 +32,75 @@ pub struct Entry<'a> {
     /// Number of row changes in `changes`.
     pub rows: u64,
     pub digest: RecordDigest,
+}
+
+/// Appends applied records many per statement (an import applies thousands of small records);
+/// [`finish`](Appender::finish) writes the rest. Nothing reads a record back during an import
+/// before the import's last step, which finishes the appender first.
+#[derive(Default)]
+pub struct Appender<'a> {
+    entries: Vec<OwnedEntry<'a>>,
+    statements: HashMap<usize, String>,
+}
+
+/// An [`Entry`] whose change set may be borrowed from a bundle or owned.
+pub struct OwnedEntry<'a> {
+    pub dot: Dot,
+    pub hlc: u64,
+    pub stamp: u64,
+    pub clock: Vec<u8>,
+    pub changes: Cow<'a, [u8]>,
+    pub rows: u64,
+    pub digest: RecordDigest,
+}
+
+/// Records appended per statement.
+const APPEND_ROWS: usize = 128;
+
+impl<'a> Appender<'a> {
+    /// Adds a record, writing a batch when one is full.
+    pub fn push(&mut self, conn: &Connection, entry: OwnedEntry<'a>) -> Result<()> {
+        self.entries.push(entry);
+        if self.entries.len() == APPEND_ROWS {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every record added and not written yet.
+    pub fn finish(mut self, conn: &Connection) -> Result<()> {
+        self.flush(conn)
+    }
+
+    fn flush(&mut self, conn: &Connection) -> Result<()> {
+        let count = self.entries.len();
+        if count == 0 {
+            return Ok(());
+        }
+        let sql = self.statements.entry(count).or_insert_with(|| {
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+            format!(
+                "INSERT INTO main._sync_log (origin, seq, hlc, stamp, clock, changes, rows, digest) VALUES {}",
+                vec![row; count].join(", ")
+            )
+        });
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut index = 1;
+        for entry in &self.entries {
+            stmt.raw_bind_parameter(index, entry.dot.origin.0.as_slice())?;
+            stmt.raw_bind_parameter(index + 1, to_sql_int(entry.dot.seq)?)?;
+            stmt.raw_bind_parameter(index + 2, to_sql_int(entry.hlc)?)?;
+            stmt.raw_bind_parameter(index + 3, to_sql_int(entry.stamp)?)?;
+            stmt.raw_bind_parameter(index + 4, entry.clock.as_slice())?;
+            stmt.raw_bind_parameter(index + 5, entry.changes.as_ref())?;
+            stmt.raw_bind_parameter(index + 6, to_sql_int(entry.rows)?)?;
+            stmt.raw_bind_parameter(index + 7, entry.digest.0.as_slice())?;
+            index += 8;
+        }
+        stmt.raw_execute()?;
+        self.entries.clear();
+        Ok(())
+    }
 }
 
 /// Appends an applied record.

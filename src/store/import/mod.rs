@@ -139,6 +139,7 @@ impl Journal {
             );
         }
         let mut merger = Merger::new(&shapes, self.capture.clone());
+        let mut appender = log::Appender::default();
         let mut stamps: HashMap<Dot, u64> = HashMap::new();
         let mut max_stamp = 0;
         loop {
@@ -150,6 +151,7 @@ impl Journal {
                     dot,
                     source,
                     &mut merger,
+                    &mut appender,
                     &mut stamps,
                     &mut outcome,
                 )?;
@@ -168,6 +170,13 @@ impl Journal {
             }
             if !added {
                 break;
+            }
+        }
+        appender.finish(conn)?;
+        // What was applied moves each other origin's frontier, once per origin.
+        for (device, seq) in planner.frontier().iter() {
+            if *device != self.device && *seq > frontier.get(device) {
+                log::advance(conn, device, *seq)?;
             }
         }
         self.keep_waiting(conn, bundle, planner, &mut outcome)?;
@@ -220,13 +229,18 @@ impl Journal {
         let horizon = (self.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
         let mut in_bundle: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
         let mut fresh = Vec::new();
+        // An origin's applied records are exactly 1..=frontier, so a record beyond the frontier is
+        // in the log only if it is this replica's own; and when nothing waits, nothing waits.
+        let applied = self.clock(conn)?;
+        let (waiting, _) = pending::usage(conn)?;
         for (index, record) in bundle.records.iter().enumerate() {
             let held = match in_bundle.get(&record.dot) {
                 Some(&(digest, rows)) => Some((rows, digest)),
-                None => match log::held(conn, record.dot)? {
-                    Some(held) => Some(held),
-                    None => pending::held(conn, record.dot)?,
-                },
+                None if record.dot.seq <= applied.get(&record.dot.origin) => {
+                    log::held(conn, record.dot)?
+                }
+                None if waiting > 0 => pending::held(conn, record.dot)?,
+                None => None,
             };
             if let Some((rows, digest)) = held {
                 if digest != record.digest {
@@ -295,13 +309,14 @@ impl Journal {
     /// Applies one record the planner released: stores it in the log with its effective stamp,
     /// merges its rows, and moves its origin's frontier. Returns the effective stamp.
     #[allow(clippy::too_many_arguments)]
-    fn apply_record(
+    fn apply_record<'b>(
         &mut self,
         conn: &Connection,
-        bundle: &Bundle<'_>,
+        bundle: &Bundle<'b>,
         dot: Dot,
         source: Source,
         merger: &mut Merger<'_>,
+        appender: &mut log::Appender<'b>,
         stamps: &mut HashMap<Dot, u64>,
         outcome: &mut ImportOutcome,
     ) -> Result<u64> {
@@ -357,18 +372,6 @@ impl Journal {
             })?);
         }
         let stamp = stamp::effective(hlc, dependency_stamps);
-        log::append(
-            conn,
-            &log::Entry {
-                dot,
-                hlc,
-                stamp,
-                clock: &clock,
-                changes: &changes,
-                rows,
-                digest,
-            },
-        )?;
         merger.apply(
             conn,
             &RecordContext {
@@ -379,12 +382,22 @@ impl Journal {
             &changes,
             kinds,
         )?;
+        appender.push(
+            conn,
+            log::OwnedEntry {
+                dot,
+                hlc,
+                stamp,
+                clock,
+                changes,
+                rows,
+                digest,
+            },
+        )?;
         if dot.origin == self.device {
             // One of this replica's own records, lost here and brought back by a peer.
             self.local_seq = dot.seq;
             schema::set_setting(conn, "indexed", to_sql_int(self.local_seq)?)?;
-        } else {
-            log::advance(conn, &dot.origin, dot.seq)?;
         }
         stamps.insert(dot, stamp);
         Ok(stamp)
