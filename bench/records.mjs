@@ -4,9 +4,10 @@
 // into another empty replica; ratio = many records ÷ one record. Only `importBundle` is timed.
 //
 // An import that grows faster than its bundle could make this figure run for minutes, so the
-// warm-up round doubles the number of records from rows/16 (the source grows by autocommit INSERTs
-// and each step's bundle holds every record so far) and imports each bundle once; before importing
-// the next, twice as large, it predicts that import's time from the last growth (at least linear).
+// warm-up round doubles the number of records from rows/16 to rows (the source grows by autocommit
+// INSERTs and each step's bundle holds every record so far) and imports each bundle once; before
+// importing the next, twice as large, it predicts that import's time from the last growth (at
+// least linear).
 // When the prediction exceeds BUDGET_MS the doubling stops: the figure is then measured at the
 // last size that fitted, says so in its text and JSON (`records`, `capped: true`), and a note goes
 // to stderr. An import that is linear in the records stays well inside the budget at 100,000.
@@ -39,27 +40,27 @@ async function importOnce(bundle, records, source) {
  * source's state, and the sizes and times of the steps.
  */
 async function chooseSize(rows, progress) {
+  const sizes = [...new Set([16, 8, 4, 2, 1].map((part) => Math.max(1, Math.round(rows / part))))];
   const source = await replica();
   try {
     const steps = [];
-    let size = Math.max(1, Math.floor(rows / 16));
     let written = 0;
-    let chosen;
-    for (;;) {
+    for (const [i, size] of sizes.entries()) {
       progress(`warm-up: ${NAME} (${size} records)`);
       for (; written < size; written++) await source.exec(INSERT, [written + 1, `todo ${written + 1}`, 0, NOW + written + 1]);
       const bundle = await source.generateBundle();
-      const ms = await importOnce(bundle, size, await state(source));
+      const sourceState = await state(source);
+      const ms = await importOnce(bundle, size, sourceState);
       steps.push({ records: size, ms });
-      chosen = { records: size, bundle, state: await state(source) };
-      if (size === rows) return { ...chosen, steps, capped: false };
-      const next = Math.min(rows, size * 2);
+      const chosen = { records: size, bundle, state: sourceState, steps, capped: false };
+      const next = sizes[i + 1];
+      if (next === undefined) return chosen;
       const last = steps.at(-2);
       const growth = last ? Math.max(1, Math.log(ms / last.ms) / Math.log(size / last.records)) : 1;
       const predicted = ms * (next / size) ** growth;
-      if (predicted > BUDGET_MS) return { ...chosen, steps, capped: true, predicted, growth };
-      size = next;
+      if (predicted > BUDGET_MS) return { ...chosen, capped: true, predicted, growth };
     }
+    throw new Error("unreachable");
   } finally {
     await source.close();
   }

@@ -170,7 +170,9 @@ async function coldFigures({ coldRounds: rounds, rows }) {
       unit: "bytes/row",
       value: med("ours", "bytes") / rows,
       baseline: med("session", "bytes") / rows,
-      how: "that first bundle vs the session changeset of the same rows (30-character titles); lower is better",
+      how:
+        "that first bundle vs the session changeset of the same rows (30-character titles, millisecond " +
+        "timestamps); lower is better",
     },
   };
 }
@@ -219,13 +221,18 @@ async function syncFigures({ syncRounds: rounds, rows }, cold) {
       value: rows / (ours / 1000),
       baseline: rows / (med("session", "ms") / 1000),
       how:
-        `${rows} rows (30-character titles) in this process, warmed up; ours: generateBundle ` +
+        `${rows} rows (\`todo N\` titles) in this process, warmed up; ours: generateBundle ` +
         `${show(med("ours", "generateMs"), "ms")} + importBundle ${show(firstImport, "ms")} ms (the ` +
         `deferred work, not counted here: ${show(med("ours", "deferredMs"), "ms")} ms); SQLite session ` +
         `extension: changeset ${show(med("session", "changesetMs"), "ms")} + apply ` +
         `${show(med("session", "applyMs"), "ms")} ms; ${of}; higher is better`,
     },
-    cold.bytes,
+    {
+      ...cold.bytes,
+      how:
+        `${cold.bytes.how}; the warm figure's \`todo N\` rows: ${show(med("ours", "bytes") / rows, "bytes/row")} ` +
+        `vs ${show(med("session", "bytes") / rows, "bytes/row")} B`,
+    },
     {
       name: "sync.conflicts_1pct",
       unit: "ms",

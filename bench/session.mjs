@@ -2,9 +2,9 @@
 // build (`@sqlite.org/sqlite-wasm`, a devDependency) loaded into the same Node process (for the
 // cold figure, a fresh one: first-sync.mjs).
 //
-// One run: a table like ours, a session attached to it, the rows (`FILL_30`'s: 30-character titles
-// and millisecond timestamps) inserted in one transaction, by one statement or (`oneByOne`, as the
-// cold figure's local writes) by that many single-row INSERTs of a prepared statement, not timed;
+// One run: a table like ours, a session attached to it, the rows inserted in one transaction, by
+// `FILL` or (`oneByOne`, the cold figure's local writes) by that many single-row INSERTs of a
+// prepared statement with 30-character titles (`title30`) and millisecond timestamps, not timed;
 // then the timed part: `sqlite3session_changeset`, the changeset copied out of wasm memory
 // into a JS `Uint8Array` (what would go over the wire, as our `generateBundle` returns), then
 // copied into a fresh empty database's wasm memory and applied with `sqlite3changeset_apply`. Both
@@ -12,7 +12,7 @@
 
 import sqlite3InitModule from "@sqlite.org/sqlite-wasm";
 import { CHECKSUM, stringify } from "./sync.mjs";
-import { collectGarbage, FILL_30, INSERT, NOW, SCHEMA, title30 } from "./workloads.mjs";
+import { collectGarbage, FILL, INSERT, NOW, SCHEMA, title30 } from "./workloads.mjs";
 
 /** The loaded SQLite wasm module, once. */
 let sqlite3;
@@ -48,7 +48,7 @@ export async function sessionRoundTrip(rows, { oneByOne = false } = {}) {
     check(capi, capi.sqlite3session_attach(session, "todos"), "sqlite3session_attach");
     source.transaction(() => {
       if (!oneByOne) {
-        source.exec({ sql: FILL_30, bind: [rows] });
+        source.exec({ sql: FILL, bind: [rows] });
         return;
       }
       const insert = source.prepare(INSERT);

@@ -6,7 +6,7 @@
 // baseline in session.mjs; rounds, medians and the report are in run.mjs.
 
 import { openDatabase } from "sqlite-sync-wasm";
-import { collectGarbage, FILL, FILL_30, SCHEMA } from "./workloads.mjs";
+import { collectGarbage, FILL, SCHEMA } from "./workloads.mjs";
 
 /** One row of sums that differs when any row of `todos` differs in a way these figures could cause. */
 export const CHECKSUM =
@@ -24,10 +24,10 @@ export async function replica() {
   return db;
 }
 
-/** A synced replica whose `rows` rows were inserted by `fill` in one transaction (one record). */
-async function filledReplica(rows, fill = FILL) {
+/** A synced replica whose `rows` rows were inserted in one transaction (one change record). */
+async function filledReplica(rows) {
   const db = await replica();
-  await db.transaction((tx) => tx.exec(fill, [rows]));
+  await db.transaction((tx) => tx.exec(FILL, [rows]));
   return db;
 }
 
@@ -58,14 +58,13 @@ export async function timed(call) {
 }
 
 /**
- * Replica A with `rows` rows (`FILL_30`'s) → `generateBundle` → `importBundle` into an empty
- * replica B; then the same bundle into B again (skipped), then a new bundle of the same records
+ * Replica A with `rows` rows → `generateBundle` → `importBundle` into an empty replica B; then the same bundle into B again (skipped), then a new bundle of the same records
  * (all duplicates), and last B's acknowledgement into A (`deferredMs`: A brings its merge state
  * up to date with its own rows, the work capture deferred). Returns the milliseconds of each step
  * and the bundle size. `deep` compares every row.
  */
 export async function exportImport(rows, { deep }) {
-  const a = await filledReplica(rows, FILL_30);
+  const a = await filledReplica(rows);
   const b = await replica();
   try {
     collectGarbage();

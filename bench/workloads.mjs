@@ -19,15 +19,8 @@ export const FILL =
   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
   "INSERT INTO todos (id, title, done, updated_at) SELECT i, 'todo ' || i, 0, i FROM n";
 export const NOW = 1_700_000_000_000;
-/**
- * The rows of the first-sync figures: a 30-character title (for ids up to 999,999) and a
- * millisecond timestamp, as `title30` in JS and `FILL_30` in SQL.
- */
+/** The title of row `i` in the first-sync figure: 30 characters (for ids up to 999,999). */
 export const title30 = (i) => `Call the plumber about #${String(i).padStart(6, "0")}`;
-export const FILL_30 =
-  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
-  "INSERT INTO todos (id, title, done, updated_at) " +
-  `SELECT i, 'Call the plumber about #' || printf('%06d', i), 0, ${NOW} + i FROM n`;
 export const INSERT = "INSERT INTO todos (id, title, done, updated_at) VALUES (?, ?, ?, ?)";
 const UPDATE = "UPDATE todos SET done = 1, updated_at = ? WHERE id = ?";
 const DELETE = "DELETE FROM todos WHERE id = ?";
