@@ -7,8 +7,7 @@
 // warm-up round doubles the number of records from rows/16 to rows (the source grows by autocommit
 // INSERTs and each step's bundle holds every record so far) and imports each bundle once; before
 // importing the next, twice as large, it predicts that import's time from the last growth (at
-// least linear).
-// When the prediction exceeds BUDGET_MS the doubling stops: the figure is then measured at the
+// least linear). When the prediction exceeds BUDGET_MS the doubling stops: the figure is then measured at the
 // last size that fitted, says so in its text and JSON (`records`, `capped: true`), and a note goes
 // to stderr. An import that is linear in the records stays well inside the budget at 100,000.
 
@@ -20,7 +19,13 @@ export const BUDGET_MS = 5_000;
 
 const NAME = "sync.import_100k_records";
 
-/** One many-record bundle of the warm-up: its record count, bytes, and one import's milliseconds. */
+/** Row `i` of both sources. */
+const row = (i) => [i, `todo ${i}`, 0, NOW + i];
+
+/**
+ * Imports the many-record `bundle` (`records` rows) into an empty replica and returns the
+ * milliseconds; checks that the replica ends with the rows and clock of the source (`source`).
+ */
 async function importOnce(bundle, records, source) {
   const db = await replica();
   try {
@@ -44,23 +49,20 @@ async function chooseSize(rows, progress) {
   const source = await replica();
   try {
     const steps = [];
-    let written = 0;
-    for (const [i, size] of sizes.entries()) {
-      progress(`warm-up: ${NAME} (${size} records)`);
-      for (; written < size; written++) await source.exec(INSERT, [written + 1, `todo ${written + 1}`, 0, NOW + written + 1]);
-      const bundle = await source.generateBundle();
-      const sourceState = await state(source);
-      const ms = await importOnce(bundle, size, sourceState);
-      steps.push({ records: size, ms });
-      const chosen = { records: size, bundle, state: sourceState, steps, capped: false };
+    for (let i = 0, written = 0; ; i++) {
+      const records = sizes[i];
+      progress(`warm-up: ${NAME} (${records} records)`);
+      for (; written < records; written++) await source.exec(INSERT, row(written + 1));
+      const chosen = { records, bundle: await source.generateBundle(), state: await state(source), steps };
+      const ms = await importOnce(chosen.bundle, records, chosen.state);
+      steps.push({ records, ms });
       const next = sizes[i + 1];
-      if (next === undefined) return chosen;
+      if (next === undefined) return { ...chosen, capped: false };
       const last = steps.at(-2);
-      const growth = last ? Math.max(1, Math.log(ms / last.ms) / Math.log(size / last.records)) : 1;
-      const predicted = ms * (next / size) ** growth;
+      const growth = last ? Math.max(1, Math.log(ms / last.ms) / Math.log(records / last.records)) : 1;
+      const predicted = ms * (next / records) ** growth;
       if (predicted > BUDGET_MS) return { ...chosen, capped: true, predicted, growth };
     }
-    throw new Error("unreachable");
   } finally {
     await source.close();
   }
@@ -71,7 +73,7 @@ async function oneRecordBundle(records) {
   const source = await replica();
   try {
     await source.transaction(async (tx) => {
-      for (let i = 1; i <= records; i++) await tx.exec(INSERT, [i, `todo ${i}`, 0, NOW + i]);
+      for (let i = 1; i <= records; i++) await tx.exec(INSERT, row(i));
     });
     return { bundle: await source.generateBundle(), state: await state(source) };
   } finally {
