@@ -6,13 +6,18 @@
 // Capture (workloads.mjs): one warm-up round (JIT tier-up, wasm memory growth; it also checks every
 // captured row change), then N rounds (default 5). Each round runs every workload once without sync
 // and once with, alternating which goes first from round to round, so a noisy shared machine slows
-// both sides alike. Sync (sync.mjs, baseline SQLite's session extension in session.mjs): the same
-// way, with a default of 3 rounds as they are heavy. OPFS (opfs.mjs, in headless Chromium, one
-// browser launch; `--no-browser` skips them): writes with sync against without, and opening a full
-// database against an empty one, also interleaved, with a default of 3 rounds as they are slow. A
-// figure is the median of its rounds; ratio = value / baseline unless the figure says otherwise.
-// `--rows` scales the workloads for quick runs (default 100000; the autocommit figures run
-// rows/100 statements, the conflict figure edits rows/100 rows); the figure names stay the same.
+// both sides alike. After the synced inserts, the same run times the first merge-state read
+// (`sync.first_index_100k`, printed next to `capture.insert_100k`). Sync (sync.mjs, baseline SQLite's
+// session extension in session.mjs): the same way, with a default of 3 rounds as they are heavy;
+// the first sync after `rows` local writes runs each round in two fresh Node processes, ours and
+// the session extension's (first-sync.mjs), with a default of 5 rounds as a fresh process is
+// noisier. Many small records (records.mjs): a warm-up that also bounds the run time, then 3
+// rounds. OPFS (opfs.mjs, in headless Chromium, one browser launch; `--no-browser` skips them):
+// writes with sync against without, and opening a full database against an empty one, also
+// interleaved, with a default of 3 rounds as they are slow. A figure is the median of its rounds;
+// ratio = value / baseline unless the figure says otherwise. `--rows` scales the workloads for
+// quick runs (default 100000; the autocommit figures run rows/100 statements, the conflict figure
+// edits rows/100 rows); the figure names stay the same. `--rounds` sets every figure's rounds.
 // Output: one line per figure, or with `--json` one JSON object per line
 // `{ name, value, unit, baseline, ratio }` (some figures add a field, such as `conflicts`) and
 // nothing else on stdout.
@@ -20,7 +25,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import { firstSync } from "./first-sync.mjs";
 import { opfsFigures } from "./opfs.mjs";
+import { recordsFigure } from "./records.mjs";
 import { sessionRoundTrip } from "./session.mjs";
 import { editedRows, exchange, exportImport } from "./sync.mjs";
 import { runOnce, workloads } from "./workloads.mjs";
@@ -59,6 +66,8 @@ function parseOptions() {
     json: values.json,
     captureRounds: rounds ?? 5,
     syncRounds: rounds ?? 3,
+    coldRounds: rounds ?? 5,
+    recordsRounds: rounds ?? 3,
     opfsRounds: rounds ?? 3,
     rows: count("rows"),
     browser: !values["no-browser"],
@@ -77,31 +86,104 @@ function progress(text) {
 }
 
 async function captureFigures({ captureRounds: rounds, rows }) {
-  const times = new Map(workloads.map((w) => [w.name, { baseline: [], synced: [] }]));
+  const times = new Map(workloads.map((w) => [w.name, { baseline: [], synced: [], index: [], again: [] }]));
   for (let round = 0; round <= rounds; round++) {
     const warmUp = round === 0;
     const order = round % 2 ? [false, true] : [true, false];
     for (const workload of workloads) {
       for (const synced of order) {
         progress(`${warmUp ? "warm-up" : `round ${round}/${rounds}`}: ${workload.name}${synced ? "" : " (baseline)"}`);
-        const ms = await runOnce(workload, { rows, synced, deep: warmUp });
-        if (!warmUp) times.get(workload.name)[synced ? "synced" : "baseline"].push(ms);
+        const { ms, indexMs, againMs } = await runOnce(workload, { rows, synced, deep: warmUp });
+        if (warmUp) continue;
+        const runs = times.get(workload.name);
+        runs[synced ? "synced" : "baseline"].push(ms);
+        if (indexMs !== undefined) {
+          runs.index.push(indexMs);
+          runs.again.push(againMs);
+        }
       }
     }
   }
   progress("");
-  return workloads.map((w) => {
-    const { baseline, synced } = times.get(w.name);
-    return { name: w.name, unit: "ms", value: median(synced), baseline: median(baseline), how: `median of ${rounds}` };
+  return workloads.flatMap((w) => {
+    const { baseline, synced, index, again } = times.get(w.name);
+    const figure = { name: w.name, unit: "ms", value: median(synced), baseline: median(baseline), how: `median of ${rounds}` };
+    if (!w.firstIndex) return [figure];
+    const n = w.statements(rows);
+    return [
+      figure,
+      {
+        name: "sync.first_index_100k",
+        unit: "ms",
+        value: median(index),
+        baseline: median(synced),
+        how:
+          `the first conflicts() after the ${n} synced inserts of ${w.name}, which brings the merge state ` +
+          `up to date with them; baseline: those inserts (the synced run's timed part); a second ` +
+          `conflicts() ${show(median(again), "ms")} ms; median of ${rounds}`,
+      },
+    ];
   });
 }
 
 /**
- * The sync figures: per round, our export/import (then the two re-imports) and the session
- * extension's round trip, and the two-way exchange with and without conflicting edits, each pair
- * in alternating order. Round 0 is the warm-up (it also compares every row of the replicas).
+ * The first-sync figures: per round, one fresh Node process for our first sync and one for the
+ * session extension's (first-sync.mjs), in alternating order. Round 0 is a warm-up (the first child
+ * processes also read the modules from disk) and is not counted. Returns the cold figure and the
+ * bundle size per row (the bundle of that first sync against the session changeset).
  */
-async function syncFigures({ syncRounds: rounds, rows }) {
+async function coldFigures({ coldRounds: rounds, rows }) {
+  const runs = { ours: [], session: [] };
+  for (let round = 0; round <= rounds; round++) {
+    const label = round === 0 ? "warm-up" : `round ${round}/${rounds}`;
+    const pair = [
+      ["ours", () => firstSync("ours", rows)],
+      ["session", () => firstSync("session", rows)],
+    ];
+    for (const [key, run] of round % 2 ? pair.reverse() : pair) {
+      progress(`${label}: first sync in a fresh process (${key})`);
+      const result = await run();
+      if (round > 0) runs[key].push(result);
+    }
+  }
+  progress("");
+  const med = (key, field) => median(runs[key].map((r) => r[field]));
+  const ms = (key, field) => show(med(key, field), "ms");
+  return {
+    cold: {
+      name: "sync.export_import_100k",
+      unit: "rows/s",
+      value: rows / (med("ours", "ms") / 1000),
+      baseline: rows / (med("session", "ms") / 1000),
+      how:
+        `first sync in a fresh Node process after ${rows} local INSERTs (30-character titles) in one ` +
+        `transaction, ${ms("ours", "ms")} ms in all; its steps, each its own median: the first ` +
+        `generateBundle ${ms("ours", "generateMs")} (a second one in that process ${ms("ours", "againMs")}), ` +
+        `importBundle into an empty replica ${ms("ours", "importMs")}, its acknowledgement ` +
+        `${ms("ours", "ackGenerateMs")}, and importBundle of that with the deferred merge-state work ` +
+        `${ms("ours", "deferredMs")} ms; SQLite session extension, also in a fresh process: changeset ` +
+        `${ms("session", "changesetMs")} + apply ${ms("session", "applyMs")} ms, ${ms("session", "ms")} ms in all; ` +
+        `median of ${rounds}; higher is better`,
+    },
+    bytes: {
+      name: "sync.bytes_per_row",
+      unit: "bytes/row",
+      value: med("ours", "bytes") / rows,
+      baseline: med("session", "bytes") / rows,
+      how:
+        "that first bundle vs the session changeset of the same rows (30-character titles, millisecond " +
+        "timestamps); lower is better",
+    },
+  };
+}
+
+/**
+ * The sync figures in this warmed-up process: per round, our export/import (then the two
+ * re-imports and the acknowledgement) and the session extension's round trip, and the two-way
+ * exchange with and without conflicting edits, each pair in alternating order. Round 0 is the
+ * warm-up (it also compares every row of the replicas). `cold` (coldFigures) is listed first.
+ */
+async function syncFigures({ syncRounds: rounds, rows }, cold) {
   const runs = { ours: [], session: [], conflicted: [], calm: [] };
   for (let round = 0; round <= rounds; round++) {
     const label = round === 0 ? "warm-up" : `round ${round}/${rounds}`;
@@ -132,23 +214,24 @@ async function syncFigures({ syncRounds: rounds, rows }) {
   const { edits } = editedRows(rows);
   const of = `median of ${rounds}`;
   return [
+    cold.cold,
     {
-      name: "sync.export_import_100k",
+      name: "sync.export_import_100k_warm",
       unit: "rows/s",
       value: rows / (ours / 1000),
       baseline: rows / (med("session", "ms") / 1000),
       how:
-        `${rows} rows; ours: generateBundle ${show(med("ours", "generateMs"), "ms")} + ` +
-        `importBundle ${show(firstImport, "ms")} ms; SQLite session extension: changeset ` +
-        `${show(med("session", "changesetMs"), "ms")} + apply ${show(med("session", "applyMs"), "ms")} ms; ` +
-        `${of}; higher is better`,
+        `${rows} rows (\`todo N\` titles) in this process, warmed up; ours: generateBundle ` +
+        `${show(med("ours", "generateMs"), "ms")} + importBundle ${show(firstImport, "ms")} ms (the ` +
+        `deferred work, not counted here: ${show(med("ours", "deferredMs"), "ms")} ms); SQLite session ` +
+        `extension: changeset ${show(med("session", "changesetMs"), "ms")} + apply ` +
+        `${show(med("session", "applyMs"), "ms")} ms; ${of}; higher is better`,
     },
     {
-      name: "sync.bytes_per_row",
-      unit: "bytes/row",
-      value: med("ours", "bytes") / rows,
-      baseline: med("session", "bytes") / rows,
-      how: "bundle vs session changeset of the same rows; lower is better",
+      ...cold.bytes,
+      how:
+        `${cold.bytes.how}; the warm figure's \`todo N\` rows: ${show(med("ours", "bytes") / rows, "bytes/row")} ` +
+        `vs ${show(med("session", "bytes") / rows, "bytes/row")} B`,
     },
     {
       name: "sync.conflicts_1pct",
@@ -226,7 +309,8 @@ const opts = options();
 const size = sizeFigure(); // read first: a concurrent rebuild of dist/ cannot affect it
 const figures = [
   ...(await captureFigures(opts)),
-  ...(await syncFigures(opts)),
+  ...(await syncFigures(opts, await coldFigures(opts))),
+  await recordsFigure({ rounds: opts.recordsRounds, rows: opts.rows, progress }),
   ...(opts.browser ? await opfsFigures({ rounds: opts.opfsRounds, rows: opts.rows, progress }) : []),
   size,
 ];

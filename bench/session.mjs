@@ -1,15 +1,18 @@
 // The baseline of the sync figures: SQLite's own session extension, in the official SQLite wasm
-// build (`@sqlite.org/sqlite-wasm`, a devDependency) loaded into the same Node process.
+// build (`@sqlite.org/sqlite-wasm`, a devDependency) loaded into the same Node process (for the
+// cold figure, a fresh one: first-sync.mjs).
 //
-// One run: a table like ours, a session attached to it, the rows inserted in one transaction (not
-// timed), then the timed part: `sqlite3session_changeset`, the changeset copied out of wasm memory
+// One run: a table like ours, a session attached to it, the rows inserted in one transaction, by
+// `FILL` or (`oneByOne`, the cold figure's local writes) by that many single-row INSERTs of a
+// prepared statement with 30-character titles (`title30`) and millisecond timestamps, not timed;
+// then the timed part: `sqlite3session_changeset`, the changeset copied out of wasm memory
 // into a JS `Uint8Array` (what would go over the wire, as our `generateBundle` returns), then
 // copied into a fresh empty database's wasm memory and applied with `sqlite3changeset_apply`. Both
 // databases are checked to hold the same rows afterwards.
 
 import sqlite3InitModule from "@sqlite.org/sqlite-wasm";
-import { CHECKSUM } from "./sync.mjs";
-import { collectGarbage, FILL, SCHEMA } from "./workloads.mjs";
+import { CHECKSUM, stringify } from "./sync.mjs";
+import { collectGarbage, FILL, INSERT, NOW, SCHEMA, title30 } from "./workloads.mjs";
 
 /** The loaded SQLite wasm module, once. */
 let sqlite3;
@@ -21,7 +24,7 @@ function check(capi, rc, what) {
 /** The checksum row as plain numbers, comparable with our side's. */
 function checksum(db) {
   const [row] = db.selectObjects(CHECKSUM);
-  return JSON.stringify(row);
+  return stringify(row);
 }
 
 /**
@@ -29,7 +32,7 @@ function checksum(db) {
  * all, and split into making the changeset and applying it) and the changeset's size in bytes.
  * Throws if the target does not end with the source's rows.
  */
-export async function sessionRoundTrip(rows) {
+export async function sessionRoundTrip(rows, { oneByOne = false } = {}) {
   sqlite3 ??= await sqlite3InitModule();
   const { capi, wasm, oo1 } = sqlite3;
   const source = new oo1.DB(":memory:", "c");
@@ -43,7 +46,18 @@ export async function sessionRoundTrip(rows) {
     check(capi, capi.sqlite3session_create(source.pointer, "main", ppSession), "sqlite3session_create");
     session = wasm.peekPtr(ppSession);
     check(capi, capi.sqlite3session_attach(session, "todos"), "sqlite3session_attach");
-    source.transaction(() => source.exec({ sql: FILL, bind: [rows] }));
+    source.transaction(() => {
+      if (!oneByOne) {
+        source.exec({ sql: FILL, bind: [rows] });
+        return;
+      }
+      const insert = source.prepare(INSERT);
+      try {
+        for (let i = 1; i <= rows; i++) insert.bind([i, title30(i), 0, NOW + i]).stepReset();
+      } finally {
+        insert.finalize();
+      }
+    });
     const pnChangeset = wasm.pstack.allocPtr();
     const ppChangeset = wasm.pstack.allocPtr();
     let conflicts = 0;

@@ -1,8 +1,9 @@
 // The sync workloads of `npm run bench`, through the public API on in-memory databases: moving a
-// table between replicas as a bundle, importing a bundle again, and a two-way exchange in which
-// both replicas edited the same rows. Each run times only the sync calls (set-up is untimed) and
-// throws if the replicas do not end as the figure claims. The session-extension baseline of the
-// export/import figure is in session.mjs; rounds, medians and the report are in run.mjs.
+// table between replicas as a bundle in this (warmed-up) process, importing a bundle again, and a
+// two-way exchange in which both replicas edited the same rows. Each run times only the sync calls
+// (set-up is untimed) and throws if the replicas do not end as the figure claims. The first sync in
+// a fresh process is in first-sync.mjs, many small records in records.mjs, the session-extension
+// baseline in session.mjs; rounds, medians and the report are in run.mjs.
 
 import { openDatabase } from "sqlite-sync-wasm";
 import { collectGarbage, FILL, SCHEMA } from "./workloads.mjs";
@@ -16,7 +17,7 @@ const EDIT = "UPDATE todos SET title = ?, updated_at = ? WHERE id = ?";
 /** A device id no replica has: a bundle for it holds every change (like one with no peer). */
 const UNKNOWN_PEER = "0123456789abcdef0123456789abcdef";
 
-async function replica() {
+export async function replica() {
   const db = await openDatabase({ storage: "memory" });
   await db.exec(SCHEMA);
   await db.enableSync("todos");
@@ -30,30 +31,37 @@ async function filledReplica(rows) {
   return db;
 }
 
-async function state(db) {
+/** `JSON.stringify` that also writes bigints (a sum of millisecond timestamps exceeds 2^53). */
+export function stringify(value) {
+  return JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+}
+
+/** The checksum row and the vector clock, as one comparable string. */
+export async function state(db) {
   const [sums] = await db.query(CHECKSUM);
-  return JSON.stringify({ sums, clock: await db.vectorClock() });
+  return stringify({ sums, clock: await db.vectorClock() });
 }
 
 async function rowsOf(db, sql = ALL, params) {
   return JSON.stringify(await db.query(sql, params));
 }
 
-function expect(figure, what, actual, wanted) {
+export function expect(figure, what, actual, wanted) {
   if (actual !== wanted) throw new Error(`${figure}: ${what} ${actual}, expected ${wanted}`);
 }
 
 /** Times one call; returns [milliseconds, value]. */
-async function timed(call) {
+export async function timed(call) {
   const start = performance.now();
   const value = await call();
   return [performance.now() - start, value];
 }
 
 /**
- * Replica A with `rows` rows → `generateBundle` → `importBundle` into an empty replica B; then the
- * same bundle into B again (skipped), then a new bundle of the same records (all duplicates).
- * Returns the milliseconds of each step and the bundle size. `deep` compares every row.
+ * Replica A with `rows` rows → `generateBundle` → `importBundle` into an empty replica B; then the same bundle into B again (skipped), then a new bundle of the same records
+ * (all duplicates), and last B's acknowledgement into A (`deferredMs`: A brings its merge state
+ * up to date with its own rows, the work capture deferred). Returns the milliseconds of each step
+ * and the bundle size. `deep` compares every row.
  */
 export async function exportImport(rows, { deep }) {
   const a = await filledReplica(rows);
@@ -84,7 +92,12 @@ export async function exportImport(rows, { deep }) {
     expect("sync.reimport_overlap", "duplicates", dup.duplicates, rows);
     expect("sync.reimport_overlap", "rows applied", dup.applied, 0);
     expect("sync.reimport_overlap", "B's rows and clock unchanged", await state(b) === before, true);
-    return { generateMs, importMs, reimportMs, overlapMs, bytes: bundle.length };
+
+    const ack = await b.generateBundle({ peerId: a.deviceId });
+    collectGarbage();
+    const [deferredMs, acked] = await timed(() => a.importBundle(ack));
+    expect("sync.export_import_warm", "rows applied by the acknowledgement", acked.applied, 0);
+    return { generateMs, importMs, reimportMs, overlapMs, deferredMs, bytes: bundle.length };
   } finally {
     await a.close();
     await b.close();

@@ -1,5 +1,8 @@
 // The capture workloads of `npm run bench`: what each figure times, and the checks that prove the
 // timed work really happened (rows changed, and for the synced variant, changes captured).
+// `sync.first_index_100k` is measured here too: after the synced run of `capture.insert_100k`, the
+// first call that reads the merge state (`conflicts()`) brings it up to date with those inserts,
+// the work capture defers off the write path; the baseline is the timed inserts of that same run.
 //
 // Each run opens a fresh in-memory database through the public API, creates the `todos` table and
 // does the untimed set-up (pre-fill, then `enableSync` for the synced variant, which records the
@@ -15,10 +18,12 @@ export const SCHEMA =
 export const FILL =
   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
   "INSERT INTO todos (id, title, done, updated_at) SELECT i, 'todo ' || i, 0, i FROM n";
-const INSERT = "INSERT INTO todos (id, title, done, updated_at) VALUES (?, ?, ?, ?)";
+export const NOW = 1_700_000_000_000;
+/** The title of row `i` in the first-sync figure: 30 characters (for ids up to 999,999). */
+export const title30 = (i) => `Call the plumber about #${String(i).padStart(6, "0")}`;
+export const INSERT = "INSERT INTO todos (id, title, done, updated_at) VALUES (?, ?, ?, ?)";
 const UPDATE = "UPDATE todos SET done = 1, updated_at = ? WHERE id = ?";
 const DELETE = "DELETE FROM todos WHERE id = ?";
-const NOW = 1_700_000_000_000;
 const ALL_ROWS = "SELECT count(*) AS count FROM todos";
 
 // A full garbage collection before each timed part, so no run pays for an earlier run's garbage.
@@ -29,11 +34,13 @@ export const collectGarbage = runInNewContext("gc");
  * The timed workloads. `statements(rows)` is how many single-row statements one run executes;
  * `prefill` says whether the table holds that many rows before the clock starts; `records` is how
  * many change records the synced variant must add (one per committed transaction); `check` is a
- * count query whose result after the run must be `expected(n)`.
+ * count query whose result after the run must be `expected(n)`. `firstIndex` marks the workload
+ * after whose synced run the first merge-state read is timed (`sync.first_index_100k`).
  */
 export const workloads = [
   {
     name: "capture.insert_100k",
+    firstIndex: true,
     statements: (rows) => rows,
     prefill: false,
     records: () => 1,
@@ -83,8 +90,11 @@ export const workloads = [
 
 /**
  * Runs `workload` once on a fresh database, with capture on or off, and returns the timed
- * milliseconds. `deep` also reads the change log to count the captured row changes (slow; the
- * warm-up round uses it). Throws if the run did not do what the figure claims.
+ * milliseconds as `ms`; for a synced `firstIndex` workload also `indexMs`, the first
+ * `conflicts()` after the run (which brings the merge state up to date with every captured change),
+ * and `againMs`, a second `conflicts()` (nothing left to do). `deep` also reads the change log to
+ * count the captured row changes (slow; the warm-up round uses it). Throws if the run did not do
+ * what the figure claims.
  */
 export async function runOnce(workload, { rows, synced, deep }) {
   const n = workload.statements(rows);
@@ -104,12 +114,23 @@ export async function runOnce(workload, { rows, synced, deep }) {
     expect(workload, synced, workload.check, count, workload.expected(n));
     const added = ((await db.vectorClock())[db.deviceId] ?? 0) - seqBefore;
     expect(workload, synced, "change records added", added, synced ? workload.records(n) : 0);
+    const result = { ms };
+    if (workload.firstIndex && synced) {
+      collectGarbage();
+      let start = performance.now();
+      const conflicts = await db.conflicts();
+      result.indexMs = performance.now() - start;
+      start = performance.now();
+      await db.conflicts();
+      result.againMs = performance.now() - start;
+      expect(workload, synced, "conflicts after local inserts", conflicts.length, 0);
+    }
     if (deep && synced) {
       const log = await db.changeLog();
       const captured = log.slice(-added).reduce((sum, record) => sum + record.changes.length, 0);
       expect(workload, synced, "row changes captured", captured, n);
     }
-    return ms;
+    return result;
   } finally {
     await db.close();
   }
