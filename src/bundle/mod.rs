@@ -296,29 +296,7 @@ fn parse(version: u16, content: &[u8]) -> std::result::Result<Parsed<'_>, String
     let mut records = Vec::with_capacity(count);
     let mut clock_bytes = Vec::new();
     for _ in 0..count {
-        reader.fields(5, "a record")?;
-        let origin = reader.device()?;
-        let seq = reader.uint()?;
-        if seq == 0 || seq > MAX_SEQ {
-            return Err(format!("record sequence number {seq} out of range"));
-        }
-        let hlc = reader.uint()?;
-        if hlc > MAX_HLC {
-            return Err(format!("record clock {hlc} out of range"));
-        }
-        let clock = bounded_clock(&mut reader, "a causal context")?;
-        let changes = reader.bin()?;
-        let dot = Dot::new(origin, seq);
-        clock_bytes.clear();
-        write::clock(&mut clock_bytes, &clock);
-        let digest = digest::record_digest(dot, hlc, &clock_bytes, changes);
-        records.push(Record {
-            dot,
-            hlc,
-            clock,
-            changes,
-            digest,
-        });
+        records.push(parse_record(&mut reader, &mut clock_bytes)?);
     }
     let trailing = reader.rest().len();
     Ok(Parsed {
@@ -334,6 +312,37 @@ fn parse(version: u16, content: &[u8]) -> std::result::Result<Parsed<'_>, String
         },
         prefix_end,
         trailing,
+    })
+}
+
+/// One record of a body, with its digest (computed over its canonical encoding).
+#[inline(never)]
+fn parse_record<'a>(
+    reader: &mut Reader<'a>,
+    clock_bytes: &mut Vec<u8>,
+) -> std::result::Result<Record<'a>, String> {
+    reader.fields(5, "a record")?;
+    let origin = reader.device()?;
+    let seq = reader.uint()?;
+    if seq == 0 || seq > MAX_SEQ {
+        return Err(format!("record sequence number {seq} out of range"));
+    }
+    let hlc = reader.uint()?;
+    if hlc > MAX_HLC {
+        return Err(format!("record clock {hlc} out of range"));
+    }
+    let clock = bounded_clock(reader, "a causal context")?;
+    let changes = reader.bin()?;
+    let dot = Dot::new(origin, seq);
+    clock_bytes.clear();
+    write::clock(clock_bytes, &clock);
+    let digest = digest::record_digest(dot, hlc, clock_bytes, changes);
+    Ok(Record {
+        dot,
+        hlc,
+        clock,
+        changes,
+        digest,
     })
 }
 

@@ -184,7 +184,10 @@ impl<'a> ChangeSetCursor<'a> {
         Ok(None)
     }
 
-    /// The current table's next row change, or `None` after its last.
+    /// The current table's next row change, or `None` after its last. (Never inlined: a long
+    /// change set is read in one call of its caller, and only a function called many times is
+    /// optimised by WebAssembly engines without on-stack replacement.)
+    #[inline(never)]
     pub fn next_row(&mut self) -> Result<Option<RowRef<'a>>, DecodeError> {
         if self.rows_left == 0 {
             return Ok(None);

@@ -95,6 +95,7 @@ impl Journal {
     /// Indexes local inserts of whole rows: rows without merge state are claimed in bulk with the
     /// insert's short form; the others go through the merge rules.
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn index_inserts(
         &self,
         conn: &Connection,

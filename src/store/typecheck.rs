@@ -68,6 +68,7 @@ impl<'a> RowCheck<'a> {
     }
 
     /// Checks every value of a row change of the entry (of the right width).
+    #[inline(never)]
     pub fn row(&self, row: &RowRef<'_>) -> Result<()> {
         match row {
             RowRef::Insert { values } | RowRef::Delete { old: values } => values

@@ -118,7 +118,8 @@ export async function summary(db, tables, full = false) {
     out.rows[table] = await db.query(`SELECT tag, count(*) AS n, total(n) AS sum FROM ${table} GROUP BY tag ORDER BY tag`);
     out.total += (await one(`SELECT count(*) AS n FROM ${table}`)).n;
   }
-  out.log = await one("SELECT count(*) AS records, total(rows) AS changes, total(applied) AS applied FROM _sync_log");
+  out.log = await one("SELECT count(*) AS records, total(rows) AS changes FROM _sync_log");
+  out.waiting = (await one("SELECT count(*) AS n FROM _sync_pending")).n;
   out.imports = (await one("SELECT count(*) AS n FROM _sync_imports")).n;
   const keyOf = (table, pk) => `${table}:${Object.keys(pk).sort().map((c) => String(pk[c])).join(",")}`;
   out.conflicts = (await db.conflicts()).map((c) => keyOf(c.table, c.primaryKey)).sort();

@@ -68,6 +68,7 @@ pub fn encode(
 }
 
 /// Writes the row change between two encoded images; returns whether anything changed.
+#[inline(never)]
 fn write_net(
     out: &mut Vec<u8>,
     key: &[u8],

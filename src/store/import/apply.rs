@@ -118,6 +118,7 @@ impl<'s> Merger<'s> {
     }
 
     /// Merges one row change.
+    #[inline(never)]
     fn apply_one(
         &mut self,
         conn: &Connection,
@@ -204,6 +205,7 @@ impl<'s> Merger<'s> {
     /// chunk's merge states are claimed in one statement (which reports the rows that were new),
     /// then those rows are written in one statement. A new row has one head and no conflict. The
     /// others are merged one by one.
+    #[inline(never)]
     fn insert_new_rows(
         &mut self,
         conn: &Connection,
