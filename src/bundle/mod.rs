@@ -9,7 +9,7 @@
 //! | 6 | 2 | version | format version, big-endian: this build writes `2` and reads `1` and `2` |
 //! | 8 | 2 | flags | big-endian bit set; bit 0 = signed, bit 1 = encrypted (reserved: must be 0) |
 //! | 10 | n | body | MessagePack, below |
-//! | 10+n | 32 | digest | SHA-256, below |
+//! | 10+n | 32 | digest | BLAKE3, below |
 //!
 //! The body is `[id, source, created_at, schema_version, sender_clock, records]`: a 16-byte bundle
 //! id (UUIDv7), the 16-byte id of the device that wrote the bundle, its wall time in milliseconds,
@@ -22,7 +22,7 @@
 //! can therefore route and deduplicate records by dot without decoding row data, and end-to-end
 //! encryption can later wrap `changes` alone.
 //!
-//! The digest is the SHA-256 of: the 10 header bytes, the body bytes that come before the first
+//! The digest is the BLAKE3 hash of: the 10 header bytes, the body bytes that come before the first
 //! record, and then, for each record in order, its 16-byte record digest (see [`digest`]). So a
 //! change to any byte changes the digest, and a sender hashes each record once in its life.
 //! Version 1 bundles (the same header and body) have as digest the SHA-256 of every byte before it.

@@ -1,16 +1,14 @@
 //! A conflict: its id, each concurrent version of the row, and whether the app is asked to choose.
 //!
 //! A row whose merge state has two or more heads (not all deletes) holds concurrent versions; they
-//! form one conflict. Its id is a digest of the table, the encoded key and the heads' dots (in
-//! order), so every replica that holds the same changes derives the same id, and a new concurrent
+//! form one conflict. Its id is a digest (BLAKE3) of the table, the encoded key and the heads' dots
+//! (in order), so every replica that holds the same changes derives the same id, and a new concurrent
 //! version makes a new conflict (the old one closes): every version is visible before a choice is
 //! made. A version is the row as one head left it: the merged row with the columns that only other
 //! heads updated set back to what they were before, and the head's own writes on top. Whether the
 //! conflict is listed depends on the table's strategy: never for `lww` (resolved automatically),
 //! for `manual` when the versions are not all the same row, and for `field-merge` when two heads
 //! wrote a common column with different values or one deleted the row and another did not.
-
-use sha2::{Digest, Sha256};
 
 use super::row::RowValues;
 use crate::ids::{ConflictId, DeviceId, Dot};
@@ -29,16 +27,15 @@ pub struct Edit<'a> {
 
 /// The id of the conflict between the heads `dots` (in head order) of one row.
 pub fn conflict_id(table: &str, pk: &[u8], dots: &[Dot]) -> ConflictId {
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     hasher.update(table.as_bytes());
-    hasher.update([0]);
+    hasher.update(&[0]);
     hasher.update(pk);
     for dot in dots {
-        hasher.update(dot.to_bytes());
+        hasher.update(&dot.to_bytes());
     }
-    let digest = hasher.finalize();
     let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
+    id.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
     ConflictId(id)
 }
 
