@@ -169,6 +169,23 @@ impl<'a> ChangeSetCursor<'a> {
         }))
     }
 
+    /// Skips the current table's next row change without decoding it; returns its kind, or `None`
+    /// after the table's last row.
+    pub fn skip_row(&mut self) -> Result<Option<u8>, DecodeError> {
+        if self.rows_left == 0 {
+            return Ok(None);
+        }
+        self.rows_left -= 1;
+        let mut peek = self.reader.clone();
+        peek.array_len(1)?;
+        let kind = peek.int()?;
+        self.reader.skip()?;
+        match u8::try_from(kind) {
+            Ok(k @ (kind::INSERT | kind::UPDATE | kind::DELETE)) => Ok(Some(k)),
+            _ => Err(format!("unknown row change kind {kind}")),
+        }
+    }
+
     /// The current table's next row change of kind `wanted`, skipping (without decoding) the rows
     /// of other kinds before it; `None` after the last.
     pub fn next_row_of(&mut self, wanted: u8) -> Result<Option<RowRef<'a>>, DecodeError> {

@@ -133,11 +133,11 @@ test("a 128 MiB bundle declaring millions of rows is refused and the database ke
   new DataView(changes.buffer).setUint32(head.length, rows);
   let at = head.length + 4;
   for (let i = 0; i < rows; i += 1, at += 5) {
-    // [0, [1, nil]]: an insert; the last one has a NULL key, so the import is refused at the end.
+    // [0, [1, nil]]: an insert; the last row is of an unknown kind, so the import is refused at the end.
     changes[at] = 0x92;
-    changes[at + 1] = 0x00;
+    changes[at + 1] = i + 1 === rows ? 0x07 : 0x00;
     changes[at + 2] = 0x92;
-    changes[at + 3] = i + 1 === rows ? 0xc0 : 0x01;
+    changes[at + 3] = 0x01;
     changes[at + 4] = 0xc0;
   }
   const bundle = await bundleV1(new Uint8Array(16).fill(7), changes.subarray(0, at));

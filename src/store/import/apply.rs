@@ -33,6 +33,7 @@ use crate::model::Value;
 use crate::store::apply::BulkSql;
 use crate::store::capture::{lock, SharedCapture};
 use crate::store::conflicts::Touched;
+use crate::store::import::validate::{malformed, shape_of, TableCheck};
 use crate::store::rowstate::{self, encode_key, form, Merged, RowState};
 use crate::store::tables::TableShape;
 
@@ -87,18 +88,18 @@ impl<'s> Merger<'s> {
         kinds: u8,
     ) -> Result<()> {
         let passes = [kind::DELETE, kind::UPDATE, kind::INSERT];
+        let broken = malformed(record.dot);
         for pass in passes.into_iter().filter(|k| kinds & (1 << k) != 0) {
-            let broken = |e: String| Error::Internal(format!("record {}: {e}", record.dot));
-            let mut cursor = ChangeSetCursor::new(changes).map_err(broken)?;
-            while let Some(header) = cursor.next_table().map_err(broken)? {
-                let Some(shape) = self.shapes.get(header.name).cloned() else {
-                    continue;
-                };
+            let mut cursor = ChangeSetCursor::new(changes).map_err(&broken)?;
+            while let Some(header) = cursor.next_table().map_err(&broken)? {
+                let shape = shape_of(self.shapes, &header)?.clone();
+                let check = TableCheck::new(&shape, record.dot, &header)?;
                 let bulk = pass == kind::INSERT && header.columns.iter().eq(shape.columns.iter());
                 let mut chunk: Vec<RowRef<'_>> = Vec::new();
                 let per_statement =
                     (MAX_PARAMETERS / shape.columns.len().max(3)).clamp(1, BULK_ROWS);
-                while let Some(row) = cursor.next_row_of(pass).map_err(broken)? {
+                while let Some(row) = cursor.next_row_of(pass).map_err(&broken)? {
+                    check.row(&row)?;
                     if bulk && self.deferred.is_empty() && !lock(&self.capture).tainted() {
                         chunk.push(row);
                         if chunk.len() == per_statement {

@@ -19,6 +19,7 @@ pub mod apply;
 pub mod validate;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -31,6 +32,7 @@ use crate::merge::stamp;
 use crate::model::{ConflictStrategy, ImportOutcome};
 use crate::store::capture::{self, Mode};
 use crate::store::log::{self, from_sql_int, to_sql_int};
+use crate::store::tables::TableShape;
 use crate::store::{conflicts, peers, pending, schema, tables, Journal, Store};
 use apply::{Merger, RecordContext};
 use validate::{Checked, ALL_KINDS};
@@ -120,7 +122,7 @@ impl Journal {
     fn import(&mut self, conn: &Connection, bundle: &Bundle<'_>) -> Result<ImportOutcome> {
         let mut outcome = empty_outcome(bundle);
         let shapes = self.shapes();
-        let fresh = self.classify(conn, bundle, &shapes, &mut outcome)?;
+        let fresh = self.classify(conn, bundle, &mut outcome)?;
         self.check_claims(bundle, &fresh)?;
         let frontier = self.clock(conn)?;
         let mut planner = Planner::new(frontier.clone());
@@ -179,7 +181,7 @@ impl Journal {
                 log::advance(conn, device, *seq)?;
             }
         }
-        self.keep_waiting(conn, bundle, planner, &mut outcome)?;
+        self.keep_waiting(conn, bundle, planner, &shapes, &mut outcome)?;
         let touched = merger.finish(conn)?;
         let created =
             conflicts::refresh(conn, touched, &shapes, strategies(conn), (self.now_ms)())?;
@@ -217,13 +219,12 @@ impl Journal {
     }
 
     /// Sorts the bundle's records into those already held (counted as duplicates; a held dot with
-    /// another digest is refused) and the fresh ones, which are validated; returns the fresh ones
-    /// (index and row count).
+    /// another digest is refused) and the fresh ones, which are surveyed (their rows are checked when
+    /// they are applied or stored); returns the fresh ones.
     fn classify(
         &self,
         conn: &Connection,
         bundle: &Bundle<'_>,
-        shapes: &HashMap<String, std::sync::Arc<crate::store::tables::TableShape>>,
         outcome: &mut ImportOutcome,
     ) -> Result<Vec<(usize, Checked)>> {
         let horizon = (self.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
@@ -250,7 +251,7 @@ impl Journal {
                 outcome.total += rows;
                 continue;
             }
-            let checked = validate::record(shapes, record)?;
+            let checked = validate::survey(record)?;
             let rows = checked.rows;
             if Hlc::millis(record.hlc) > horizon {
                 return Err(Error::BundleMalformed(format!(
@@ -410,6 +411,7 @@ impl Journal {
         conn: &Connection,
         bundle: &Bundle<'_>,
         planner: Planner<Source>,
+        shapes: &HashMap<String, Arc<TableShape>>,
         outcome: &mut ImportOutcome,
     ) -> Result<()> {
         let (mut count, mut bytes) = pending::usage(conn)?;
@@ -419,6 +421,7 @@ impl Journal {
                 Source::Bundle { index, checked } => {
                     let rows = checked.rows;
                     let record = &bundle.records[index];
+                    validate::record(shapes, record)?;
                     let size = record.changes.len() as u64;
                     if count + 1 > pending::MAX_RECORDS || bytes + size > pending::MAX_BYTES {
                         outcome.deferred += rows;

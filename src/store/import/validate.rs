@@ -1,21 +1,26 @@
-//! Checking a received record before anything of it is stored: its change set must name only
-//! synced tables, their columns and their primary key, and every row change must be well formed.
+//! Checking a received record: its change set must name only synced tables, their columns and
+//! their primary key, and every row change must be well formed, with values the receiving columns
+//! keep as they are ([`typecheck`](crate::store::typecheck)).
 //!
-//! The change set is read row by row without being kept ([`ChangeSetCursor`]), so checking costs
-//! memory in proportion to one row whatever the record's size.
+//! A record applied at once is checked row by row as it is applied (a failure rolls the whole
+//! import back, so nothing of a refused bundle stays); a record that must wait is checked whole
+//! before it is stored. Either way the change set is read row by row without being kept
+//! ([`ChangeSetCursor`]), so checking costs memory in proportion to one row, whatever the record's
+//! size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bundle::Record;
-use crate::codec::changes::ChangeSetCursor;
+use crate::codec::changes::{ChangeSetCursor, RowRef, TableHeader};
 use crate::error::{Error, Result};
+use crate::ids::Dot;
 use crate::model::ValueRef;
 use crate::store::tables::TableShape;
 use crate::store::typecheck::RowCheck;
 
-/// What checking a record found: its number of row changes, and which kinds of row change it holds
-/// (bit `1 << kind` for each, so that applying it can skip passes over kinds it lacks).
+/// What a record holds: its number of row changes, and which kinds of row change (bit
+/// `1 << kind` for each, so that applying it can skip passes over kinds it lacks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checked {
     pub rows: u64,
@@ -25,16 +30,63 @@ pub struct Checked {
 /// Every kind of row change (for a record whose kinds were not noted).
 pub const ALL_KINDS: u8 = 0b111;
 
-/// Checks a record against the synced tables `shapes`.
-pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) -> Result<Checked> {
-    let malformed = |e: String| Error::BundleMalformed(format!("record {}: {e}", record.dot));
-    let mut cursor = ChangeSetCursor::new(record.changes).map_err(malformed)?;
-    let mut rows = 0u64;
-    let mut kinds = 0u8;
-    while let Some(header) = cursor.next_table().map_err(malformed)? {
-        let shape = shapes
-            .get(header.name)
-            .ok_or_else(|| Error::TableNotSynced(header.name.to_owned()))?;
+/// The error for what a record's change set cannot be.
+pub fn malformed(dot: Dot) -> impl Fn(String) -> Error {
+    move |e| Error::BundleMalformed(format!("record {dot}: {e}"))
+}
+
+/// Counts a record's row changes and notes their kinds, reading only its structure (rows are
+/// skipped, not decoded): the cheap first look an import takes at every new record.
+pub fn survey(record: &Record<'_>) -> Result<Checked> {
+    let malformed = malformed(record.dot);
+    let mut cursor = ChangeSetCursor::new(record.changes).map_err(&malformed)?;
+    let (mut rows, mut kinds) = (0u64, 0u8);
+    while cursor.next_table().map_err(&malformed)?.is_some() {
+        while let Some(kind) = cursor.skip_row().map_err(&malformed)? {
+            rows += 1;
+            kinds |= 1 << kind;
+        }
+    }
+    Ok(Checked { rows, kinds })
+}
+
+/// Checks a whole record against the synced tables `shapes` (a record that will wait).
+pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) -> Result<()> {
+    let malformed = malformed(record.dot);
+    let mut cursor = ChangeSetCursor::new(record.changes).map_err(&malformed)?;
+    while let Some(header) = cursor.next_table().map_err(&malformed)? {
+        let shape = shape_of(shapes, &header)?;
+        let check = TableCheck::new(shape, record.dot, &header)?;
+        while let Some(row) = cursor.next_row().map_err(&malformed)? {
+            check.row(&row)?;
+        }
+    }
+    Ok(())
+}
+
+/// The synced table a table entry names.
+pub fn shape_of<'s>(
+    shapes: &'s HashMap<String, Arc<TableShape>>,
+    header: &TableHeader<'_>,
+) -> Result<&'s Arc<TableShape>> {
+    shapes
+        .get(header.name)
+        .ok_or_else(|| Error::TableNotSynced(header.name.to_owned()))
+}
+
+/// The checks of one table entry of a received record: made once per entry (its header checked
+/// against the synced table), then [`row`](TableCheck::row) for each row change as it is read.
+pub struct TableCheck<'a> {
+    shape: &'a TableShape,
+    header: &'a TableHeader<'a>,
+    types: RowCheck<'a>,
+    dot: Dot,
+}
+
+impl<'a> TableCheck<'a> {
+    /// Checks the entry `header` of record `dot` for the synced table `shape`: it must name only
+    /// the table's columns, each once, and its primary key.
+    pub fn new(shape: &'a TableShape, dot: Dot, header: &'a TableHeader<'a>) -> Result<Self> {
         for (i, column) in header.columns.iter().enumerate() {
             if !shape.columns.iter().any(|c| c == column) {
                 return Err(Error::SchemaMismatch(format!(
@@ -43,7 +95,7 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                 )));
             }
             if header.columns[..i].contains(column) {
-                return Err(malformed(format!("column {column:?} listed twice")));
+                return Err(malformed(dot)(format!("column {column:?} listed twice")));
             }
         }
         let remote_key = header
@@ -56,25 +108,29 @@ pub fn record(shapes: &HashMap<String, Arc<TableShape>>, record: &Record<'_>) ->
                 shape.name
             )));
         }
-        let typecheck = RowCheck::new(shape, &header)?;
-        while let Some(row) = cursor.next_row().map_err(malformed)? {
-            if row
-                .key(&header.primary_key)
-                .iter()
-                .any(|v| matches!(v, ValueRef::Null))
-            {
-                return Err(malformed(format!(
-                    "a row change of {} has a NULL primary key",
-                    shape.name
-                )));
-            }
-            typecheck.row(&row).map_err(|e| match e {
-                Error::BundleMalformed(message) => malformed(message),
-                other => other,
-            })?;
-            rows += 1;
-            kinds |= 1 << row.kind();
-        }
+        Ok(TableCheck {
+            shape,
+            header,
+            types: RowCheck::new(shape, header)?,
+            dot,
+        })
     }
-    Ok(Checked { rows, kinds })
+
+    /// Checks one row change of the entry: a key without NULLs, values the columns keep.
+    pub fn row(&self, row: &RowRef<'_>) -> Result<()> {
+        if row
+            .key(&self.header.primary_key)
+            .iter()
+            .any(|v| matches!(v, ValueRef::Null))
+        {
+            return Err(malformed(self.dot)(format!(
+                "a row change of {} has a NULL primary key",
+                self.shape.name
+            )));
+        }
+        self.types.row(row).map_err(|e| match e {
+            Error::BundleMalformed(message) => malformed(self.dot)(message),
+            other => other,
+        })
+    }
 }
