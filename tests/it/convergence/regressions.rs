@@ -294,3 +294,27 @@ fn field_merge_kept_delete_against_a_replace_and_a_three_way_edit() {
         ],
     );
 }
+
+/// Found by the property (manual): replica 1 moves row 0 to key 1 (a delete of row 0) and keeps
+/// that delete in the README's loop, while replica 2, whose clock runs ahead, sets `b` of row 0;
+/// replica 1 ends with `a = NULL` in row 0, the others with 11.
+#[test]
+#[ignore = "diverges until a resolution that keeps a delete converges with a concurrent update; issue 8"]
+fn manual_kept_key_move_against_an_update_from_a_clock_ahead() {
+    converges_whatever_the_plans(
+        Manual,
+        3,
+        vec![
+            at(1, Upsert { id: 0, a: 11 }),
+            at(0, Upsert { id: 0, a: 36 }),
+            send(1, 2, Now),
+            at(1, MoveKey { from: 0, to: 1 }),
+            at(2, SetB { id: 0, b: 1 }),
+            send(0, 1, Split),
+            Op::ResolveAll {
+                at: 1,
+                choice: Pick::Local,
+            },
+        ],
+    );
+}

@@ -263,12 +263,12 @@ fn op() -> impl Strategy<Value = Op> {
     let resolve = (at.clone(), 0..3usize, pick());
     prop_oneof![
         20 => (at.clone(), write()).prop_map(|(at, write)| Op::Write { at, write }),
-        2 => (at.clone(), prop::collection::vec(write(), 2..5), prop::bool::weighted(0.75))
+        1 => (at.clone(), prop::collection::vec(write(), 2..5), prop::bool::weighted(0.75))
             .prop_map(|(at, writes, commit)| Op::Transaction { at, writes, commit }),
-        2 => three_way(),
+        1 => three_way(),
         12 => (at.clone(), at.clone(), delivery())
             .prop_map(|(from, to, delivery)| Op::Send { from, to, delivery }),
-        2 => resolve.prop_map(|(at, pick, choice)| Op::Resolve { at, pick, choice }),
+        3 => resolve.prop_map(|(at, pick, choice)| Op::Resolve { at, pick, choice }),
         1 => (at, pick()).prop_map(|(at, choice)| Op::ResolveAll { at, choice }),
     ]
 }
