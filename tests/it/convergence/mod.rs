@@ -9,7 +9,7 @@
 //! seed in `tests/proptest-regressions/convergence.txt`.
 //!
 //! Cases per strategy: `CONVERGENCE_CASES` (default `DEFAULT_CASES_PER_STRATEGY`); `npm test`
-//! runs the default in release mode, `npm run hunt` runs 10,000 per strategy.
+//! runs the default (in the debug build), `npm run hunt` runs 10,000 per strategy in release.
 
 mod regressions;
 mod replicas;
