@@ -105,7 +105,7 @@ let reference;
 
 /**
  * Builds the bundle (kept in the page and in Cache Storage, where other tabs find it) and imports
- * it once, uninterrupted, into a fresh database: the import's duration and the database before and
+ * it uninterrupted into a fresh database, twice: the second import's duration and the database before and
  * after it (with the full change-log agreement check) are what the rounds compare with.
  */
 function importReference() {
@@ -122,15 +122,21 @@ function importReference() {
       await mem.close();
       await (await caches.open("crash-test")).put("/bundle", new Response(window.bundle));
 
-      const worker = await crashWorker();
-      await command(worker, { op: "open", name: "import-reference.db", schema: [...SCHEMA, ...LOCAL] }, "deviceId");
-      const before = (await command(worker, { op: "summary", tables: TABLES, full: true }, "summary")).summary;
-      const started = command(worker, undefined, "started");
-      const done = await command(worker, { op: "import", bytes: window.bundle }, "done");
-      const after = (await command(worker, { op: "summary", tables: TABLES, full: true }, "summary")).summary;
-      await command(worker, { op: "close" });
-      worker.terminate();
-      return { bytes: window.bundle.length, duration: done.at - (await started).at, result: done.result, before, after };
+      // The first import warms the browser's code cache, as every round after it finds it warm;
+      // the second is the one measured and compared with.
+      let reference;
+      for (const name of ["import-warmup.db", "import-reference.db"]) {
+        const worker = await crashWorker();
+        await command(worker, { op: "open", name, schema: [...SCHEMA, ...LOCAL] }, "deviceId");
+        const before = (await command(worker, { op: "summary", tables: TABLES, full: true }, "summary")).summary;
+        const started = command(worker, undefined, "started");
+        const done = await command(worker, { op: "import", bytes: window.bundle }, "done");
+        const after = (await command(worker, { op: "summary", tables: TABLES, full: true }, "summary")).summary;
+        await command(worker, { op: "close" });
+        worker.terminate();
+        reference = { bytes: window.bundle.length, duration: done.at - (await started).at, result: done.result, before, after };
+      }
+      return reference;
     },
     { TABLES, SCHEMA, LOCAL, REMOTE },
   );
@@ -187,10 +193,12 @@ function judge(rounds, ref) {
     if (!present && landing < ref.duration) inside += 1;
     if (journal !== undefined) inTransaction += 1;
     const mark = journal === undefined ? "" : journal.hot ? " +hot journal" : " +journal";
-    const planned = typeof round.k === "number" ? Math.round(round.k) : round.k;
-    lines.push(`${planned}→${Math.round(landing)}ms ${present ? "present" : "absent"}${mark}`);
+    const plan = typeof round.k === "number" ? Math.round(round.k) : round.k;
+    lines.push(`${plan}→${Math.round(landing)}ms ${present ? "present" : "absent"}${mark}`);
   }
-  assert.ok(inside >= Math.ceil(rounds.length / 2), `most kills landed inside the import: ${lines.join(", ")}`);
+  // A round that waits for the answer before crashing is planned to land after the import.
+  const timed = rounds.filter((round) => typeof round.k === "number").length;
+  assert.ok(inside >= Math.ceil(timed / 2), `most kills landed inside the import: ${lines.join(", ")}`);
   assert.ok(inTransaction >= 1, `a kill landed inside the import's write transaction: ${lines.join(", ")}`);
   return `${inside} of ${rounds.length} kills landed inside the call, ${inTransaction} inside its write transaction (planned→landed ms after the start: ${lines.join(", ")})`;
 }
