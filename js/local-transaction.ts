@@ -82,6 +82,15 @@ export class LocalTransaction implements Transaction {
     });
   }
 
+  /**
+   * Keeps `reply` as the answer of the worker call `key`; it commits with this transaction (see
+   * `Server` in js/worker/server.ts).
+   * @internal
+   */
+  rememberReply(key: string, reply: unknown): Promise<void> {
+    return this.#run(() => this.#live().rememberReply(key, JSON.stringify(reply ?? null)));
+  }
+
   /** Runs a statement now (or once the OPFS pool has stopped changing) and hands out its outcome. */
   #run<T>(call: () => T): Promise<T> {
     if (!idle()) return this.#promises.of(settle(call));

@@ -12,7 +12,7 @@
 //! data), [`clock`], [`ids`] and [`error`].
 //!
 //! ```
-//! use sqlite_sync_wasm::{store::Location, Engine, Params};
+//! use sqlite_sync_wasm::{Engine, Location, Params};
 //!
 //! let mut db = Engine::open(&Location::Memory, Box::new(|| 1_764_000_000_000))?;
 //! db.execute("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)", &Params::None)?;
@@ -40,10 +40,10 @@ pub mod store;
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 mod wasm;
 
-pub use engine::{Carry, Engine, EngineBuilder};
+pub use engine::{Carry, Engine, EngineBuilder, RandomSource, WallClock};
 pub use error::{Error, ErrorCode, Result};
 pub use ids::{BundleId, ConflictId, DeviceId, Dot};
 pub use model::{
     ChangeRecord, ChangeSet, Choice, Conflict, ConflictStrategy, ConflictVersion, ExecOutcome,
-    ImportOutcome, Params, PendingRecord, RowChange, Rows, TableChanges, Value, ValueRef,
+    ImportOutcome, Location, Params, PendingRecord, RowChange, Rows, TableChanges, Value, ValueRef,
 };

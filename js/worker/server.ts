@@ -8,6 +8,7 @@
 // the recorded answer instead of writing twice; a transaction whose caller dies is rolled back.
 
 import { LocalDatabase, type Transaction } from "../database.js";
+import type { LocalTransaction } from "../local-transaction.js";
 import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
 import type { ExecResult, ImportResult, Params } from "../types.js";
@@ -19,10 +20,6 @@ export interface Reply {
   ok(value: unknown): void;
   fail(error: unknown): void;
 }
-
-/** The table in which durable writes record their answers (created on first use). */
-const DONE_TABLE = "_sync_rpc";
-const DONE_DDL = `CREATE TABLE IF NOT EXISTS ${DONE_TABLE} (key TEXT PRIMARY KEY, result TEXT, at INTEGER) WITHOUT ROWID`;
 
 /** Thrown inside a server-side transaction callback to roll it back without an error. */
 const ROLLBACK = Symbol("rollback");
@@ -42,9 +39,6 @@ interface OpenTx {
 interface Entry {
   db: LocalDatabase;
   conns: Set<string>;
-  /** Whether the durable-answer table is known to exist. */
-  doneTable: boolean;
-  writes: number;
 }
 
 export class Server {
@@ -105,7 +99,7 @@ export class Server {
     if (opening === undefined) {
       opening = openInPool(name)
         .then(async (handle) => {
-          const entry: Entry = { db: new LocalDatabase(handle, name, trimPool), conns: new Set(), doneTable: false, writes: 0 };
+          const entry: Entry = { db: new LocalDatabase(handle, name, trimPool), conns: new Set() };
           if (this.#stopped) {
             await entry.db.close();
             throw new SyncError("ERR_CLOSED", "the database is closed");
@@ -191,28 +185,14 @@ export class Server {
     }
   }
 
-  /** The recorded answer of a durable write, if it committed before. */
-  async #recorded(entry: Entry, key: string): Promise<string | undefined> {
-    if (!entry.doneTable) {
-      await entry.db.exec(DONE_DDL);
-      entry.doneTable = true;
-    }
-    const rows = await entry.db.query(`SELECT result FROM ${DONE_TABLE} WHERE key = ?`, [key]);
-    return rows.length > 0 ? String(rows[0]?.["result"]) : undefined;
+  /** The recorded answer of a durable write, if it committed before (kept in `_sync_rpc`). */
+  #recorded(entry: Entry, key: string): Promise<string | undefined> {
+    return entry.db.betweenCalls((handle) => handle.recallReply(key));
   }
 
-  /** Records `key`'s answer inside the transaction `tx`; now and then forgets old answers. */
-  async #record(entry: Entry, tx: Transaction, key: string, result: unknown): Promise<void> {
-    const now = Date.now();
-    await tx.exec(`INSERT OR REPLACE INTO ${DONE_TABLE} (key, result, at) VALUES (?, ?, ?)`, [
-      key,
-      JSON.stringify(result ?? null),
-      now,
-    ]);
-    entry.writes += 1;
-    if (entry.writes % 256 === 0) {
-      await tx.exec(`DELETE FROM ${DONE_TABLE} WHERE at < ?`, [now - 10 * 60_000]);
-    }
+  /** Records `key`'s answer inside the transaction `tx`, so that it commits with its effect. */
+  #record(tx: Transaction, key: string, result: unknown): Promise<void> {
+    return (tx as LocalTransaction).rememberReply(key, result);
   }
 
   async #durableExec(entry: Entry, key: string, sql: string, params: Params | undefined): Promise<ExecResult> {
@@ -220,7 +200,7 @@ export class Server {
     if (before !== undefined) return JSON.parse(before) as ExecResult;
     return entry.db.transaction(async (tx) => {
       const result = await tx.exec(sql, params);
-      await this.#record(entry, tx, key, result);
+      await this.#record(tx, key, result);
       return result;
     });
   }
@@ -240,7 +220,7 @@ export class Server {
         const commit = await decision;
         const open = this.#txs.get(key);
         if (!commit || open === undefined) throw ROLLBACK;
-        if (open.ended?.durable === true) await this.#record(entry, tx, key, null);
+        if (open.ended?.durable === true) await this.#record(tx, key, null);
       });
       finished.then(
         () => this.#finish(key, req.name, undefined),

@@ -42,8 +42,7 @@ pub fn record_prefix(dot: Dot, hlc: u64, clock: &[u8], changes_len: usize, out: 
     write::uint(out, dot.seq);
     write::uint(out, hlc);
     out.extend_from_slice(clock);
-    // A byte-string header of the change set's length: bin8/16/32 as rmp writes it.
-    let _ = rmp::encode::write_bin_len(out, changes_len as u32);
+    write::bin_len(out, changes_len);
 }
 
 /// The digest of a record whose clock is already encoded (`clock`, the canonical map form).

@@ -18,6 +18,11 @@ pub fn map_len(out: &mut Vec<u8>, len: usize) {
     let _ = rmp::encode::write_map_len(out, len as u32);
 }
 
+/// A byte-string header for `len` bytes (which the caller appends).
+pub fn bin_len(out: &mut Vec<u8>, len: usize) {
+    let _ = rmp::encode::write_bin_len(out, len as u32);
+}
+
 /// A non-negative integer.
 pub fn uint(out: &mut Vec<u8>, value: u64) {
     let _ = rmp::encode::write_uint(out, value);

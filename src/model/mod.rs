@@ -113,6 +113,18 @@ impl Value {
     }
 }
 
+/// Where a database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A private in-memory database.
+    Memory,
+    /// A file (or VFS path), optionally through a named SQLite VFS.
+    Path { path: String, vfs: Option<String> },
+    /// An in-memory database starting from a snapshot (`Engine::snapshot`; empty bytes: a new
+    /// database).
+    Snapshot(Vec<u8>),
+}
+
 /// Statement parameters as the caller gave them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Params {

@@ -34,6 +34,25 @@ pub struct ImportOutcome {
     pub new_conflicts: Vec<ConflictId>,
 }
 
+impl ImportOutcome {
+    /// Nothing done yet, for the bundle `bundle_id` from `source`.
+    pub fn for_bundle(bundle_id: BundleId, source: DeviceId) -> Self {
+        ImportOutcome {
+            bundle_id,
+            source,
+            total: 0,
+            applied: 0,
+            conflicts: 0,
+            duplicates: 0,
+            pending: 0,
+            deferred: 0,
+            released: 0,
+            skipped: false,
+            new_conflicts: Vec::new(),
+        }
+    }
+}
+
 /// One concurrent version of a conflicting row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConflictVersion {

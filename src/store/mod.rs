@@ -8,31 +8,16 @@
 //! `ROLLBACK TO` removes data and log records together. A rollback discards the buffer. The result:
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
 
-pub mod affinity;
-pub mod apply;
-mod authorize;
 mod capture;
 mod conflicts;
-mod exec;
-mod export;
 mod import;
-mod local;
 mod log;
-mod migrate;
-mod peers;
-mod pending;
-pub mod quote;
-mod resolve;
-mod rowlog;
 mod rowstate;
-mod schema;
-mod statement;
-mod syncable;
-mod tables;
-mod typecheck;
-mod values;
+pub mod schema;
+pub mod sql;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -40,44 +25,39 @@ use rusqlite::{Connection, OpenFlags};
 use crate::bundle::digest::{encode_clock, record_digest};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
-use crate::ids::{BundleId, DeviceId, Dot};
+use crate::ids::{DeviceId, Dot};
 use crate::model::{
-    ChangeRecord, ChangeSet, ConflictStrategy, ExecOutcome, Params, PendingRecord, RowChange, Rows,
-    TableChanges,
+    ChangeRecord, ChangeSet, ConflictStrategy, ExecOutcome, Location, Params, PendingRecord, Rows,
 };
+use capture::reconcile;
 use capture::{lock, SharedCapture};
-use exec::{Binder, Output};
-use statement::classify;
-use tables::TableShape;
+use log::{peers, pending};
+use schema::replies;
+use schema::tables::{self, TableShape};
+use sql::authorize;
+use sql::exec::{Binder, Output};
+use sql::statement::classify;
+use sql::txn::{refuse_open, Savepoint};
 
-pub use export::Carry;
+pub use import::{Fresh, Import};
+pub use log::peers::PeerState;
+pub use log::Stored as StoredRecord;
 pub use schema::RESERVED_PREFIX;
 
-/// Where the database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A private in-memory database.
-    Memory,
-    /// A file (or VFS path), optionally through a named SQLite VFS.
-    Path { path: String, vfs: Option<String> },
-    /// An in-memory database starting from a [`Store::snapshot`] (empty bytes: a new database).
-    Snapshot(Vec<u8>),
-}
+/// The wall clock in Unix milliseconds, shared with the engine (injected: wasm has no system
+/// clock).
+pub type SharedClock = Rc<dyn Fn() -> u64>;
 
-/// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
-pub type WallClock = Box<dyn Fn() -> u64>;
-
-/// Fills a buffer with random bytes; the ids a database makes (its device id, bundle ids) take
-/// their randomness from it.
-pub type RandomSource = Box<dyn FnMut(&mut [u8])>;
+/// Fills a buffer with random bytes.
+pub type Random<'a> = &'a mut dyn FnMut(&mut [u8]);
 
 /// How to open a [`Store`]: everything outside the database that it depends on, so that a test can
 /// fix all of it and replay a run exactly.
-pub struct Config {
+pub struct Config<'a> {
     pub location: Location,
-    pub clock: WallClock,
-    /// Randomness for ids; SQLite's own random source when `None`.
-    pub random: Option<RandomSource>,
+    pub clock: SharedClock,
+    /// Randomness for a new database's device id; SQLite's own random source when `None`.
+    pub random: Option<Random<'a>>,
     /// The device id a new database takes (an existing database must already have it); a fresh
     /// UUIDv7 when `None`.
     pub device_id: Option<DeviceId>,
@@ -99,10 +79,11 @@ struct Journal {
     hlc: Hlc,
     /// Encoded causal context recorded with local changes.
     context: Vec<u8>,
-    now_ms: WallClock,
-    random: Option<RandomSource>,
+    now_ms: SharedClock,
     /// Raised while the caller's SQL runs (see [`authorize`]).
     user_sql: authorize::UserSql,
+    /// Worker replies kept through this connection (see [`replies`]).
+    replies: u64,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -134,7 +115,7 @@ impl Store {
         let Config {
             location,
             clock: now_ms,
-            mut random,
+            random,
             device_id,
         } = config;
         let mut conn = match &location {
@@ -159,10 +140,15 @@ impl Store {
             }
         };
         let device = schema::initialise(&conn, device_id, now_ms(), || {
-            Ok(DeviceId::new_v7(
-                now_ms(),
-                random_bytes(&conn, &mut random)?,
-            ))
+            let random = match random {
+                Some(fill) => {
+                    let mut bytes = [0u8; 10];
+                    fill(&mut bytes);
+                    bytes
+                }
+                None => schema::sqlite_random(&conn)?,
+            };
+            Ok(DeviceId::new_v7(now_ms(), random))
         })?;
         let capture: SharedCapture = Arc::new(Mutex::new(capture::Capture::default()));
         conn.preupdate_hook(Some(capture::hook(capture.clone())))?;
@@ -178,8 +164,8 @@ impl Store {
             hlc: Hlc::starting_after(last_hlc),
             context: Vec::new(),
             now_ms,
-            random,
             user_sql,
+            replies: 0,
         };
         journal.refresh_context(&conn)?;
         for (name, _strategy) in tables::load(&conn)? {
@@ -240,24 +226,23 @@ impl Store {
             .tracked()
             .any(|s| s.name == shape.name);
         journal.flush(conn)?;
-        in_savepoint(conn, || {
-            tables::save(conn, &shape.name, strategy)?;
-            if !already {
-                journal.index_local(conn)?;
-                let (shape, _) = shape
-                    .clone()
-                    .with_generations(tables::generations(conn, &shape.name)?);
-                let mut changes = existing_rows(conn, &shape)?;
-                changes.rows.extend(vanished_rows(conn, &shape)?);
-                if !changes.rows.is_empty() {
-                    let set = ChangeSet {
-                        tables: vec![changes],
-                    };
-                    journal.append_local(conn, &set.to_bytes()?, set.len() as u64)?;
-                }
+        let savepoint = Savepoint::open(conn)?;
+        tables::save(conn, &shape.name, strategy)?;
+        if !already {
+            journal.index_local(conn)?;
+            let (shape, _) = shape
+                .clone()
+                .with_generations(tables::generations(conn, &shape.name)?);
+            let mut changes = reconcile::existing_rows(conn, &shape)?;
+            changes.rows.extend(reconcile::vanished_rows(conn, &shape)?);
+            if !changes.rows.is_empty() {
+                let set = ChangeSet {
+                    tables: vec![changes],
+                };
+                journal.append_local(conn, &set.to_bytes()?, set.len() as u64)?;
             }
-            Ok(())
-        })?;
+        }
+        savepoint.release()?;
         journal.follow(conn, &shape.name)
     }
 
@@ -268,7 +253,9 @@ impl Store {
             .synced_name(table)
             .ok_or_else(|| Error::TableNotSynced(table.to_owned()))?;
         journal.flush(conn)?;
-        in_savepoint(conn, || tables::remove(conn, &name).map(drop))?;
+        let savepoint = Savepoint::open(conn)?;
+        tables::remove(conn, &name)?;
+        savepoint.release()?;
         journal.unfollow(&name);
         Ok(())
     }
@@ -299,28 +286,63 @@ impl Store {
     /// Drops waiting records (all, or those of `origin`); a peer that has them sends them again.
     /// Returns how many were dropped.
     pub fn discard_pending(&mut self, origin: Option<&DeviceId>) -> Result<u64> {
-        self.refuse_in_transaction("discardPendingChanges")?;
+        refuse_open(&self.conn, "discardPendingChanges")?;
         pending::discard(&self.conn, origin)
     }
 
-    /// Refuses an operation that must run outside an open transaction.
-    pub(crate) fn refuse_in_transaction(&self, what: &str) -> Result<()> {
-        if self.conn.is_autocommit() {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(format!(
-                "{what} cannot run inside an open transaction"
-            )))
-        }
+    /// Keeps `reply` as the answer of the worker call `key`, in the current transaction, so that
+    /// the call repeated after a takeover is answered instead of run twice.
+    pub fn remember_reply(&mut self, key: &str, reply: &str) -> Result<()> {
+        let now = (self.journal.now_ms)();
+        replies::remember(&self.conn, key, reply, now, self.journal.replies)?;
+        self.journal.replies += 1;
+        Ok(())
+    }
+
+    /// The reply kept for the worker call `key`, if it committed before.
+    pub fn recall_reply(&self, key: &str) -> Result<Option<String>> {
+        replies::recall(&self.conn, key)
+    }
+
+    /// What is known of `peer`: what it claimed to have, what we last reported to it, what our
+    /// bundles to it carried.
+    pub fn peer(&self, peer: &DeviceId) -> Result<PeerState> {
+        peers::read(&self.conn, peer)
+    }
+
+    /// Records a bundle made for `peer`: the clock it reported and the records it carried.
+    pub fn record_sent(
+        &mut self,
+        peer: &DeviceId,
+        reported: &VectorClock,
+        carried: &VectorClock,
+    ) -> Result<()> {
+        peers::record_sent(&self.conn, peer, reported, carried)
+    }
+
+    /// Every device the log holds records of.
+    pub fn origins(&self) -> Result<Vec<DeviceId>> {
+        log::origins(&self.conn)
+    }
+
+    /// The applied records of `origin` after sequence number `after`, in order, as they travel.
+    pub fn records_after(&self, origin: &DeviceId, after: u64) -> Result<Vec<StoredRecord>> {
+        log::after(&self.conn, origin, after)
+    }
+
+    /// Refuses `what` (an operation's JS name) while the caller has a transaction open.
+    pub fn refuse_in_transaction(&self, what: &str) -> Result<()> {
+        refuse_open(&self.conn, what)
+    }
+
+    /// 10 random bytes from SQLite's random source.
+    pub fn sqlite_random(&self) -> Result<[u8; 10]> {
+        schema::sqlite_random(&self.conn)
     }
 
     /// The whole database as bytes (SQLite's serialization), for [`Location::Snapshot`].
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
-        if !self.conn.is_autocommit() {
-            return Err(Error::InvalidArgument(
-                "snapshot cannot be taken inside an open transaction".into(),
-            ));
-        }
+        refuse_open(&self.conn, "snapshot")?;
         Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
     }
 
@@ -331,12 +353,6 @@ impl Store {
 }
 
 impl Journal {
-    /// A new bundle id (a UUIDv7).
-    fn new_bundle_id(&mut self, conn: &Connection) -> Result<BundleId> {
-        let random = random_bytes(conn, &mut self.random)?;
-        Ok(BundleId::new_v7((self.now_ms)(), random))
-    }
-
     /// What this replica has applied: every other device's frontier and its own counter.
     fn clock(&self, conn: &Connection) -> Result<VectorClock> {
         let mut clock = log::frontier(conn)?;
@@ -451,149 +467,5 @@ impl Journal {
             .tracked()
             .find(|s| s.name.eq_ignore_ascii_case(table))
             .map(|s| s.name.clone())
-    }
-}
-
-/// 10 random bytes from the injected source, or from SQLite's.
-fn random_bytes(conn: &Connection, random: &mut Option<RandomSource>) -> Result<[u8; 10]> {
-    match random {
-        Some(fill) => {
-            let mut bytes = [0u8; 10];
-            fill(&mut bytes);
-            Ok(bytes)
-        }
-        None => schema::sqlite_random(conn),
-    }
-}
-
-/// Runs `f` in a transaction of its own (the connection must be in autocommit mode): committed when
-/// `f` succeeds, rolled back when it fails.
-fn in_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-    match f() {
-        Ok(value) => {
-            conn.prepare_cached("COMMIT")?.raw_execute()?;
-            Ok(value)
-        }
-        Err(error) => {
-            conn.prepare_cached("ROLLBACK")?.raw_execute()?;
-            Err(error)
-        }
-    }
-}
-
-/// Runs `f` inside a savepoint, undoing its writes when it fails.
-fn in_savepoint<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT _sync_internal")?;
-    match f() {
-        Ok(value) => {
-            conn.execute_batch("RELEASE _sync_internal")?;
-            Ok(value)
-        }
-        Err(error) => {
-            conn.execute_batch("ROLLBACK TO _sync_internal; RELEASE _sync_internal")?;
-            Err(error)
-        }
-    }
-}
-
-/// Every row of a table, as inserts.
-fn existing_rows(conn: &Connection, shape: &TableShape) -> Result<TableChanges> {
-    let sql = format!(
-        "SELECT {} FROM {}",
-        quote::ident_list(shape.columns.iter().map(String::as_str)),
-        quote::main_table(&shape.name)
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
-    let mut changes = Vec::new();
-    while let Some(row) = rows.next()? {
-        let values = (0..shape.columns.len())
-            .map(|i| {
-                values::borrowed(row.get_ref(i)?)
-                    .map(crate::model::ValueRef::to_value)
-                    .ok_or_else(|| syncable::invalid_text(shape, i))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        syncable::check_keys(shape, &values)?;
-        changes.push(RowChange::Insert { values });
-    }
-    Ok(TableChanges {
-        table: shape.name.clone(),
-        columns: shape.columns.clone(),
-        primary_key: shape.primary_key.clone(),
-        rows: changes,
-    })
-}
-
-/// Deletes for the rows whose merge state says they exist but that the table no longer holds
-/// (deleted while the table was not synced). Each carries the values the row's last writes gave it,
-/// read from the records that made them, so its tombstone here is the one every replica keeps.
-fn vanished_rows(conn: &Connection, shape: &TableShape) -> Result<Vec<RowChange>> {
-    let mut vanished = Vec::new();
-    {
-        let mut stmt = conn.prepare("SELECT pk, meta FROM main._sync_rows WHERE tbl = ?1")?;
-        let mut rows = stmt.query([&shape.name])?;
-        while let Some(row) = rows.next()? {
-            let pk: Vec<u8> = row.get(0)?;
-            let meta = rowstate::decode_meta(&row.get::<_, Vec<u8>>(1)?, &shape.generations)?;
-            if meta.deleted {
-                continue;
-            }
-            let key = rowstate::decode_key(&pk)?;
-            if rowstate::current_values(conn, shape, &key)?.is_none() {
-                vanished.push((pk, key, meta));
-            }
-        }
-    }
-    let mut records = rowlog::Records::default();
-    let mut writers = Vec::with_capacity(vanished.len());
-    for (pk, _, meta) in &vanished {
-        let mut by_column = Vec::with_capacity(meta.columns.len());
-        for (column, stamp) in &meta.columns {
-            if let Some(dot) = rowlog::find_by_stamp(conn, stamp.origin, stamp.hlc)? {
-                records.want(dot, &shape.name, pk);
-                by_column.push((column.clone(), dot));
-            }
-        }
-        writers.push(by_column);
-    }
-    records.load(conn)?;
-    let mut deletes = Vec::with_capacity(vanished.len());
-    for ((pk, key, _), by_column) in vanished.iter().zip(writers) {
-        let mut old: Vec<crate::model::Value> =
-            vec![crate::model::Value::Null; shape.columns.len()];
-        for (&position, value) in shape.primary_key.iter().zip(key) {
-            old[position as usize] = value.clone();
-        }
-        for (column, dot) in by_column {
-            let Some(position) = shape.columns.iter().position(|c| *c == column) else {
-                continue;
-            };
-            if let Some((columns, change)) = records.row(dot, &shape.name, pk) {
-                if let Some(value) = written_value(columns, change, &column) {
-                    old[position] = value.clone();
-                }
-            }
-        }
-        deletes.push(RowChange::Delete { old });
-    }
-    Ok(deletes)
-}
-
-/// The value a row change wrote to `column`, if it wrote one.
-fn written_value<'a>(
-    columns: &[String],
-    change: &'a RowChange,
-    column: &str,
-) -> Option<&'a crate::model::Value> {
-    let position = columns.iter().position(|c| c == column)? as u32;
-    match change {
-        RowChange::Insert { values } => values.get(position as usize),
-        RowChange::Update { columns, new, .. } => columns
-            .iter()
-            .position(|&c| c == position)
-            .and_then(|i| new.get(i)),
-        RowChange::Delete { .. } => None,
     }
 }

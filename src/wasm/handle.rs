@@ -219,6 +219,18 @@ impl DatabaseHandle {
         })
     }
 
+    /// Keeps `reply` (JSON) as the answer of the worker call `key`, in the current transaction.
+    #[wasm_bindgen(js_name = rememberReply)]
+    pub fn remember_reply(&self, key: String, reply: String) -> Result<(), JsValue> {
+        self.with(|engine| engine.remember_reply(&key, &reply))
+    }
+
+    /// The reply kept for the worker call `key`, if it committed before.
+    #[wasm_bindgen(js_name = recallReply)]
+    pub fn recall_reply(&self, key: String) -> Result<Option<String>, JsValue> {
+        self.with(|engine| engine.recall_reply(&key))
+    }
+
     /// The whole database as bytes; `open({ storage: "memory", snapshot })` reopens it.
     pub fn snapshot(&self) -> Result<Uint8Array, JsValue> {
         self.with(|engine| Ok(Uint8Array::from(engine.snapshot()?.as_slice())))

@@ -9,7 +9,7 @@
 //! every kind, a replica with the same schema imports everything capture recorded.
 
 use proptest::prelude::*;
-use sqlite_sync_wasm::store::affinity::ColumnType;
+use sqlite_sync_wasm::store::schema::affinity::ColumnType;
 use sqlite_sync_wasm::{Engine, Params, Value};
 
 use crate::common::{engine, exec};

@@ -213,6 +213,7 @@ fn the_callers_sql_cannot_write_the_engines_tables() {
         "CREATE TEMP TABLE _sync_log (x)",
         "CREATE TRIGGER _sync_sneaky AFTER INSERT ON t BEGIN SELECT 1; END",
         "ALTER TABLE _sync_peers ADD COLUMN x",
+        "INSERT INTO _sync_rpc (key, reply, at) VALUES ('k', 'null', 0)",
         "CREATE TRIGGER sneaky AFTER INSERT ON t BEGIN DELETE FROM _sync_log; END; INSERT INTO t VALUES (2, 'b')",
         // The exact text of one of the engine's own statements.
         "INSERT INTO main._sync_rows (tbl, pk, meta) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

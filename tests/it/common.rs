@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use sqlite_sync_wasm::bundle::{self, BundleBody, WireRecord};
 use sqlite_sync_wasm::clock::VectorClock;
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{
     BundleId, ChangeRecord, ChangeSet, Conflict, ConflictStrategy, DeviceId, Engine, ImportOutcome,
     Params, Result, RowChange, Value,

@@ -4,7 +4,7 @@
 //! predecessor; replica B; and A's bundle for B. Opening them with this build must show exactly
 //! the rows, clock and conflict they held, and the two must still converge by exchanging bundles.
 
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{DeviceId, Engine, Value};
 
 use crate::common::{int, rows, send, text};

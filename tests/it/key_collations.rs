@@ -4,7 +4,7 @@
 //! synced before that check keeps opening; and a key column whose own collation differs from its
 //! BINARY key index is still matched by bytes when a change is applied.
 
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{Engine, ErrorCode};
 
 use crate::common::{engine, exec, int, replica, rows, send, text};

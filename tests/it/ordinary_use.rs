@@ -5,7 +5,7 @@
 //! row, a resolution that a later write already settled, and replicas that held the same rows
 //! before syncing. Each test is the regression test of one defect of issue 8.
 
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{Choice, ConflictStrategy, Engine, ErrorCode, Value};
 
 use crate::common::{exec, int, replica_on, rows, send, shared_clock, text, SharedClock};

@@ -1,7 +1,7 @@
 //! A database saved as a snapshot and reopened from it is the same replica: same rows, device id,
 //! change log and clock, and capture goes on where it stopped.
 
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{Engine, ErrorCode, Params};
 
 use crate::common::{engine, exec, rows};

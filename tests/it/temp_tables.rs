@@ -2,7 +2,7 @@
 //! touched by sync: received rows land in the main table and survive a reopen, `enableSync` reads
 //! the main table's columns and rows, and the TEMP table keeps exactly its own rows.
 
-use sqlite_sync_wasm::store::Location;
+use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{Engine, RowChange};
 
 use crate::common::{changes, exec, int, replica, rows, send, tally, text};

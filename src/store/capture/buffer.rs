@@ -15,9 +15,9 @@ use rustc_hash::FxBuildHasher;
 use crate::codec::write;
 use crate::error::{Error, Result};
 use crate::model::Value;
-use crate::store::syncable::{integral_real_key, invalid_text};
-use crate::store::tables::TableShape;
-use crate::store::values::borrowed;
+use crate::store::schema::syncable::{integral_real_key, invalid_text};
+use crate::store::schema::tables::TableShape;
+use crate::store::sql::values::borrowed;
 
 /// A byte range of an arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +170,7 @@ mod tests {
     use super::*;
     use crate::codec::write;
     use crate::model::ValueRef;
-    use crate::store::affinity::{Affinity, ColumnType};
+    use crate::store::schema::affinity::{Affinity, ColumnType};
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

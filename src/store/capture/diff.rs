@@ -1,18 +1,16 @@
 //! The diff: turning a transaction's buffered row images into its change-log record.
 //!
-//! For every touched row the net change is the difference between its first and last image:
-//! nothing when they are equal, an insert or a delete when the row only exists at one end, and an
-//! update of just the differing columns otherwise. Inserts and deletes are copied from the capture
-//! arena byte for byte, already in their final form; only updates are decoded to compare columns.
-//! The output is exactly the MessagePack that [`ChangeSet`](crate::model::ChangeSet) deserialises
+//! For every touched row the net change is the difference between its first and last image
+//! ([`write_net`], in the codec). The output is exactly the MessagePack that [`ChangeSet`](crate::model::ChangeSet) deserialises
 //! from (and serialises to), which a test checks.
 
-use crate::codec::changes::{kind, write_table_header};
+use crate::codec::changes::write_table_header;
+use crate::codec::diff::write_net;
 use crate::codec::{write, Reader};
 use crate::error::{Error, Result};
 use crate::model::{Value, ValueRef};
 use crate::store::capture::TakenTable;
-use crate::store::tables::TableShape;
+use crate::store::schema::tables::TableShape;
 
 /// Encodes the net changes of `taken` as a change set, with its number of row changes, or `None`
 /// when nothing changed. When `verify` is set, each row's last image comes from `reread` instead
@@ -67,70 +65,6 @@ pub fn encode(
     Ok(Some((out, total)))
 }
 
-/// Writes the row change between two encoded images; returns whether anything changed.
-#[inline(never)]
-fn write_net(
-    out: &mut Vec<u8>,
-    key: &[u8],
-    before: Option<&[u8]>,
-    after: Option<&[u8]>,
-) -> Result<bool> {
-    match (before, after) {
-        (None, None) => Ok(false),
-        (None, Some(image)) => {
-            write::array_len(out, 2);
-            write::uint(out, u64::from(kind::INSERT));
-            out.extend_from_slice(image);
-            Ok(true)
-        }
-        (Some(image), None) => {
-            write::array_len(out, 2);
-            write::uint(out, u64::from(kind::DELETE));
-            out.extend_from_slice(image);
-            Ok(true)
-        }
-        (Some(before), Some(after)) if before == after => Ok(false),
-        (Some(before), Some(after)) => {
-            let (before, after) = (cells(before)?, cells(after)?);
-            let changed: Vec<usize> = (0..before.len().min(after.len()))
-                .filter(|&i| before[i] != after[i])
-                .collect();
-            if changed.is_empty() {
-                return Ok(false);
-            }
-            write::array_len(out, 5);
-            write::uint(out, u64::from(kind::UPDATE));
-            out.extend_from_slice(key);
-            write::array_len(out, changed.len());
-            for &i in &changed {
-                write::uint(out, i as u64);
-            }
-            for image in [&before, &after] {
-                write::array_len(out, changed.len());
-                for &i in &changed {
-                    out.extend_from_slice(image[i]);
-                }
-            }
-            Ok(true)
-        }
-    }
-}
-
-/// Splits an encoded row image (a MessagePack array of values) into each value's bytes, without
-/// decoding them.
-fn cells(image: &[u8]) -> Result<Vec<&[u8]>> {
-    let broken = |e: String| Error::Internal(format!("unreadable captured row: {e}"));
-    let mut reader = Reader::new(image);
-    let count = reader.array_len(1).map_err(broken)?;
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let start = reader.position();
-        reader.skip().map_err(broken)?;
-        out.push(reader.since(start));
-    }
-    Ok(out)
-}
-
 fn decode(bytes: &[u8]) -> Result<Vec<Value>> {
     let broken = |e: String| Error::Internal(format!("unreadable captured key: {e}"));
     let mut reader = Reader::new(bytes);
@@ -151,9 +85,9 @@ fn encode_values(values: &[Value]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::model::{ChangeSet, RowChange, TableChanges};
-    use crate::store::affinity::{Affinity, ColumnType};
     use crate::store::capture::Buffer;
-    use crate::store::values::to_sql_ref;
+    use crate::store::schema::affinity::{Affinity, ColumnType};
+    use crate::store::sql::values::to_sql_ref;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -278,47 +212,6 @@ mod tests {
         };
         assert_eq!(ChangeSet::from_bytes(&bytes).expect("decode"), expected);
         assert_eq!(bytes, expected.to_bytes().expect("encode"));
-    }
-
-    #[test]
-    fn an_image_splits_into_exactly_its_values_encodings() {
-        let mut values = vec![Value::Null, Value::Real(1.5), Value::Real(-0.0)];
-        for v in [
-            0,
-            1,
-            127,
-            128,
-            255,
-            256,
-            65_535,
-            65_536,
-            u32::MAX as i64,
-            i64::MAX,
-            -1,
-            -32,
-            -33,
-            -129,
-            -32_769,
-            i64::MIN,
-        ] {
-            values.push(int(v));
-        }
-        for len in [0, 1, 31, 32, 255, 256, 65_535, 65_536] {
-            values.push(Value::Text("x".repeat(len)));
-            values.push(Value::Blob(vec![7; len]));
-        }
-        let image = encode_values(&values);
-        let cells = cells(&image).expect("cells");
-        assert_eq!(cells.len(), values.len());
-        for (cell, value) in cells.iter().zip(&values) {
-            assert_eq!(
-                *cell,
-                encode_values(std::slice::from_ref(value))[1..]
-                    .to_vec()
-                    .as_slice(),
-                "{value:?}"
-            );
-        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 
 pub mod buffer;
 pub mod diff;
+pub mod local;
+pub mod reconcile;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +26,7 @@ use rusqlite::hooks::{Action, PreUpdateCase};
 use crate::codec::Reader;
 use crate::error::{Error, Result};
 use crate::model::Value;
-use crate::store::tables::TableShape;
+use crate::store::schema::tables::TableShape;
 
 pub use buffer::Buffer;
 

@@ -30,12 +30,12 @@ use crate::error::{Error, Result};
 use crate::ids::Dot;
 use crate::merge::{Change, Event, RowMeta};
 use crate::model::Value;
-use crate::store::apply::BulkSql;
 use crate::store::capture::{lock, SharedCapture};
 use crate::store::conflicts::Touched;
 use crate::store::import::validate::{malformed, shape_of, TableCheck};
 use crate::store::rowstate::{self, encode_key, form, Merged, RowState};
-use crate::store::tables::TableShape;
+use crate::store::schema::tables::TableShape;
+use crate::store::sql::bulk::BulkSql;
 
 /// A record as the merge applies it: its dot, effective stamp and causal context.
 pub struct RecordContext<'a> {

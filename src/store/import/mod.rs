@@ -1,19 +1,21 @@
-//! Bundles in: every record checked, then applied in causal order inside one transaction.
+//! Bundles in, as the store sees them: which records it holds, then the fresh ones applied in
+//! causal order inside one transaction ([`Import`]). The engine reads the bundle and decides
+//! whether its records are believable ([`engine::import`](crate::engine)); the store answers
+//! what it holds and writes what it is told.
 //!
 //! | module | owns |
 //! |---|---|
-//! | this one | the pipeline: what each record is to this replica, the checks on what a bundle claims, the order, the counts, what the sender is known to have |
+//! | this one | the transaction, what each record is to this replica, the order, the counts |
 //! | [`validate`] | checking a record's change set against the synced tables |
 //! | [`apply`] | merging a record's rows into the tables |
 //!
 //! A received record is applied only after every record it depends on: the previous record of its
 //! origin and everything in its causal context ([`Planner`]). Records that arrive early wait
-//! ([`pending`](crate::store::pending)) until their predecessors come, so out-of-order or lossy
+//! ([`pending`](crate::store::log::pending)) until their predecessors come, so out-of-order or lossy
 //! delivery never wedges a pair of replicas. A record already held is recognised by its dot, and
-//! its digest must be the one held: the same dot with other content is refused. Nothing a bundle
-//! says about this replica's own history is believed beyond what its log shows, except this
-//! replica's own records coming back (after it lost them, a peer that has them relays them, and
-//! they are applied like anyone else's, so its counter moves past them and is never reused).
+//! its digest must be the one held: the same dot with other content is refused. This replica's
+//! own records coming back (after it lost them, a peer that has them relays them) are applied
+//! like anyone else's, so its counter moves past them and is never reused.
 
 pub mod apply;
 pub mod validate;
@@ -24,23 +26,20 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::bundle::{self, Bundle, RecordDigest};
-use crate::clock::Hlc;
+use crate::clock::VectorClock;
 use crate::error::{Error, Result};
-use crate::ids::Dot;
+use crate::ids::{DeviceId, Dot};
 use crate::merge::order::Planner;
 use crate::merge::stamp;
 use crate::model::{ConflictStrategy, ImportOutcome};
-use crate::store::capture::{self, Mode};
-use crate::store::log::{self, from_sql_int, to_sql_int};
-use crate::store::tables::TableShape;
-use crate::store::{conflicts, peers, pending, schema, tables, Journal, Store};
+use crate::store::capture::{self, Mode, ModeGuard};
+use crate::store::log::{self, from_sql_int, peers, pending, to_sql_int};
+use crate::store::schema;
+use crate::store::schema::tables::{self, TableShape};
+use crate::store::sql::txn::{refuse_open, OwnTransaction};
+use crate::store::{conflicts, Journal, Store};
 use apply::{Merger, RecordContext};
 use validate::{Checked, ALL_KINDS};
-
-/// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
-/// change stamped later would drag every later local timestamp with it; refusing it keeps clocks
-/// bounded, at the price of refusing peers whose clock is wrong by more than a year.
-const MAX_CLOCK_LEAD_MS: u64 = 366 * 24 * 60 * 60 * 1000;
 
 /// Where a record to apply comes from.
 #[derive(Debug, Clone, Copy)]
@@ -51,79 +50,227 @@ enum Source {
     Waiting,
 }
 
+/// A record of the bundle that this replica does not hold: what [`Import::apply`] applies or
+/// keeps waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct Fresh {
+    /// Its place in the bundle.
+    pub index: usize,
+    checked: Checked,
+}
+
+/// An import in progress: one write transaction of the store's own, with capture set to
+/// importing and foreign keys off. [`commit`](Import::commit) makes it permanent; dropping it
+/// uncommitted (an error anywhere, a refusal by the engine's policy) rolls everything back and
+/// brings capture back in step with the database.
+pub struct Import<'s> {
+    conn: &'s Connection,
+    journal: &'s mut Journal,
+    transaction: Option<OwnTransaction<'s>>,
+    _mode: ModeGuard,
+    /// Whether the caller had foreign keys enforced (restored at the end).
+    foreign_keys: bool,
+}
+
 impl Store {
-    /// Validates a bundle completely, then applies it in one transaction.
-    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
-        self.refuse_in_transaction("importBundle")?;
-        let bundle = bundle::read(bytes)?;
-        if let Some(outcome) = imported_before(&self.conn, &bundle)? {
-            return Ok(outcome);
-        }
+    /// Begins an import (refused inside the caller's transaction).
+    pub fn begin_import(&mut self) -> Result<Import<'_>> {
         let Store { conn, journal } = self;
+        refuse_open(conn, "importBundle")?;
         // Foreign keys are not enforced while merging: a parent deleted on one replica while a
         // child was added on another must merge the same way everywhere (and a cascade here would
-        // delete rows without recording it). The user's setting is restored afterwards.
-        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-        if enforced {
+        // delete rows without recording it). The caller's setting is restored afterwards (outside
+        // the transaction, where SQLite takes the pragma into account).
+        let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        if foreign_keys {
             conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         }
-        let outcome = super::in_transaction(conn, || {
-            let _mode = capture::enter(&journal.capture, Mode::Importing);
-            journal.index_local(conn)?;
-            journal.import(conn, &bundle)
-        });
-        if outcome.is_err() {
-            journal.rolled_back(conn)?;
-        }
-        if enforced {
-            conn.execute_batch("PRAGMA foreign_keys = ON")?;
-        }
-        let outcome = outcome?;
-        journal.refresh_context(conn)?;
-        Ok(outcome)
+        let transaction = match OwnTransaction::begin(conn, "importBundle") {
+            Ok(transaction) => transaction,
+            Err(error) => {
+                restore_foreign_keys(conn, foreign_keys);
+                return Err(error);
+            }
+        };
+        let mut import = Import {
+            conn,
+            _mode: capture::enter(&journal.capture, Mode::Importing),
+            journal,
+            transaction: Some(transaction),
+            foreign_keys,
+        };
+        let Import { conn, journal, .. } = &mut import;
+        journal.index_local(conn)?;
+        Ok(import)
     }
 }
 
-/// The outcome of a bundle imported before, if it was.
-fn imported_before(conn: &Connection, bundle: &Bundle<'_>) -> Result<Option<ImportOutcome>> {
-    let seen: Option<i64> = conn
-        .prepare_cached("SELECT total FROM main._sync_imports WHERE digest = ?1")?
-        .query_row(params![bundle.digest.as_slice()], |r| r.get(0))
-        .optional()?;
-    let Some(total) = seen else {
-        return Ok(None);
-    };
-    let total = from_sql_int(total)?;
-    let mut outcome = empty_outcome(bundle);
-    outcome.total = total;
-    outcome.duplicates = total;
-    outcome.skipped = true;
-    Ok(Some(outcome))
+impl Drop for Import<'_> {
+    fn drop(&mut self) {
+        if let Some(transaction) = self.transaction.take() {
+            drop(transaction);
+            // Nothing can be reported from a drop; the next write re-reads what it needs.
+            let _ = self.journal.rolled_back(self.conn);
+        }
+        restore_foreign_keys(self.conn, self.foreign_keys);
+    }
 }
 
-fn empty_outcome(bundle: &Bundle<'_>) -> ImportOutcome {
-    ImportOutcome {
-        bundle_id: bundle.id,
-        source: bundle.source,
-        total: 0,
-        applied: 0,
-        conflicts: 0,
-        duplicates: 0,
-        pending: 0,
-        deferred: 0,
-        released: 0,
-        skipped: false,
-        new_conflicts: Vec::new(),
+fn restore_foreign_keys(conn: &Connection, enforced: bool) {
+    if enforced {
+        let _ = conn.execute_batch("PRAGMA foreign_keys = ON");
     }
+}
+
+impl Import<'_> {
+    /// This replica's id.
+    pub fn device(&self) -> DeviceId {
+        self.journal.device
+    }
+
+    /// This replica's latest own sequence number (its records brought back included).
+    pub fn local_seq(&self) -> u64 {
+        self.journal.local_seq
+    }
+
+    /// The outcome of this exact bundle's earlier import, if there was one.
+    pub fn imported_before(&self, bundle: &Bundle<'_>) -> Result<Option<ImportOutcome>> {
+        let seen: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT total FROM main._sync_imports WHERE digest = ?1")?
+            .query_row(params![bundle.digest.as_slice()], |r| r.get(0))
+            .optional()?;
+        let Some(total) = seen else {
+            return Ok(None);
+        };
+        let total = from_sql_int(total)?;
+        let mut outcome = ImportOutcome::for_bundle(bundle.id, bundle.source);
+        outcome.total = total;
+        outcome.duplicates = total;
+        outcome.skipped = true;
+        Ok(Some(outcome))
+    }
+
+    /// Sorts the bundle's records into those already held (counted as duplicates; a held dot with
+    /// another digest is refused) and the fresh ones, which are surveyed (their rows are checked
+    /// when they are applied or stored); returns the fresh ones.
+    ///
+    /// An origin's applied records are exactly 1..=frontier, so a record at or below the frontier
+    /// is held whether or not the log still has it (a log pruned of old records compares digests
+    /// only for what it kept); one beyond it is in the log only if it is this replica's own; and
+    /// when nothing waits, nothing waits.
+    pub fn sort(&self, bundle: &Bundle<'_>, outcome: &mut ImportOutcome) -> Result<Vec<Fresh>> {
+        let conn = self.conn;
+        let journal = &*self.journal;
+        let mut in_bundle: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
+        let mut fresh = Vec::new();
+        let applied = journal.clock(conn)?;
+        let (waiting, _) = pending::usage(conn)?;
+        for (index, record) in bundle.records.iter().enumerate() {
+            let held = match in_bundle.get(&record.dot) {
+                Some(&(digest, rows)) => Held::As(digest, rows),
+                None if record.dot.seq <= applied.get(&record.dot.origin) => {
+                    log::held(conn, record.dot)?.map_or(Held::Pruned, |(rows, d)| Held::As(d, rows))
+                }
+                None if waiting > 0 => {
+                    pending::held(conn, record.dot)?.map_or(Held::No, |(rows, d)| Held::As(d, rows))
+                }
+                None => Held::No,
+            };
+            let rows = match held {
+                Held::As(digest, _) if digest != record.digest => {
+                    return Err(Error::RecordMismatch(record.dot.to_string()));
+                }
+                Held::As(_, rows) => rows,
+                Held::Pruned => validate::survey(record)?.rows,
+                Held::No => {
+                    let checked = validate::survey(record)?;
+                    in_bundle.insert(record.dot, (record.digest, checked.rows));
+                    outcome.total += checked.rows;
+                    if record.dot.origin == journal.device && record.dot.seq <= journal.local_seq {
+                        // One of this replica's own records that its log lacks: never applied
+                        // twice.
+                        outcome.duplicates += checked.rows;
+                    } else {
+                        fresh.push(Fresh { index, checked });
+                    }
+                    continue;
+                }
+            };
+            outcome.duplicates += rows;
+            outcome.total += rows;
+        }
+        Ok(fresh)
+    }
+
+    /// Applies the fresh records (and the waiting ones they complete) in causal order, keeps the
+    /// ones that must wait, and brings conflicts up to date; counts it all in `outcome`.
+    pub fn apply(
+        &mut self,
+        bundle: &Bundle<'_>,
+        fresh: &[Fresh],
+        outcome: &mut ImportOutcome,
+    ) -> Result<()> {
+        self.journal.import(self.conn, bundle, fresh, outcome)
+    }
+
+    /// Records what `peer`'s bundle claimed it has (see [`peers`]).
+    pub fn record_claim(
+        &self,
+        peer: &DeviceId,
+        claimed: &VectorClock,
+        forget_reported: bool,
+    ) -> Result<()> {
+        peers::record_claim(self.conn, peer, claimed, forget_reported)
+    }
+
+    /// Notes the bundle as imported and commits.
+    pub fn commit(mut self, bundle: &Bundle<'_>, outcome: &ImportOutcome) -> Result<()> {
+        self.conn.prepare_cached(
+            "INSERT INTO main._sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            bundle.digest.as_slice(),
+            bundle.id.0.as_slice(),
+            bundle.source.0.as_slice(),
+            to_sql_int((self.journal.now_ms)())?,
+            to_sql_int(outcome.total)?,
+            to_sql_int(outcome.applied)?,
+            to_sql_int(outcome.conflicts)?,
+            to_sql_int(outcome.duplicates)?
+        ])?;
+        if let Some(transaction) = self.transaction.take() {
+            if let Err(error) = transaction.commit() {
+                let _ = self.journal.rolled_back(self.conn);
+                return Err(error);
+            }
+        }
+        self.journal.refresh_context(self.conn)
+    }
+}
+
+/// Whether a bundle's record is one this replica holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Not held.
+    No,
+    /// Held with this digest and row count.
+    As(RecordDigest, u64),
+    /// Applied (at or below its origin's frontier), its log entry pruned.
+    Pruned,
 }
 
 impl Journal {
-    /// The body of an import, inside its transaction.
-    fn import(&mut self, conn: &Connection, bundle: &Bundle<'_>) -> Result<ImportOutcome> {
-        let mut outcome = empty_outcome(bundle);
+    /// The body of [`Import::apply`].
+    fn import(
+        &mut self,
+        conn: &Connection,
+        bundle: &Bundle<'_>,
+        fresh: &[Fresh],
+        outcome: &mut ImportOutcome,
+    ) -> Result<()> {
         let shapes = self.shapes();
-        let fresh = self.classify(conn, bundle, &mut outcome)?;
-        self.check_claims(bundle, &fresh)?;
         let frontier = self.clock(conn)?;
         let mut planner = Planner::new(frontier.clone());
         // Records that wait for nothing any more (the frontier moved without them) come in too.
@@ -132,7 +279,7 @@ impl Journal {
                 planner.add(waiting.dot, waiting.clock, Source::Waiting);
             }
         }
-        for &(index, checked) in &fresh {
+        for &Fresh { index, checked } in fresh {
             let record = &bundle.records[index];
             planner.add(
                 record.dot,
@@ -155,7 +302,7 @@ impl Journal {
                     &mut merger,
                     &mut appender,
                     &mut stamps,
-                    &mut outcome,
+                    outcome,
                 )?;
                 max_stamp = max_stamp.max(stamp);
                 advanced.insert(dot.origin);
@@ -181,7 +328,7 @@ impl Journal {
                 log::advance(conn, device, *seq)?;
             }
         }
-        self.keep_waiting(conn, bundle, planner, &shapes, &mut outcome)?;
+        self.keep_waiting(conn, bundle, planner, &shapes, outcome)?;
         let touched = merger.finish(conn)?;
         let created =
             conflicts::refresh(conn, touched, &shapes, strategies(conn), (self.now_ms)())?;
@@ -192,118 +339,6 @@ impl Journal {
             .map(|(id, _)| id)
             .collect();
         self.hlc.observe(max_stamp);
-        if bundle.source != self.device {
-            // A claim to hold changes of ours that we never made is not believed: we go on
-            // sending all of ours (duplicates are harmless; a claim believed wrongly loses them).
-            let mut claimed = bundle.sender_clock.clone();
-            if claimed.get(&self.device) > self.local_seq {
-                claimed.set(self.device, 0);
-            }
-            peers::record_claim(conn, &bundle.source, &claimed, outcome.duplicates > 0)?;
-        }
-        conn.prepare_cached(
-            "INSERT INTO main._sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            bundle.digest.as_slice(),
-            bundle.id.0.as_slice(),
-            bundle.source.0.as_slice(),
-            to_sql_int((self.now_ms)())?,
-            to_sql_int(outcome.total)?,
-            to_sql_int(outcome.applied)?,
-            to_sql_int(outcome.conflicts)?,
-            to_sql_int(outcome.duplicates)?
-        ])?;
-        Ok(outcome)
-    }
-
-    /// Sorts the bundle's records into those already held (counted as duplicates; a held dot with
-    /// another digest is refused) and the fresh ones, which are surveyed (their rows are checked when
-    /// they are applied or stored); returns the fresh ones.
-    fn classify(
-        &self,
-        conn: &Connection,
-        bundle: &Bundle<'_>,
-        outcome: &mut ImportOutcome,
-    ) -> Result<Vec<(usize, Checked)>> {
-        let horizon = (self.now_ms)().saturating_add(MAX_CLOCK_LEAD_MS);
-        let mut in_bundle: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
-        let mut fresh = Vec::new();
-        // An origin's applied records are exactly 1..=frontier, so a record beyond the frontier is
-        // in the log only if it is this replica's own; and when nothing waits, nothing waits.
-        let applied = self.clock(conn)?;
-        let (waiting, _) = pending::usage(conn)?;
-        for (index, record) in bundle.records.iter().enumerate() {
-            let held = match in_bundle.get(&record.dot) {
-                Some(&(digest, rows)) => Some((rows, digest)),
-                None if record.dot.seq <= applied.get(&record.dot.origin) => {
-                    log::held(conn, record.dot)?
-                }
-                None if waiting > 0 => pending::held(conn, record.dot)?,
-                None => None,
-            };
-            if let Some((rows, digest)) = held {
-                if digest != record.digest {
-                    return Err(Error::RecordMismatch(record.dot.to_string()));
-                }
-                outcome.duplicates += rows;
-                outcome.total += rows;
-                continue;
-            }
-            let checked = validate::survey(record)?;
-            let rows = checked.rows;
-            if Hlc::millis(record.hlc) > horizon {
-                return Err(Error::BundleMalformed(format!(
-                    "record {} is stamped more than a year in the future",
-                    record.dot
-                )));
-            }
-            if record.clock.get(&record.dot.origin) >= record.dot.seq {
-                return Err(Error::BundleMalformed(format!(
-                    "record {} claims to have seen itself",
-                    record.dot
-                )));
-            }
-            in_bundle.insert(record.dot, (record.digest, rows));
-            outcome.total += rows;
-            if record.dot.origin == self.device && record.dot.seq <= self.local_seq {
-                // One of this replica's own records that its log lacks: never applied twice.
-                outcome.duplicates += rows;
-                continue;
-            }
-            fresh.push((index, checked));
-        }
-        Ok(fresh)
-    }
-
-    /// Refuses a bundle whose records claim to have seen changes of this replica that it never
-    /// made (beyond its own records that the bundle brings back).
-    fn check_claims(&self, bundle: &Bundle<'_>, fresh: &[(usize, Checked)]) -> Result<()> {
-        let mut own: Vec<u64> = fresh
-            .iter()
-            .map(|&(i, _)| bundle.records[i].dot)
-            .filter(|dot| dot.origin == self.device)
-            .map(|dot| dot.seq)
-            .collect();
-        own.sort_unstable();
-        let mut known = self.local_seq;
-        for seq in own {
-            if seq == known + 1 {
-                known = seq;
-            }
-        }
-        for &(i, _) in fresh {
-            let record = &bundle.records[i];
-            let claimed = record.clock.get(&self.device);
-            if claimed > known {
-                return Err(Error::BundleMalformed(format!(
-                    "record {} claims to have seen change {} of this replica, which it never made",
-                    record.dot,
-                    Dot::new(self.device, claimed)
-                )));
-            }
-        }
         Ok(())
     }
 
@@ -441,7 +476,9 @@ impl Journal {
 }
 
 /// The conflict strategy of each table, read once per table.
-pub(super) fn strategies(conn: &Connection) -> impl FnMut(&str) -> Result<ConflictStrategy> + '_ {
+pub(in crate::store) fn strategies(
+    conn: &Connection,
+) -> impl FnMut(&str) -> Result<ConflictStrategy> + '_ {
     let mut known: HashMap<String, ConflictStrategy> = HashMap::new();
     move |table| {
         if let Some(strategy) = known.get(table) {

@@ -1,6 +1,6 @@
 //! Checking a received record: its change set must name only synced tables, their columns and
 //! their primary key, and every row change must be well formed, with values the receiving columns
-//! keep as they are ([`typecheck`](crate::store::typecheck)).
+//! keep as they are ([`typecheck`](crate::store::schema::typecheck)).
 //!
 //! A record applied at once is checked row by row as it is applied (a failure rolls the whole
 //! import back, so nothing of a refused bundle stays); a record that must wait is checked whole
@@ -16,8 +16,8 @@ use crate::codec::changes::{ChangeSetCursor, RowRef, TableHeader};
 use crate::error::{Error, Result};
 use crate::ids::Dot;
 use crate::model::ValueRef;
-use crate::store::tables::TableShape;
-use crate::store::typecheck::RowCheck;
+use crate::store::schema::tables::TableShape;
+use crate::store::schema::typecheck::RowCheck;
 
 /// What a record holds: its number of row changes, and which kinds of row change (bit
 /// `1 << kind` for each, so that applying it can skip passes over kinds it lacks).

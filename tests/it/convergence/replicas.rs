@@ -7,8 +7,8 @@
 use std::cell::Cell;
 
 use proptest::prelude::*;
-use sqlite_sync_wasm::store::{Location, RandomSource, WallClock};
 use sqlite_sync_wasm::{ConflictStrategy, DeviceId, Engine, Params};
+use sqlite_sync_wasm::{Location, RandomSource, WallClock};
 
 use super::vocabulary::{SCHEMA, TABLES};
 

@@ -10,8 +10,9 @@ use crate::merge::RowValues;
 use crate::model::{ChangeSet, Choice, Conflict, RowChange, TableChanges, Value};
 use crate::store::capture::{self, Mode};
 use crate::store::conflicts;
-use crate::store::tables::TableShape;
-use crate::store::{in_transaction, rowstate, Journal, Store};
+use crate::store::schema::tables::TableShape;
+use crate::store::sql::txn::OwnTransaction;
+use crate::store::{rowstate, Journal, Store};
 
 impl Store {
     /// Open conflicts, oldest first. Local changes made since the last import are taken into
@@ -19,7 +20,9 @@ impl Store {
     pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
         let Store { conn, journal } = self;
         if conn.is_autocommit() {
-            in_transaction(conn, || journal.index_local(conn))?;
+            let transaction = OwnTransaction::begin(conn, "conflicts")?;
+            journal.index_local(conn)?;
+            transaction.commit()?;
         } else {
             journal.index_local(conn)?;
         }
@@ -37,26 +40,37 @@ impl Store {
     /// write or import has already settled (or changed: a new concurrent version makes a new
     /// conflict) is `ERR_CONFLICT_NOT_FOUND`.
     pub fn resolve_conflict(&mut self, wanted: ConflictId, choice: Choice) -> Result<()> {
-        self.refuse_in_transaction("resolveConflict")?;
         let Store { conn, journal } = self;
-        in_transaction(conn, || {
-            journal.index_local(conn)?;
-            let located = conflicts::unresolved(conn, Some(wanted))?;
-            let shapes = journal.shapes();
-            let conflict = conflicts::describe(conn, journal.device, &shapes, located)?
-                .pop()
-                .ok_or_else(|| Error::ConflictNotFound(wanted.to_string()))?;
-            let shape = shapes
-                .get(&conflict.table)
-                .ok_or_else(|| Error::TableNotSynced(conflict.table.clone()))?;
-            let key: Vec<Value> = conflict
-                .primary_key
-                .iter()
-                .map(|(_, v)| v.clone())
-                .collect();
-            let chosen = chosen_row(shape, &conflict, &key, choice)?;
-            journal.write_resolution(conn, shape, &key, chosen)
-        })
+        let transaction = OwnTransaction::begin(conn, "resolveConflict")?;
+        let resolved = journal
+            .resolve(conn, wanted, choice)
+            .and_then(|()| transaction.commit());
+        if resolved.is_err() {
+            journal.rolled_back(conn)?;
+        }
+        resolved
+    }
+}
+
+impl Journal {
+    /// The body of [`Store::resolve_conflict`], inside its transaction.
+    fn resolve(&mut self, conn: &Connection, wanted: ConflictId, choice: Choice) -> Result<()> {
+        self.index_local(conn)?;
+        let located = conflicts::unresolved(conn, Some(wanted))?;
+        let shapes = self.shapes();
+        let conflict = conflicts::describe(conn, self.device, &shapes, located)?
+            .pop()
+            .ok_or_else(|| Error::ConflictNotFound(wanted.to_string()))?;
+        let shape = shapes
+            .get(&conflict.table)
+            .ok_or_else(|| Error::TableNotSynced(conflict.table.clone()))?;
+        let key: Vec<Value> = conflict
+            .primary_key
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect();
+        let chosen = chosen_row(shape, &conflict, &key, choice)?;
+        self.write_resolution(conn, shape, &key, chosen)
     }
 }
 

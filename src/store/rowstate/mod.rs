@@ -13,9 +13,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use crate::error::Result;
 use crate::merge::{Change, RowMeta, RowValues};
 use crate::model::Value;
-use crate::store::apply::upsert_sql;
-use crate::store::tables::TableShape;
-use crate::store::values::owned;
+use crate::store::schema::tables::TableShape;
+use crate::store::sql::bulk::upsert_sql;
+use crate::store::sql::values::owned;
 
 pub use form::{decode_key, decode_meta, encode_key, encode_meta};
 

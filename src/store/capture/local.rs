@@ -10,10 +10,10 @@ use rusqlite::Connection;
 
 use crate::codec::changes::{ChangeSetCursor, RowRef};
 use crate::error::{Error, Result};
-use crate::store::apply::BulkSql;
 use crate::store::conflicts::{self, Touched};
 use crate::store::import::apply::{change_of, claim, RecordContext};
 use crate::store::rowstate::{self, encode_key, form};
+use crate::store::sql::bulk::BulkSql;
 use crate::store::{log, schema, Journal};
 
 /// Rows claimed per statement.
@@ -21,7 +21,7 @@ const CLAIM_ROWS: usize = 256;
 
 impl Journal {
     /// Brings the merge state up to date with local changes recorded since the last time.
-    pub(super) fn index_local(&mut self, conn: &Connection) -> Result<()> {
+    pub(in crate::store) fn index_local(&mut self, conn: &Connection) -> Result<()> {
         let indexed = schema::setting(conn, "indexed")?.map_or(Ok(0), log::from_sql_int)?;
         if indexed >= self.local_seq {
             return Ok(());
@@ -88,7 +88,13 @@ impl Journal {
         }
         schema::set_setting(conn, "indexed", log::to_sql_int(self.local_seq)?)?;
         let now = (self.now_ms)();
-        conflicts::refresh(conn, touched, &shapes, super::import::strategies(conn), now)?;
+        conflicts::refresh(
+            conn,
+            touched,
+            &shapes,
+            crate::store::import::strategies(conn),
+            now,
+        )?;
         Ok(())
     }
 

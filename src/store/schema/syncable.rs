@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::Value;
-use crate::store::tables::TableShape;
+use crate::store::schema::tables::TableShape;
 
 /// The error for TEXT that is not valid UTF-8 in a row of a synced table (at `position` among its
 /// columns). Such TEXT cannot travel exactly (it would arrive with U+FFFD replacements and the

@@ -19,6 +19,14 @@
 //! | `_sync_conflicts` | conflicts: one per row and set of concurrent heads |
 //! | `_sync_peers` | per peer, the clock its last bundle claimed, the clock we last reported to it, and what our bundles to it carried |
 //! | `_sync_imports` | every imported bundle by digest, with its counts |
+//! | `_sync_rpc` | the replies of the package's OPFS worker to calls another tab may repeat ([`replies`](super::replies)) |
+
+pub mod affinity;
+pub mod migrate;
+pub mod replies;
+pub mod syncable;
+pub mod tables;
+pub mod typecheck;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -103,6 +111,11 @@ CREATE TABLE IF NOT EXISTS main._sync_imports (
     conflicts   INTEGER NOT NULL,
     duplicates  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS main._sync_rpc (
+    key   TEXT PRIMARY KEY,
+    reply TEXT NOT NULL,
+    at    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 ";
 
 /// True for names the engine or SQLite reserve (compared case-insensitively, as SQLite does).
@@ -162,7 +175,7 @@ pub fn initialise(
                 "database uses sync format {version}; this build reads up to {DATABASE_FORMAT}"
             )))
         }
-        Some(version) if version < DATABASE_FORMAT => super::migrate::from(conn, version, now_ms)?,
+        Some(version) if version < DATABASE_FORMAT => migrate::from(conn, version, now_ms)?,
         Some(_) => conn.execute_batch(DDL)?,
         None => {
             conn.execute_batch(DDL)?;

@@ -1,6 +1,6 @@
 //! Received values checked against the receiving table's column types, before anything is written.
 //!
-//! SQLite converts a value to suit its column ([`affinity`](crate::store::affinity)), so a value
+//! SQLite converts a value to suit its column ([`affinity`](crate::store::schema::affinity)), so a value
 //! the receiving column would not keep exactly would make this replica hold something else than
 //! the sender: `'007'` becomes 7 in an INTEGER column, 7 becomes `'7'` in a TEXT one. In a key it
 //! is worse: `'1'` or `1.0` for row 1 of an INTEGER PRIMARY KEY would get a merge state of its own
@@ -17,8 +17,8 @@
 use crate::codec::changes::{RowRef, TableHeader};
 use crate::error::{Error, Result};
 use crate::model::ValueRef;
-use crate::store::affinity::ColumnType;
-use crate::store::tables::TableShape;
+use crate::store::schema::affinity::ColumnType;
+use crate::store::schema::tables::TableShape;
 
 /// Checks the values of the row changes of one received table entry: made once per entry (its
 /// column types resolved), then [`row`](RowCheck::row) for each row change, in the same pass as the
@@ -168,7 +168,7 @@ fn describe(value: ValueRef<'_>) -> String {
 mod tests {
     use super::*;
     use crate::model::{RowChange, TableChanges, Value};
-    use crate::store::affinity::Affinity;
+    use crate::store::schema::affinity::Affinity;
     use crate::ErrorCode;
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]
     use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -17,9 +17,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::codec::{write, Reader};
 use crate::error::{Error, Result};
 use crate::model::ConflictStrategy;
-use crate::store::affinity::ColumnType;
+use crate::store::schema::affinity::ColumnType;
 use crate::store::schema::is_reserved;
-use crate::store::{apply, quote};
+use crate::store::sql::{bulk, quote};
 
 /// The shape of a synced table as capture and apply need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,9 +61,9 @@ impl TableShape {
         let all: Vec<&str> = columns.iter().map(String::as_str).collect();
         let key: Vec<&str> = primary_key.iter().map(|&i| all[i as usize]).collect();
         TableShape {
-            upsert_sql: apply::upsert_sql(&name, &all, &key),
-            delete_sql: apply::delete_sql(&name, &key),
-            select_sql: apply::select_sql(&name, &all, &key),
+            upsert_sql: bulk::upsert_sql(&name, &all, &key),
+            delete_sql: bulk::delete_sql(&name, &key),
+            select_sql: bulk::select_sql(&name, &all, &key),
             generations: vec![columns.clone()],
             generation: 0,
             name,
@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn columns_have_the_type_sqlite_gives_them_and_the_rowid_alias_is_recognised() -> Result<()> {
-        use crate::store::affinity::Affinity::{Blob, Integer, Numeric, Real, Text};
+        use crate::store::schema::affinity::Affinity::{Blob, Integer, Numeric, Real, Text};
         use ColumnType::{Loose, RowidAlias, Strict, StrictAny};
         let conn = db()?;
         conn.execute_batch(

@@ -7,7 +7,8 @@
 //! what format-1 row states meant); peers get the clock of what bundles to them carried; and
 //! conflicts, which were pairs of changes, become one per row and set of concurrent heads, rebuilt
 //! from the rows' merge states (their ids change). Row states keep their stored form: format-1
-//! states are read as such.
+//! states are read as such. The worker's replies table, which format 1 left to the package's JS,
+//! is dropped and made again by the schema (its replies are kept for minutes only).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceId, Dot};
 use crate::merge::order::Planner;
 use crate::store::conflicts::{self, Touched};
+use crate::store::log::pending;
 use crate::store::log::{self, from_sql_int};
-use crate::store::tables::{self, TableShape};
-use crate::store::{pending, rowstate, schema};
+use crate::store::schema::tables::{self, TableShape};
+use crate::store::{rowstate, schema};
 
 /// Migrates from format `version` to the current one.
 pub fn from(conn: &Connection, version: i64, now_ms: u64) -> Result<()> {
@@ -48,7 +50,8 @@ fn from_1(conn: &Connection, now_ms: u64) -> Result<()> {
          ALTER TABLE main._sync_peers ADD COLUMN carried BLOB;
          ALTER TABLE main._sync_log RENAME TO _sync_log_1;
          ALTER TABLE main._sync_conflicts RENAME TO _sync_conflicts_1;
-         DROP INDEX IF EXISTS main._sync_conflicts_row;",
+         DROP INDEX IF EXISTS main._sync_conflicts_row;
+         DROP TABLE IF EXISTS main._sync_rpc;",
     )?;
     conn.execute_batch(schema::DDL)?;
     let mut shapes: HashMap<String, Arc<TableShape>> = HashMap::new();

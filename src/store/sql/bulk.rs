@@ -1,13 +1,13 @@
 //! The SQL that reads and writes single rows of synced tables by primary key.
 //!
 //! Rows are addressed by their real primary key (every key column, composite keys included) and
-//! every identifier passes through [`quote`](crate::store::quote), so nothing in a change can reach
+//! every identifier passes through [`quote`](crate::store::sql::quote), so nothing in a change can reach
 //! SQL as code. Tables are named with their schema (`"main".`), so a TEMP table of the same name
 //! never receives them. The statements are produced by pure functions and golden-tested.
 
 use std::collections::HashMap;
 
-use crate::store::quote::{ident, ident_list, main_table};
+use crate::store::sql::quote::{ident, ident_list, main_table};
 
 /// The bulk statements of one import or indexing pass, built once per table and row count and
 /// reused (a statement's text is also its key in the connection's cache of compiled statements).

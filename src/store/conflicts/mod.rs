@@ -7,6 +7,8 @@
 //! in batches, at the end of an import or of indexing local changes, from the rows' final states:
 //! only those states are the same on every replica that holds the same changes.
 
+mod resolve;
+
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
@@ -16,10 +18,10 @@ use crate::ids::{ConflictId, DeviceId, Dot};
 use crate::merge::versions::{self, Edit};
 use crate::merge::{RowMeta, RowValues};
 use crate::model::{Conflict, ConflictStrategy, ConflictVersion, RowChange};
+use crate::store::log::rowlog::Records;
 use crate::store::log::{from_sql_int, to_sql_int};
-use crate::store::rowlog::Records;
 use crate::store::rowstate;
-use crate::store::tables::TableShape;
+use crate::store::schema::tables::TableShape;
 
 /// Rows whose heads changed, with their final merge states, to bring their conflicts in line.
 #[derive(Default)]

@@ -1,23 +1,47 @@
-//! The native Rust API: one [`Engine`] per open database.
+//! The native Rust API: one [`Engine`] per open database, and the sync policy.
 //!
-//! The engine is what the wasm layer wraps and what Rust users call directly. It owns the
-//! [`Store`](crate::store::Store) and keeps the public surface in one place; the network sync
-//! session will live here too.
+//! The engine is what the wasm layer wraps and what Rust users call directly. The
+//! [`Store`](crate::store::Store) below it answers record-level questions (the records after a
+//! frontier, the clock, what is known of a peer) and writes what it is told (apply these records in
+//! one transaction, record this claim); the engine decides what a peer gets and frames it as a
+//! bundle ([`export`]), reads bundles and decides what their records may claim ([`import`]), and
+//! owns the ids it mints. The network protocol's sessions will sit here beside bundle framing, on
+//! the same store questions.
+//!
+//! The public data types ([`ImportOutcome`], [`Conflict`], [`Choice`], [`Location`], …) are
+//! exported from here; the wasm boundary imports only from this module. Where the JS API names a
+//! concept differently, the README's "Rust and JS names" table gives the pairs.
 
+pub mod export;
+pub mod import;
+
+use std::rc::Rc;
+
+use crate::bundle::BundleHead;
 use crate::clock::VectorClock;
 use crate::error::Result;
-use crate::ids::{ConflictId, DeviceId};
-use crate::store::{Config, Store};
+use crate::ids::{BundleId, ConflictId, DeviceId};
+use crate::store::{Config, SharedClock, Store};
 
 pub use crate::model::{
     ChangeRecord, Choice, Conflict, ConflictStrategy, ConflictVersion, ExecOutcome, ImportOutcome,
-    Params, PendingRecord, Rows,
+    Location, Params, PendingRecord, Rows,
 };
-pub use crate::store::{Carry, Location, RandomSource, WallClock};
+pub use export::Carry;
+
+/// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
+pub type WallClock = Box<dyn Fn() -> u64>;
+
+/// Fills a buffer with random bytes; the ids a database makes (its device id, bundle ids) take
+/// their randomness from it.
+pub type RandomSource = Box<dyn FnMut(&mut [u8])>;
 
 /// An open database with change capture.
 pub struct Engine {
     store: Store,
+    clock: SharedClock,
+    /// Randomness for ids; SQLite's own random source when `None`.
+    random: Option<RandomSource>,
 }
 
 /// Opens an [`Engine`] with everything it depends on from outside chosen by the caller: where the
@@ -26,7 +50,7 @@ pub struct Engine {
 /// is reproduced from its seed.
 ///
 /// ```
-/// use sqlite_sync_wasm::{store::Location, DeviceId, Engine};
+/// use sqlite_sync_wasm::{DeviceId, Engine, Location};
 ///
 /// let db = Engine::builder(Location::Memory, Box::new(|| 1_764_000_000_000))
 ///     .device_id(DeviceId([7; 16]))
@@ -36,26 +60,46 @@ pub struct Engine {
 /// # Ok::<(), sqlite_sync_wasm::Error>(())
 /// ```
 pub struct EngineBuilder {
-    config: Config,
+    location: Location,
+    clock: WallClock,
+    random: Option<RandomSource>,
+    device_id: Option<DeviceId>,
 }
 
 impl EngineBuilder {
     /// Takes the randomness for new ids from `random` instead of SQLite's random source.
     pub fn random(mut self, random: RandomSource) -> Self {
-        self.config.random = Some(random);
+        self.random = Some(random);
         self
     }
 
     /// The device id of a new database; an existing database must already have this id.
     pub fn device_id(mut self, device: DeviceId) -> Self {
-        self.config.device_id = Some(device);
+        self.device_id = Some(device);
         self
     }
 
     /// Opens (creating when needed) the database.
     pub fn open(self) -> Result<Engine> {
+        let EngineBuilder {
+            location,
+            clock,
+            mut random,
+            device_id,
+        } = self;
+        let clock: SharedClock = Rc::from(clock);
+        let store = Store::open(Config {
+            location,
+            clock: clock.clone(),
+            random: random
+                .as_mut()
+                .map(|fill| fill.as_mut() as &mut dyn FnMut(&mut [u8])),
+            device_id,
+        })?;
         Ok(Engine {
-            store: Store::open(self.config)?,
+            store,
+            clock,
+            random,
         })
     }
 }
@@ -64,12 +108,10 @@ impl Engine {
     /// Starts opening a database at `location` with `clock` (Unix milliseconds) as its wall clock.
     pub fn builder(location: Location, clock: WallClock) -> EngineBuilder {
         EngineBuilder {
-            config: Config {
-                location,
-                clock,
-                random: None,
-                device_id: None,
-            },
+            location,
+            clock,
+            random: None,
+            device_id: None,
         }
     }
 
@@ -128,7 +170,7 @@ impl Engine {
     /// Every change `peer` is not known to have (all changes when `peer` is `None` or unknown),
     /// as a bundle; `None` when there is nothing to send.
     pub fn generate_bundle(&mut self, peer: Option<&DeviceId>) -> Result<Option<Vec<u8>>> {
-        self.store.generate_bundle(peer, Carry::Unacknowledged)
+        self.generate_bundle_carrying(peer, Carry::Unacknowledged)
     }
 
     /// Like [`generate_bundle`](Self::generate_bundle), choosing which records the bundle
@@ -138,12 +180,27 @@ impl Engine {
         peer: Option<&DeviceId>,
         carry: Carry,
     ) -> Result<Option<Vec<u8>>> {
-        self.store.generate_bundle(peer, carry)
+        let Some(outgoing) = export::plan(&self.store, peer, carry)? else {
+            return Ok(None);
+        };
+        let head = BundleHead {
+            id: self.new_bundle_id()?,
+            source: self.store.device_id(),
+            created_at: (self.clock)(),
+            schema_version: 0,
+            sender_clock: outgoing.clock,
+        };
+        let bytes = export::frame(&head, &outgoing.records)?;
+        if let Some(peer) = peer {
+            self.store
+                .record_sent(peer, &head.sender_clock, &outgoing.carried)?;
+        }
+        Ok(Some(bytes))
     }
 
     /// Validates a bundle completely, then applies it in one transaction.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
-        self.store.import_bundle(bytes)
+        import::import(&mut self.store, (self.clock)(), bytes)
     }
 
     /// Open conflicts, oldest first.
@@ -167,10 +224,35 @@ impl Engine {
         self.store.discard_pending(origin)
     }
 
+    /// Keeps `reply` as the answer of a call that may be repeated (the package's OPFS worker
+    /// keeps its replies so that a call repeated after a tab takes the database over is answered,
+    /// not run twice). Written in the current transaction, so it commits with the call's effect.
+    pub fn remember_reply(&mut self, key: &str, reply: &str) -> Result<()> {
+        self.store.remember_reply(key, reply)
+    }
+
+    /// The reply kept for `key`, if the call committed before.
+    pub fn recall_reply(&self, key: &str) -> Result<Option<String>> {
+        self.store.recall_reply(key)
+    }
+
     /// The whole database as bytes, to persist it elsewhere and reopen it with
     /// [`Location::Snapshot`].
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
         self.store.snapshot()
+    }
+
+    /// A new bundle id (a UUIDv7).
+    fn new_bundle_id(&mut self) -> Result<BundleId> {
+        let random = match &mut self.random {
+            Some(fill) => {
+                let mut bytes = [0u8; 10];
+                fill(&mut bytes);
+                bytes
+            }
+            None => self.store.sqlite_random()?,
+        };
+        Ok(BundleId::new_v7((self.clock)(), random))
     }
 
     /// Closes the database.

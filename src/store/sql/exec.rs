@@ -16,8 +16,8 @@ use rusqlite::fallible_iterator;
 use crate::error::{Error, Result};
 use crate::model::{ExecOutcome, Params, Rows};
 use crate::store::capture::{self, lock, Mode};
-use crate::store::statement::{classify, StatementKind};
-use crate::store::values::owned;
+use crate::store::sql::statement::{classify, StatementKind};
+use crate::store::sql::values::owned;
 use crate::store::{log, Journal};
 
 /// Hands out a call's parameters to its statements.
@@ -126,7 +126,7 @@ pub fn run_to_end(
 
 impl Journal {
     /// Runs one statement with the capture bookkeeping its kind needs.
-    pub(super) fn step(
+    pub(in crate::store) fn step(
         &mut self,
         conn: &Connection,
         stmt: &mut Statement<'_>,
@@ -201,7 +201,7 @@ impl Journal {
     /// store's own, so it applies whole or not at all; the wrapping transaction ends (committing
     /// what ran so far) just before a statement that controls transactions itself or cannot run
     /// inside one.
-    pub(super) fn run_batch(
+    pub(in crate::store) fn run_batch(
         &mut self,
         conn: &Connection,
         sql: &str,
@@ -244,14 +244,14 @@ impl Journal {
     }
 
     /// Commits the store's own wrapping transaction, flushing capture first.
-    pub(super) fn commit(&mut self, conn: &Connection) -> Result<()> {
+    pub(in crate::store) fn commit(&mut self, conn: &Connection) -> Result<()> {
         self.flush(conn)?;
         conn.prepare_cached("COMMIT")?.raw_execute()?;
         Ok(())
     }
 
     /// Restores a consistent state after a statement failed.
-    pub(super) fn failed(&mut self, conn: &Connection, wrapped: bool) -> Result<()> {
+    pub(in crate::store) fn failed(&mut self, conn: &Connection, wrapped: bool) -> Result<()> {
         if wrapped && !conn.is_autocommit() {
             conn.prepare_cached("ROLLBACK")?.raw_execute()?;
         }
@@ -265,7 +265,7 @@ impl Journal {
 
     /// Forgets buffered changes and re-reads what a rollback may have undone: the local counter,
     /// and which tables are synced.
-    pub(super) fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
+    pub(in crate::store) fn rolled_back(&mut self, conn: &Connection) -> Result<()> {
         lock(&self.capture).discard();
         self.local_seq = log::latest_seq(conn, &self.device)?;
         self.resync_tables(conn)

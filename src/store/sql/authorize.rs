@@ -5,9 +5,7 @@
 //! time [`UserSql`] is raised), writes to any table with the reserved prefix, and creating,
 //! altering or dropping objects with that prefix (TEMP ones included, which could shadow the
 //! engine's tables), are denied: the statement fails with SQLite's "not authorized" error and
-//! changes nothing. Reading the engine's tables stays allowed, for inspection. The table the
-//! package's OPFS worker keeps its answers in (`_sync_rpc`) is written through the caller's SQL
-//! until it moves into the engine's schema (issue 9), so it is exempt.
+//! changes nothing. Reading the engine's tables stays allowed, for inspection.
 //!
 //! The authorizer runs when a statement is compiled, and a connection caches compiled statements
 //! by their text. So the caller's statements are cached under a key of their own
@@ -120,6 +118,5 @@ fn touches_reserved(action: &AuthAction<'_>) -> bool {
 }
 
 fn reserved(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with(RESERVED_PREFIX) && lower != "_sync_rpc"
+    name.to_ascii_lowercase().starts_with(RESERVED_PREFIX)
 }

@@ -8,6 +8,10 @@
 //! without gaps, so the applied records of an origin are exactly `1..=frontier`. Only this module
 //! reads or writes these tables.
 
+pub mod peers;
+pub mod pending;
+pub mod rowlog;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 
