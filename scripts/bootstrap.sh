@@ -3,7 +3,8 @@
 # with Rust (rustup) and Node 20. Each step runs only when its tool is missing or stale, so a run
 # on a ready machine takes about a second.
 #   apt:   clang (compiles SQLite's C for wasm32), chromium + chromium-driver (browser tests)
-#   rust:  the wasm32-unknown-unknown target; wasm-bindgen-cli at the exact version in Cargo.lock
+#   rust:  the wasm32-unknown-unknown target, clippy and rustfmt (in rustup's default profile);
+#          wasm-bindgen-cli at the exact version in Cargo.lock
 #   npm:   devDependencies from package-lock.json (wasm-opt, deno, miniflare, playwright-core, tsc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,15 @@ if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 else
   step rustup target add wasm32-unknown-unknown
 fi
+
+installed=$(rustup component list --installed)
+for component in clippy rustfmt; do
+  if grep -q "^$component" <<<"$installed"; then
+    ok "rust component $component"
+  else
+    step rustup component add "$component"
+  fi
+done
 
 # The CLI must match the wasm-bindgen crate exactly. No --locked: the CLI's lockfile names a
 # webpki-roots release the registry does not have.

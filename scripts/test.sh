@@ -43,6 +43,7 @@ step() {
   echo "=== $name: $verdict"
 }
 
+step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
 step "cargo test (wasm)" cargo test --target wasm32-unknown-unknown
