@@ -3,7 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`read`] | a cursor over untrusted bytes: lengths checked before allocating, text and blobs borrowed |
-//! | [`write`] | appending canonical (shortest) encodings to a buffer |
+//! | [`write`](mod@write) | appending canonical (shortest) encodings to a buffer |
 //! | [`changes`] | the change-set form of one record, and a cursor reading it row by row |
 //! | [`diff`] | the net change of a row between two encoded images, in the change-set form |
 //!

@@ -1,7 +1,7 @@
 //! The native Rust API: one [`Engine`] per open database, and the sync policy.
 //!
 //! The engine is what the wasm layer wraps and what Rust users call directly. The
-//! [`Store`](crate::store::Store) below it answers record-level questions (the records after a
+//! [`Store`] below it answers record-level questions (the records after a
 //! frontier, the clock, what is known of a peer) and writes what it is told (apply these records in
 //! one transaction, record this claim); the engine decides what a peer gets and frames it as a
 //! bundle ([`export`]), reads bundles and decides what their records may claim ([`import`]), and

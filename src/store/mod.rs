@@ -1,12 +1,29 @@
 //! The storage seam: the only code that speaks SQL. [`Store`] owns the rusqlite connection, runs
 //! the caller's statements, and keeps the change log in step with every write.
 //!
-//! Capture works at transaction boundaries. The pre-update hook ([`capture`]) buffers row images;
+//! Capture works at transaction boundaries. The pre-update hook (`capture`) buffers row images;
 //! before anything commits (a `COMMIT`, `END`, `RELEASE`, the end of an autocommit statement, which
 //! the store wraps in its own transaction) the store diffs the buffer into one change-log record in
 //! the same transaction. Before `SAVEPOINT` and schema statements it flushes too, so a later
 //! `ROLLBACK TO` removes data and log records together. A rollback discards the buffer. The result:
 //! a committed write always has its record, a rolled-back one never does, whatever SQL the user ran.
+//!
+//! The store answers record-level questions and writes what it is told; what a peer gets, how
+//! bundles are framed and which clocks are believed is the engine's business
+//! ([`crate::engine`]).
+//!
+//! ## Module map
+//!
+//! | module | holds |
+//! |---|---|
+//! | `mod.rs` | [`Store`]: opening, the caller's statements, the journal of one transaction, record-level reads (records after a frontier, origins, peers) |
+//! | [`sql`] | SQL itself: running statements (`exec`), the authorizer that keeps callers out of `_sync_*` (`authorize`), statement kinds (`statement`), quoting (`quote`), row SQL by key (`bulk`), values (`values`), transaction guards (`txn`) |
+//! | [`schema`] | the internal tables and their migrations (`migrate`), synced tables and their columns (`tables`), type affinity and checks (`affinity`, `typecheck`, `syncable`), the worker's reply cache (`replies`) |
+//! | `capture` | the pre-update hook and its per-transaction buffer, the diff into one record, local changes into row state, `enableSync` of a table that holds rows |
+//! | `log` | the change log (`_sync_log`), records waiting for a predecessor (`pending`), the peer-clock table (`peers`), rows as records wrote them (`rowlog`) |
+//! | `rowstate` | each synced row's merge state (`_sync_rows`) and its stored forms |
+//! | `import` | the [`Import`] guard: which records are held, the fresh ones validated and applied in causal order in one transaction |
+//! | `conflicts` | conflict records, as the API lists them, and their resolution |
 
 mod capture;
 mod conflicts;

@@ -214,7 +214,7 @@ impl Import<'_> {
         self.journal.import(self.conn, bundle, fresh, outcome)
     }
 
-    /// Records what `peer`'s bundle claimed it has (see [`peers`]).
+    /// Records what `peer`'s bundle claimed it has (the peer-clock table, `_sync_peers`).
     pub fn record_claim(
         &self,
         peer: &DeviceId,

@@ -6,7 +6,7 @@
 //! in schema `main`, so a TEMP table of the same name never shadows one. The layout is versioned by
 //! [`DATABASE_FORMAT`] in `_sync_meta`; a database written by a newer format is refused rather
 //! than misread, and one written by an older format is migrated when opened
-//! ([`migrate`](super::migrate)).
+//! ([`migrate`]).
 //!
 //! | table | holds |
 //! |---|---|
@@ -19,7 +19,7 @@
 //! | `_sync_conflicts` | conflicts: one per row and set of concurrent heads |
 //! | `_sync_peers` | per peer, the clock its last bundle claimed, the clock we last reported to it, and what our bundles to it carried |
 //! | `_sync_imports` | every imported bundle by digest, with its counts |
-//! | `_sync_rpc` | the replies of the package's OPFS worker to calls another tab may repeat ([`replies`](super::replies)) |
+//! | `_sync_rpc` | the replies of the package's OPFS worker to calls another tab may repeat ([`replies`]) |
 
 pub mod affinity;
 pub mod migrate;
