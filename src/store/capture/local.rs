@@ -43,21 +43,24 @@ impl Journal {
                 let generations: &[Vec<String>] = shape.map_or(&[], |s| &s.generations);
                 let whole = shape.is_some_and(|s| header.columns.iter().eq(s.columns.iter()));
                 let mut inserts: Vec<RowRef<'_>> = Vec::new();
+                let mut index_inserts = |inserts: &mut Vec<RowRef<'_>>, touched: &mut _| {
+                    self.index_inserts(
+                        conn,
+                        &mut sql,
+                        &context,
+                        &header,
+                        inserts,
+                        touched,
+                        generations,
+                    )
+                };
                 while let Some(row) = cursor.next_row().map_err(broken)? {
                     if whole && matches!(row, RowRef::Insert { .. }) {
                         inserts.push(row);
                         continue;
                     }
                     // Rows are indexed in order: the inserts before this row first.
-                    self.index_inserts(
-                        conn,
-                        &mut sql,
-                        &context,
-                        &header,
-                        &mut inserts,
-                        &mut touched,
-                        generations,
-                    )?;
+                    index_inserts(&mut inserts, &mut touched)?;
                     let pk = encode_key(row.key(&header.primary_key).into_iter());
                     let old = match &row {
                         RowRef::Delete { old } => Some(
@@ -75,15 +78,7 @@ impl Journal {
                         rowstate::merge_local(conn, header.name, generations, &pk, &change, old)?;
                     touched.note(header.name, &pk, &merged.meta, merged.heads_before);
                 }
-                self.index_inserts(
-                    conn,
-                    &mut sql,
-                    &context,
-                    &header,
-                    &mut inserts,
-                    &mut touched,
-                    generations,
-                )?;
+                index_inserts(&mut inserts, &mut touched)?;
             }
         }
         schema::set_setting(conn, "indexed", log::to_sql_int(self.local_seq)?)?;

@@ -128,8 +128,22 @@ pub fn append(conn: &Connection, entry: &Entry<'_>) -> Result<()> {
 
 /// The number of row changes and the digest of a record the log holds, if it holds it.
 pub fn held(conn: &Connection, dot: Dot) -> Result<Option<(u64, RecordDigest)>> {
+    held_by(
+        conn,
+        "SELECT rows, digest FROM main._sync_log WHERE origin = ?1 AND seq = ?2",
+        dot,
+    )
+}
+
+/// The number of row changes and the digest of the record `dot` that `select` (a query of the
+/// log or of the pending records, taking origin and seq) finds, if it finds it.
+pub(in crate::store) fn held_by(
+    conn: &Connection,
+    select: &str,
+    dot: Dot,
+) -> Result<Option<(u64, RecordDigest)>> {
     let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT rows, digest FROM main._sync_log WHERE origin = ?1 AND seq = ?2")?
+        .prepare_cached(select)?
         .query_row(
             params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?],
             |r| Ok((r.get(0)?, r.get(1)?)),

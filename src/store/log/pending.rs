@@ -54,17 +54,11 @@ pub fn store(
 
 /// The number of row changes and the digest of a waiting record, if it waits.
 pub fn held(conn: &Connection, dot: Dot) -> Result<Option<(u64, RecordDigest)>> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT rows, digest FROM main._sync_pending WHERE origin = ?1 AND seq = ?2",
-        )?
-        .query_row(
-            params![dot.origin.0.as_slice(), to_sql_int(dot.seq)?],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    row.map(|(rows, digest)| Ok((from_sql_int(rows)?, digest_from(&digest)?)))
-        .transpose()
+    super::held_by(
+        conn,
+        "SELECT rows, digest FROM main._sync_pending WHERE origin = ?1 AND seq = ?2",
+        dot,
+    )
 }
 
 /// How many records wait, and their change sets' bytes.
