@@ -1,6 +1,8 @@
 //! The network sync protocol, sans-IO: messages in, messages out. No sockets, timers, URLs or
-//! SQL: [`decode()`] and [`encode()`] turn bytes into [`Message`]s and back, and a [`Batch`] builds
-//! the records of one message within the page bounds. The relay (TypeScript) implements the same wire format from the description below; the
+//! SQL: [`decode()`] and [`encode()`] turn bytes into [`Message`]s and back, a [`Batch`] builds the
+//! records of one message within the page bounds, and a [`ClientRound`] runs a device's round
+//! (push what the relay lacks, then pull until caught up) as a state machine whose caller does the
+//! I/O. The relay (TypeScript) implements the same wire format from the description below; the
 //! golden vectors in `tests/fixtures/protocol/v1.txt` pin it byte for byte.
 //!
 //! | module | owns |
@@ -10,6 +12,7 @@
 //! | [`record`] | one record inside a `Push` or `Page` |
 //! | [`batch`] | page bounds: how many records one message takes |
 //! | [`refusal`] | a relay's error codes as the crate's [`Error`](crate::Error)s |
+//! | [`round`] | the device's round |
 //!
 //! ## Wire format, version 1
 //!
@@ -74,7 +77,7 @@
 //!
 //! ## Exchanges
 //!
-//! A device's round: `Hello` → `Welcome`; then, while the relay's clock lacks records
+//! A device's round ([`round`]): `Hello` → `Welcome`; then, while the relay's clock lacks records
 //! the device holds, `Push` → `Pushed`; then `Pull` → `Page` until a page is caught up. The relay
 //! answers every `Hello`, `Push` and `Pull` with exactly one message, its answer or an `Error`, and
 //! keeps no state between them (each HTTP request carries one message and its response the
@@ -106,11 +109,13 @@ pub mod encode;
 pub mod message;
 pub mod record;
 pub mod refusal;
+pub mod round;
 
 pub use batch::Batch;
 pub use decode::decode;
 pub use encode::encode;
 pub use message::{Cursor, Hello, LogId, Message, Page, Pull, Refusal, Welcome};
+pub use round::{ClientRound, Delivery, Local, Next, Progress, Step, Summary};
 
 /// The protocol version this build writes.
 pub const VERSION: u64 = 1;

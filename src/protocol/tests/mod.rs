@@ -1,9 +1,12 @@
-//! Tests of the protocol: golden bytes of every message kind, decoding refusals and page bounds.
-//! Shared here: records and one sample message of each kind.
+//! Tests of the protocol: golden bytes of every message kind, decoding refusals, page bounds, and
+//! the device's round against a small relay model. Shared here: records and one sample message of
+//! each kind.
 
 mod batch;
 mod decode;
 mod golden;
+mod model;
+mod round;
 
 use super::*;
 use crate::bundle::digest::{encode_clock, record_digest};
