@@ -1,9 +1,11 @@
-//! Tests of the protocol: golden bytes of every message kind, decoding refusals, page bounds, and
-//! the device's round against a small relay model. Shared here: records and one sample message of
-//! each kind.
+//! Tests of the protocol: golden bytes of every message kind, decoding refusals, page bounds, the
+//! device's round against a small relay model, and (natively) proptest fuzzing of the decoder and
+//! the round. Shared here: records and one sample message of each kind.
 
 mod batch;
 mod decode;
+#[cfg(not(target_family = "wasm"))]
+mod fuzz;
 mod golden;
 mod model;
 mod round;
