@@ -83,6 +83,30 @@ pub enum Error {
     /// A bug: an impossible state was reached. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The relay refused the token: missing, expired or forged (HTTP 401).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The token is valid but does not allow this: another space or another device (HTTP 403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A message, request or record is larger than the protocol or the relay allows (HTTP 413).
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The relay asks this device to slow down (HTTP 429), for `retry_after_ms` when it says.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
+    /// The connection failed or dropped before an answer came.
+    #[error("network error: {0}")]
+    Network(String),
+    /// A malformed or unexpected sync protocol message (HTTP 400).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The two sides of a sync connection speak no common protocol version.
+    #[error("no common protocol version: this side speaks {ours:?}, the other side {theirs:?}")]
+    ProtocolVersion { ours: Vec<u64>, theirs: Vec<u64> },
 }
 
 /// The stable, public identifier of an error category.
@@ -110,12 +134,19 @@ pub enum ErrorCode {
     RecordMismatch,
     /// A bug: a panic or an impossible state.
     Internal,
+    Unauthorized,
+    Forbidden,
+    TooLarge,
+    RateLimited,
+    Network,
+    /// A malformed or unexpected protocol message, or no common protocol version.
+    Protocol,
 }
 
 impl ErrorCode {
     /// Every code, in a stable order (the JS `SYNC_ERROR_CODES` list is checked against this); new
     /// codes go last.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::Sql,
         ErrorCode::Busy,
         ErrorCode::Closed,
@@ -136,6 +167,12 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::UnsupportedKey,
         ErrorCode::RecordMismatch,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::TooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Network,
+        ErrorCode::Protocol,
     ];
 
     /// The string form, as JavaScript sees it.
@@ -161,6 +198,12 @@ impl ErrorCode {
             ErrorCode::ConflictNotFound => "ERR_CONFLICT_NOT_FOUND",
             ErrorCode::RecordMismatch => "ERR_RECORD_MISMATCH",
             ErrorCode::Internal => "ERR_INTERNAL",
+            ErrorCode::Unauthorized => "ERR_UNAUTHORIZED",
+            ErrorCode::Forbidden => "ERR_FORBIDDEN",
+            ErrorCode::TooLarge => "ERR_TOO_LARGE",
+            ErrorCode::RateLimited => "ERR_RATE_LIMITED",
+            ErrorCode::Network => "ERR_NETWORK",
+            ErrorCode::Protocol => "ERR_PROTOCOL",
         }
     }
 }
@@ -195,12 +238,21 @@ impl Error {
             Error::ConflictNotFound(_) => ErrorCode::ConflictNotFound,
             Error::RecordMismatch(_) => ErrorCode::RecordMismatch,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Network(_) => ErrorCode::Network,
+            Error::Protocol(_) | Error::ProtocolVersion { .. } => ErrorCode::Protocol,
         }
     }
 
     /// Whether the same call may succeed if simply tried again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Busy(_))
+        matches!(
+            self,
+            Error::Busy(_) | Error::RateLimited { .. } | Error::Network(_)
+        )
     }
 }
 
@@ -220,7 +272,19 @@ mod tests {
     }
 
     #[test]
-    fn only_busy_is_retryable() {
+    fn busy_rate_limits_and_network_failures_are_retryable() {
+        assert!(Error::Network("reset".into()).is_retryable());
+        let limited = Error::RateLimited {
+            message: "slow down".into(),
+            retry_after_ms: Some(500),
+        };
+        assert!(limited.is_retryable());
+        assert_eq!(limited.code().as_str(), "ERR_RATE_LIMITED");
+        assert!(!Error::Protocol("bad".into()).is_retryable());
+    }
+
+    #[test]
+    fn only_busy_is_retryable_among_local_errors() {
         assert!(Error::Busy("locked".into()).is_retryable());
         assert!(!Error::Closed.is_retryable());
         assert_eq!(Error::Closed.code().as_str(), "ERR_CLOSED");

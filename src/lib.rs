@@ -35,6 +35,7 @@ pub mod error;
 pub mod ids;
 pub mod merge;
 pub mod model;
+pub mod protocol;
 pub mod store;
 
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
