@@ -29,6 +29,12 @@ export const SYNC_ERROR_CODES = [
   "ERR_INTERNAL",
   "ERR_UNSUPPORTED_KEY",
   "ERR_RECORD_MISMATCH",
+  "ERR_UNAUTHORIZED",
+  "ERR_FORBIDDEN",
+  "ERR_TOO_LARGE",
+  "ERR_RATE_LIMITED",
+  "ERR_NETWORK",
+  "ERR_PROTOCOL",
 ] as const;
 
 /** A stable error code such as `"ERR_SQL"`; see {@link SYNC_ERROR_CODES}. */
