@@ -47,14 +47,14 @@ step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
 step "cargo test (wasm)" cargo test --target wasm32-unknown-unknown
-step "node:test" node --test --test-reporter=spec tests/js/
+step "node:test" node --test --test-reporter=spec tests/js/*.test.mjs
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
 step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs
-step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/
+step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/*.test.mjs
 
 echo
 echo "=== summary"
