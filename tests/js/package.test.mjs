@@ -37,11 +37,17 @@ test("the tarball holds dist/ and package.json, and nothing else", () => {
   assert.deepEqual(stray, []);
 });
 
-test("the installed tarball works from Node ESM", () => {
-  const app = join(dir, "app");
+/** A project in the temporary folder with the packed tarball installed; returns its folder. */
+function installInto(name, type) {
+  const app = join(dir, name);
   mkdirSync(app);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name, private: true, type }));
   npm(["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, packed.filename)], app);
+  return app;
+}
+
+test("the installed tarball works from Node ESM", () => {
+  const app = installInto("app", "module");
   writeFileSync(
     join(app, "main.js"),
     `import { openDatabase, SyncError } from "sqlite-sync-wasm";
@@ -58,4 +64,27 @@ console.log(JSON.stringify({ rows, records: log.length, isSyncError: error insta
   );
   const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8" });
   assert.deepEqual(JSON.parse(out), { rows: [{ v: "packed" }], records: 1, isSyncError: true, code: "ERR_SQL" });
+});
+
+// require() of an ES module: Node 20.19+, 22.12+ and 24 (process.features.require_module). The
+// package keeps top-level await out of its Node entry so that this works.
+test("the installed tarball works from require()", { skip: !process.features.require_module && "no require(esm) in this Node" }, () => {
+  const app = installInto("cjs-app", "commonjs");
+  writeFileSync(
+    join(app, "main.js"),
+    `const { openDatabase, SyncError } = require("sqlite-sync-wasm");
+(async () => {
+  const db = await openDatabase();
+  await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  await db.enableSync("t");
+  await db.exec("INSERT INTO t (v) VALUES (?)", ["required"]);
+  const rows = await db.query("SELECT v FROM t");
+  const error = await db.query("nope").catch((e) => e);
+  await db.close();
+  console.log(JSON.stringify({ rows, isSyncError: error instanceof SyncError, code: error.code }));
+})();
+`,
+  );
+  const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  assert.deepEqual(JSON.parse(out), { rows: [{ v: "required" }], isSyncError: true, code: "ERR_SQL" });
 });
