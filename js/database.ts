@@ -24,8 +24,8 @@ import { execOn, LocalTransaction, queryOn, rollback, settle, statement } from "
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import type { ChangeEvent } from "./worker/rpc.js";
 import type {
+  ChangeEvent,
   ChangeRecord,
   Conflict,
   ConflictChoice,

@@ -21,7 +21,6 @@ export {
   type SyncErrorOptions,
 } from "./errors.js";
 export type * from "./types.js";
-export type { ChangeEvent } from "./worker/rpc.js";
 
 /**
  * Opens (or creates) a database, loading the wasm module on first use.

@@ -26,6 +26,7 @@ import { SyncError, toSyncError } from "../errors.js";
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost, type TxPromises } from "../shared.js";
 import { readOnly } from "../writes.js";
 import type {
+  ChangeEvent,
   ChangeRecord,
   Conflict,
   ConflictChoice,
@@ -39,7 +40,7 @@ import type {
   SyncOptions,
   VectorClock,
 } from "../types.js";
-import { fromWire, isLost, type ChangeEvent, type Method, type Response } from "./rpc.js";
+import { fromWire, isLost, type Method, type Response } from "./rpc.js";
 
 type FromWorker = Response | { kind: "change"; event: ChangeEvent };
 

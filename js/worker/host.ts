@@ -16,12 +16,12 @@ import {
   aliveLock,
   toWire,
   transferables,
-  type ChangeEvent,
   type ChannelMessage,
   type Request,
   type Response,
 } from "./rpc.js";
 import { Server, type Reply } from "./server.js";
+import type { ChangeEvent } from "../types.js";
 
 /** What the page sends: calls, and the request to let go of everything before it terminates us. */
 type FromPage = Request | { kind: "shutdown"; id: number };

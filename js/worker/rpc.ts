@@ -7,6 +7,7 @@
 // same code, message, `retryable` and `sqliteCode`.
 
 import { SyncError, toSyncError, type SyncErrorCode } from "../errors.js";
+import type { ChangeEvent } from "../types.js";
 
 /** The `Database` methods (and the transaction steps) a worker serves. */
 export type Method =
@@ -57,16 +58,6 @@ export interface WireError {
 export type Response =
   | { kind: "res"; to: string; id: number; ok: true; value: unknown }
   | { kind: "res"; to: string; id: number; ok: false; error: WireError };
-
-/** What {@link Database.onChange} listeners receive. */
-export interface ChangeEvent {
-  /** The database's name. */
-  database: string;
-  /** What committed: a statement outside a transaction, a transaction, an import, a resolution. */
-  kind: "exec" | "transaction" | "import" | "resolve";
-  /** True in the tab (or worker) whose call made the change, false in every other tab. */
-  local: boolean;
-}
 
 /** A committed change, announced by the worker holding the database to every tab. */
 export interface ChangeNotice {

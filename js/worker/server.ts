@@ -11,9 +11,9 @@ import { LocalDatabase, type Transaction } from "../database.js";
 import type { LocalTransaction } from "../local-transaction.js";
 import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
-import type { ExecResult, ImportResult, Params } from "../types.js";
+import type { ChangeEvent, ExecResult, ImportResult, Params } from "../types.js";
 import { locks, openInPool, trimPool } from "./pool.js";
-import { aliveLock, lostError, type ChangeEvent, type Request } from "./rpc.js";
+import { aliveLock, lostError, type Request } from "./rpc.js";
 
 /** Where the answers to a request go. */
 export interface Reply {
