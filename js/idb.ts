@@ -19,9 +19,9 @@
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import { factory, loadImage, pageSizeOf, saveImage, unavailable, type StoredImage } from "./idb-store.js";
+import { loadImage, pageSizeOf, saveImage, unavailable, type StoredImage } from "./idb-store.js";
 import { ready } from "./init.js";
-import { locks } from "./worker/pool.js";
+import { indexedDbFactory, locks } from "./runtime.js";
 
 /** The Web Lock held while a database of that name is open. */
 export const IDB_LOCK_PREFIX = "sqlite-sync-wasm:idb:";
@@ -172,7 +172,7 @@ class Persister {
  *   is already open in this origin
  */
 export async function openIdbDatabase(name: string): Promise<Database> {
-  if (factory() === undefined) throw unavailable("IndexedDB storage needs a browser runtime (page or worker)");
+  if (indexedDbFactory() === undefined) throw unavailable("IndexedDB storage needs a browser runtime (page or worker)");
   if (openHere.has(name)) {
     throw unavailable(`the IndexedDB database "${name}" is already open here; close it first`, { retryable: true });
   }

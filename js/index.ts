@@ -11,7 +11,8 @@ import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
 import type { OpenOptions, StorageKind } from "./types.js";
 import { openWorkerDatabase } from "./worker/client.js";
-import { acquirePool, inDedicatedWorker, onPage, openInPool, releasePool, trimPool } from "./worker/pool.js";
+import { inDedicatedWorker, inServiceOrSharedWorker, indexedDbFactory, onPage, opfsAvailable } from "./runtime.js";
+import { acquirePool, openInPool, releasePool, trimPool } from "./worker/pool.js";
 
 export type { Database, Transaction } from "./database.js";
 export {
@@ -81,23 +82,10 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
  * (with a warning), memory in Node, Deno and Workers.
  */
 function defaultStorage(onWarning: ((message: string) => void) | undefined): StorageKind {
-  const g = globalThis as {
-    navigator?: { storage?: { getDirectory?: unknown } };
-    indexedDB?: unknown;
-    FileSystemSyncAccessHandle?: unknown;
-    Worker?: unknown;
-    ServiceWorkerGlobalScope?: new () => unknown;
-    SharedWorkerGlobalScope?: new () => unknown;
-  };
-  const inScope = (scope: (new () => unknown) | undefined): boolean => scope !== undefined && globalThis instanceof scope;
-  // Service and shared workers never have sync access handles: IndexedDB is their storage.
-  const idbByDesign = inScope(g.ServiceWorkerGlobalScope) || inScope(g.SharedWorkerGlobalScope);
+  const idbByDesign = inServiceOrSharedWorker();
   if (!onPage() && !inDedicatedWorker() && !idbByDesign) return "memory";
-  const opfs = inDedicatedWorker()
-    ? typeof g.FileSystemSyncAccessHandle === "function"
-    : onPage() && typeof g.navigator?.storage?.getDirectory === "function" && typeof g.Worker === "function";
-  if (opfs) return "opfs";
-  const fallback: StorageKind = g.indexedDB !== undefined ? "idb" : "memory";
+  if (opfsAvailable()) return "opfs";
+  const fallback: StorageKind = indexedDbFactory() !== undefined ? "idb" : "memory";
   if (!idbByDesign || fallback === "memory") {
     const warn = onWarning ?? ((message: string) => console.warn(message));
     warn(`sqlite-sync-wasm: OPFS is not available here; using storage "${fallback}"`);

@@ -10,7 +10,8 @@
 
 import { ready, setInitializer } from "../init.js";
 import { fetchWasm } from "../load/fetch.js";
-import { acquirePool, locks, releasePool } from "./pool.js";
+import { locks } from "../runtime.js";
+import { acquirePool, releasePool } from "./pool.js";
 import {
   CHANNEL,
   aliveLock,

@@ -11,35 +11,9 @@
 
 import { SyncError, toSyncError } from "../errors.js";
 import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
+import { hasStorageDirectory, inDedicatedWorker, locks } from "../runtime.js";
 import { changePool } from "./gate.js";
 import { POOL_LOCK } from "./rpc.js";
-
-/** The Web Locks API, as far as it is used here (not in TypeScript's ES2022 DOM lib for workers). */
-interface Locks {
-  request(
-    name: string,
-    options: { signal?: AbortSignal; ifAvailable?: boolean },
-    callback: (lock: unknown) => Promise<unknown>,
-  ): Promise<unknown>;
-}
-
-/** `navigator.locks`, or undefined where Web Locks do not exist. */
-export function locks(): Locks | undefined {
-  const nav = (globalThis as { navigator?: { locks?: Locks } }).navigator;
-  return nav?.locks;
-}
-
-/** Whether this code runs in a dedicated worker (the only place OPFS sync access handles exist). */
-export function inDedicatedWorker(): boolean {
-  const scope = (globalThis as { DedicatedWorkerGlobalScope?: new () => unknown }).DedicatedWorkerGlobalScope;
-  return scope !== undefined && globalThis instanceof scope;
-}
-
-/** Whether this code runs on a page (a window with a document). */
-export function onPage(): boolean {
-  const g = globalThis as { window?: unknown; document?: unknown };
-  return g.window !== undefined && g.window === globalThis && g.document !== undefined;
-}
 
 function unavailable(message: string, retryable = false): SyncError {
   return new SyncError("ERR_STORAGE_UNAVAILABLE", message, { retryable });
@@ -73,8 +47,7 @@ export function acquirePool(timeoutMs?: number): Promise<void> {
 async function acquire(timeoutMs: number | undefined): Promise<void> {
   if (!inDedicatedWorker()) throw unavailable("OPFS storage needs a dedicated worker or a page");
   const lockApi = locks();
-  const storage = (globalThis as { navigator?: { storage?: { getDirectory?: unknown } } }).navigator?.storage;
-  if (lockApi === undefined || typeof storage?.getDirectory !== "function") {
+  if (lockApi === undefined || !hasStorageDirectory()) {
     throw unavailable("OPFS needs a secure context with Web Locks and navigator.storage.getDirectory");
   }
   const abort = new AbortController();

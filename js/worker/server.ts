@@ -12,7 +12,8 @@ import type { LocalTransaction } from "../local-transaction.js";
 import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
 import type { ChangeEvent, ExecResult, ImportResult, Params } from "../types.js";
-import { locks, openInPool, trimPool } from "./pool.js";
+import { locks } from "../runtime.js";
+import { openInPool, trimPool } from "./pool.js";
 import { aliveLock, lostError, type Request } from "./rpc.js";
 
 /** Where the answers to a request go. */
