@@ -20,7 +20,16 @@ import {
   requireString,
 } from "./args.js";
 import { toSyncError } from "./errors.js";
-import { execOn, LocalTransaction, queryOn, rollback, settle, statement } from "./local-transaction.js";
+import {
+  execOn,
+  LocalTransaction,
+  noGate,
+  queryOn,
+  rollback,
+  settle,
+  statement,
+  type CallGate,
+} from "./local-transaction.js";
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
@@ -63,6 +72,8 @@ export interface LocalHooks {
    * only after it has settled (and rejects if it rejects, the handle being released anyway).
    */
   beforeClose?: (handle: DatabaseHandle) => Promise<void> | void;
+  /** When calls into the handle may run (default {@link noGate}: at once). */
+  gate?: CallGate;
 }
 
 /** {@link Database} running in this thread, over one wasm `DatabaseHandle`. */
@@ -89,6 +100,8 @@ export class LocalDatabase implements Database {
   #name: string;
   /** Storage hooks (giving OPFS back, saving to IndexedDB). */
   #hooks: LocalHooks;
+  /** When calls into the handle may run. */
+  #gate: CallGate;
 
   /**
    * Wraps an open handle; the database owns it from now on.
@@ -100,6 +113,7 @@ export class LocalDatabase implements Database {
     this.deviceId = handle.deviceId;
     this.#name = name;
     this.#hooks = typeof hooks === "function" ? { onClosed: hooks } : (hooks ?? {});
+    this.#gate = this.#hooks.gate ?? noGate;
     const db = this;
     this.#host = {
       conflicts: () => this.conflicts(),
@@ -172,21 +186,21 @@ export class LocalDatabase implements Database {
       () =>
         this.#enqueue(async () => {
           const handle = this.#open();
-          await settle(() => execOn(handle, { sql: "BEGIN", params: null }));
-          const tx = new LocalTransaction(handle, this.#scope);
+          await settle(this.#gate, () => execOn(handle, { sql: "BEGIN", params: null }));
+          const tx = new LocalTransaction(handle, this.#gate, this.#scope);
           let value: T;
           try {
             value = await this.#scope.call(tx, () => fn(tx));
           } catch (e) {
             this.#end(tx);
-            await rollback(handle);
+            await rollback(handle, this.#gate);
             throw e;
           }
           this.#end(tx);
           try {
-            await settle(() => execOn(handle, { sql: "COMMIT", params: null }));
+            await settle(this.#gate, () => execOn(handle, { sql: "COMMIT", params: null }));
           } catch (e) {
-            await rollback(handle);
+            await rollback(handle, this.#gate);
             throw e;
           }
           this.#wrote();
@@ -303,7 +317,7 @@ export class LocalDatabase implements Database {
         }
       }
       this.#handle = undefined;
-      await settle(() => {
+      await settle(this.#gate, () => {
         if (handle === undefined) return;
         try {
           handle.close();
@@ -348,8 +362,8 @@ export class LocalDatabase implements Database {
 
   /** Runs a synchronous wasm call now, or after the queued calls when a transaction is open. */
   #schedule<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
-    if (this.#queued === 0) return settle(() => body(this.#open()));
-    return this.#enqueue(() => settle(() => body(this.#open())));
+    if (this.#queued === 0) return settle(this.#gate, () => body(this.#open()));
+    return this.#enqueue(() => settle(this.#gate, () => body(this.#open())));
   }
 
   /** Appends `task` to the queue: it starts once every earlier queued task has settled. */

@@ -12,6 +12,7 @@ import { ready } from "./init.js";
 import type { OpenOptions, StorageKind } from "./types.js";
 import { openWorkerDatabase } from "./worker/client.js";
 import { inDedicatedWorker, inServiceOrSharedWorker, indexedDbFactory, onPage, opfsAvailable } from "./runtime.js";
+import { poolGate } from "./worker/gate.js";
 import { acquirePool, openInPool, releasePool, trimPool } from "./worker/pool.js";
 
 export type { Database, Transaction } from "./database.js";
@@ -111,7 +112,7 @@ async function openInThisWorker(name: string): Promise<Database> {
     }
   };
   try {
-    return new LocalDatabase(await openInPool(name), name, closed);
+    return new LocalDatabase(await openInPool(name), name, { onClosed: closed, gate: poolGate });
   } catch (e) {
     closed();
     throw toSyncError(e);

@@ -13,6 +13,7 @@ import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
 import type { ChangeEvent, ExecResult, ImportResult, Params } from "../types.js";
 import { locks } from "../runtime.js";
+import { poolGate } from "./gate.js";
 import { openInPool, trimPool } from "./pool.js";
 import { aliveLock, lostError, type Request } from "./rpc.js";
 
@@ -100,7 +101,7 @@ export class Server {
     if (opening === undefined) {
       opening = openInPool(name)
         .then(async (handle) => {
-          const entry: Entry = { db: new LocalDatabase(handle, name, trimPool), conns: new Set() };
+          const entry: Entry = { db: new LocalDatabase(handle, name, { onClosed: trimPool, gate: poolGate }), conns: new Set() };
           if (this.#stopped) {
             await entry.db.close();
             throw new SyncError("ERR_CLOSED", "the database is closed");
