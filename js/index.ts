@@ -10,10 +10,8 @@ import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
 import type { OpenOptions, StorageKind } from "./types.js";
-import { openWorkerDatabase } from "./worker/client.js";
 import { inDedicatedWorker, inServiceOrSharedWorker, indexedDbFactory, onPage, opfsAvailable } from "./runtime.js";
-import { poolGate } from "./worker/gate.js";
-import { acquirePool, openInPool, releasePool, trimPool } from "./worker/pool.js";
+import { openInThisWorker, openThroughPackageWorker } from "./worker/index.js";
 
 export type { Database, Transaction } from "./database.js";
 export {
@@ -59,7 +57,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   const storage = (asked as StorageKind | undefined) ?? defaultStorage(onWarning as ((message: string) => void) | undefined);
   const name = given ?? "main.db";
   if (storage === "opfs") {
-    if (onPage()) return openWorkerDatabase(name);
+    if (onPage()) return openThroughPackageWorker(name);
     if (inDedicatedWorker()) return openInThisWorker(name);
     throw new SyncError(
       "ERR_STORAGE_UNAVAILABLE",
@@ -92,29 +90,4 @@ function defaultStorage(onWarning: ((message: string) => void) | undefined): Sto
     warn(`sqlite-sync-wasm: OPFS is not available here; using storage "${fallback}"`);
   }
   return fallback;
-}
-
-/** OPFS databases open (or opening) in this worker (the pool is given back when none is left). */
-let opfsOpen = 0;
-
-/** Opens an OPFS database in this dedicated worker, taking the origin's pool (waiting up to 5 s). */
-async function openInThisWorker(name: string): Promise<Database> {
-  await ready();
-  await acquirePool(5_000);
-  opfsOpen += 1;
-  const closed = (): void => {
-    opfsOpen -= 1;
-    if (opfsOpen > 0) {
-      trimPool();
-    } else {
-      // A failure leaves the handles to the worker's end; the lock is released all the same.
-      releasePool(() => opfsOpen === 0).catch(() => undefined);
-    }
-  };
-  try {
-    return new LocalDatabase(await openInPool(name), name, { onClosed: closed, gate: poolGate });
-  } catch (e) {
-    closed();
-    throw toSyncError(e);
-  }
 }

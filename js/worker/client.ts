@@ -130,7 +130,7 @@ class Link {
 let link: Link | undefined;
 
 /** Opens `name` through the page's package worker (started on first use). */
-export async function openWorkerDatabase(name: string): Promise<WorkerDatabase> {
+export async function openThroughPackageWorker(name: string): Promise<WorkerDatabase> {
   link ??= new Link();
   const current = link;
   const conn = crypto.randomUUID();

@@ -13,6 +13,7 @@ import { launch } from "./chromium.mjs";
 
 /** Suite files that cannot run in a browser at all, and why. */
 const NODE_ONLY_FILES = {
+  "layout.test.mjs": "reads the TypeScript sources under js/ with node:fs; it opens no database",
   "package.test.mjs":
     "npm-packs the package and installs it with node:child_process and node:fs; it opens no database through the API under test",
 };
