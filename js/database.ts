@@ -238,16 +238,16 @@ export class LocalDatabase implements Database {
   }
 
   vectorClock(): Promise<VectorClock> {
-    return this.#call("vectorClock", noArgs, (handle) => handle.vectorClock() as VectorClock);
+    return this.#call("vectorClock", noArgs, (handle) => handle.vectorClock());
   }
 
   changeLog(): Promise<ChangeRecord[]> {
-    return this.#call("changeLog", noArgs, (handle) => handle.changeLog() as ChangeRecord[]);
+    return this.#call("changeLog", noArgs, (handle) => handle.changeLog());
   }
 
   async generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
     const bundle = await this.#call("generateBundle", () => checkBundleOptions(options), (handle, { peerId, unsentOnly }) => {
-      const bytes = handle.generateBundle(peerId, unsentOnly) as Uint8Array | null;
+      const bytes = handle.generateBundle(peerId, unsentOnly);
       this.#wrote();
       return bytes;
     });
@@ -257,7 +257,7 @@ export class LocalDatabase implements Database {
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
     const result = await this.#call("importBundle", () => checkBytes(bytes, "importBundle's bytes"), (handle, view) => {
-      const imported = handle.importBundle(view) as ImportResult;
+      const imported = handle.importBundle(view);
       this.#wrote();
       return imported;
     });
@@ -267,7 +267,7 @@ export class LocalDatabase implements Database {
   }
 
   pendingChanges(): Promise<PendingChange[]> {
-    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges() as PendingChange[]);
+    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges());
   }
 
   discardPendingChanges(origin?: string): Promise<number> {
@@ -282,7 +282,7 @@ export class LocalDatabase implements Database {
   }
 
   conflicts(): Promise<Conflict[]> {
-    return this.#call("conflicts", noArgs, (handle) => handle.conflicts() as Conflict[]);
+    return this.#call("conflicts", noArgs, (handle) => handle.conflicts());
   }
 
   resolveConflict(id: string, choice: ConflictChoice): Promise<void> {

@@ -66,10 +66,8 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   }
   if (storage === "idb") return openIdbDatabase(name);
   await ready();
-  const open: { name?: string; storage: string } = { storage };
-  if (given !== undefined) open.name = given;
   try {
-    return new LocalDatabase(DatabaseHandle.open(open), name);
+    return new LocalDatabase(DatabaseHandle.open(given === undefined ? { storage } : { storage, name: given }), name);
   } catch (e) {
     throw toSyncError(e);
   }

@@ -60,11 +60,11 @@ export function statement(sql: unknown, params: unknown): Statement {
 }
 
 export function execOn(handle: DatabaseHandle, { sql, params }: Statement): ExecResult {
-  return handle.exec(sql, params) as ExecResult;
+  return handle.exec(sql, params);
 }
 
 export function queryOn(handle: DatabaseHandle, { sql, params }: Statement): Row[] {
-  return handle.query(sql, params) as Row[];
+  return handle.query(sql, params);
 }
 
 /** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
