@@ -20,6 +20,7 @@ import {
   requireString,
 } from "./args.js";
 import { toSyncError } from "./errors.js";
+import { intoWasm } from "./instance.js";
 import {
   execOn,
   LocalTransaction,
@@ -110,7 +111,7 @@ export class LocalDatabase implements Database {
    */
   constructor(handle: DatabaseHandle, name = "main.db", hooks?: (() => void) | LocalHooks) {
     this.#handle = handle;
-    this.deviceId = handle.deviceId;
+    this.deviceId = intoWasm(() => handle.deviceId);
     this.#name = name;
     this.#hooks = typeof hooks === "function" ? { onClosed: hooks } : (hooks ?? {});
     this.#gate = this.#hooks.gate ?? noGate;
@@ -317,16 +318,21 @@ export class LocalDatabase implements Database {
         }
       }
       this.#handle = undefined;
-      await settle(this.#gate, () => {
-        if (handle === undefined) return;
-        try {
-          handle.close();
-        } finally {
-          handle.free();
-          this.#listeners.clear();
-          this.#hooks.onClosed?.();
-        }
-      });
+      try {
+        await settle(this.#gate, () => {
+          if (handle === undefined) return;
+          try {
+            handle.close();
+          } finally {
+            handle.free();
+          }
+        });
+      } finally {
+        // Also when the instance has stopped (nothing can be released there): what JS holds for
+        // the database (a Web Lock, a count of open OPFS databases) is let go all the same.
+        this.#listeners.clear();
+        this.#hooks.onClosed?.();
+      }
       if (failure !== undefined) throw toSyncError(failure.error);
     });
     return this.#closing;

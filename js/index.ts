@@ -5,10 +5,11 @@
 // load the wasm module returned (js/load/register.ts).
 
 import { LocalDatabase, type Database } from "./database.js";
-import { SyncError, toSyncError } from "./errors.js";
+import { SyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
+import { intoWasm } from "./instance.js";
 import type { OpenOptions, StorageKind } from "./types.js";
 import { inDedicatedWorker, inServiceOrSharedWorker, indexedDbFactory, onPage, opfsAvailable } from "./runtime.js";
 import { openInThisWorker, openThroughPackageWorker } from "./worker/index.js";
@@ -66,11 +67,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   }
   if (storage === "idb") return openIdbDatabase(name);
   await ready();
-  try {
-    return new LocalDatabase(DatabaseHandle.open(given === undefined ? { storage } : { storage, name: given }), name);
-  } catch (e) {
-    throw toSyncError(e);
-  }
+  return new LocalDatabase(intoWasm(() => DatabaseHandle.open(given === undefined ? { storage } : { storage, name: given })), name);
 }
 
 /**

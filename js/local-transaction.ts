@@ -2,16 +2,18 @@
 // `DatabaseHandle` as Promises (`settle`), statements with checked arguments, and the `tx` handed
 // to a transaction callback.
 //
-// Invariants: every call into the handle goes through `settle`, so it passes the database's
-// `CallGate` (at once, unless the database lives in an OPFS pool that is changing:
-// js/worker/gate.ts) and fails only with a `SyncError`; a statement's SQL and parameters are
+// Invariants: every call into the handle goes through `settle` (or, when the gate is idle,
+// straight through `intoWasm`), so it passes the database's `CallGate` (at once, unless the
+// database lives in an OPFS pool that is changing: js/worker/gate.ts), never enters a stopped
+// instance (js/instance.ts) and fails only with a `SyncError`; a statement's SQL and parameters are
 // checked by js/args.ts before they reach the glue; a `tx` is unusable once its transaction has
 // ended, and the promises it hands out come from `TransactionScope.promises` (js/shared.ts).
 
 import type { Transaction } from "./api.js";
 import { checkParams, requireString } from "./args.js";
-import { SyncError, toSyncError } from "./errors.js";
+import { SyncError } from "./errors.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import { intoWasm } from "./instance.js";
 import type { TransactionScope, TxPromises } from "./shared.js";
 import { mayWrite } from "./writes.js";
 import type { ExecResult, Params, Row } from "./types.js";
@@ -35,17 +37,11 @@ export const noGate: CallGate = {
 };
 
 /**
- * Runs a synchronous call into the wasm handle as a Promise, through `gate`; whatever it throws
- * becomes a rejection with a `SyncError`.
+ * Runs a synchronous call into the wasm handle as a Promise, through `gate` and `intoWasm`;
+ * whatever it throws becomes a rejection with a `SyncError`.
  */
 export function settle<T>(gate: CallGate, call: () => T): Promise<T> {
-  return gate.steady(() => {
-    try {
-      return call();
-    } catch (e) {
-      throw toSyncError(e);
-    }
-  });
+  return gate.steady(() => intoWasm(call));
 }
 
 /** A statement, checked: its SQL and a checked copy of its parameters. */
@@ -114,13 +110,7 @@ export class LocalTransaction implements Transaction {
   /** Runs a statement now (or once the gate allows it) and hands out its outcome. */
   #run<T>(call: () => T): Promise<T> {
     if (!this.#gate.idle()) return this.#promises.of(settle(this.#gate, call));
-    return this.#promises.now(() => {
-      try {
-        return call();
-      } catch (e) {
-        throw toSyncError(e);
-      }
-    });
+    return this.#promises.now(() => intoWasm(call));
   }
 
   #live(): DatabaseHandle {

@@ -11,6 +11,7 @@
 
 import { SyncError, toSyncError } from "../errors.js";
 import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
+import { intoWasm } from "../instance.js";
 import { hasStorageDirectory, inDedicatedWorker, locks } from "../runtime.js";
 import { changePool } from "./gate.js";
 import { POOL_LOCK } from "./rpc.js";
@@ -83,7 +84,7 @@ async function installWithRetry(): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
     try {
-      await changePool(() => installOpfs());
+      await changePool(() => intoWasm(() => installOpfs()));
       return;
     } catch (e) {
       const error = toSyncError(e);
@@ -103,7 +104,7 @@ export function releasePool(unused: () => boolean = () => true): Promise<void> {
     const { release } = held;
     held = undefined;
     try {
-      releaseOpfs();
+      intoWasm(() => releaseOpfs());
     } finally {
       release();
     }
@@ -118,8 +119,8 @@ export function releasePool(unused: () => boolean = () => true): Promise<void> {
 export function openInPool(name: string): Promise<DatabaseHandle> {
   return changePool(async () => {
     try {
-      await reserveOpfs(name);
-      return DatabaseHandle.open({ storage: "opfs", name });
+      await intoWasm(() => reserveOpfs(name));
+      return intoWasm(() => DatabaseHandle.open({ storage: "opfs", name }));
     } catch (e) {
       throw toSyncError(e);
     }
@@ -129,5 +130,5 @@ export function openInPool(name: string): Promise<DatabaseHandle> {
 /** Gives back free files the open databases do not need (best effort: surplus files stay else). */
 export function trimPool(): void {
   if (held === undefined) return;
-  changePool(() => trimOpfs()).catch(() => undefined);
+  changePool(() => intoWasm(() => trimOpfs())).catch(() => undefined);
 }
