@@ -2,12 +2,14 @@
 // `DatabaseHandle`.
 //
 // Invariants: every argument is checked (and copied) by js/args.ts when the call is made, before
-// anything reaches the wasm glue; every method converts wasm errors into `SyncError`; calls on the
-// database run in the order they were made, and while a `transaction` is open they wait for it to
-// end (only the callback's `tx` reaches SQLite meanwhile), except calls made from inside the
-// callback as far as `TransactionScope` (js/shared.ts) can tell, which reject at once; once
-// `close()` has been called every call rejects with `ERR_CLOSED`, and the handle is released after
-// the calls queued before it have run.
+// anything reaches the wasm glue; every call into the handle passes the database's `CallGate` and
+// `intoWasm` (js/local-transaction.ts, js/instance.ts), so its errors become `SyncError`s and it
+// never enters an instance stopped by a trap; calls on the database run in the order they were
+// made, and while a `transaction` is open they wait for it to end (only the callback's `tx`
+// reaches SQLite meanwhile), except calls made from inside the callback as far as
+// `TransactionScope` (js/shared.ts) can tell, which reject at once; once `close()` has been called
+// every call rejects with `ERR_CLOSED`, and the handle is released after the calls queued before
+// it have run.
 
 import type { Database, Transaction } from "./api.js";
 import {

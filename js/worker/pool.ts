@@ -5,9 +5,9 @@
 // free files; `trimPool` gives surplus files back after a database closes.
 //
 // Invariants: `installOpfs()` runs only while this worker holds `POOL_LOCK`; the lock is given
-// back only after `releaseOpfs()` (or when the worker dies, which frees both); installing,
-// growing, trimming and releasing the pool are pool changes (js/worker/gate.ts), run one at a time
-// while SQLite calls wait.
+// back only once `releaseOpfs()` has been called (or when the worker dies, which frees both);
+// installing, growing, trimming and releasing the pool are pool changes (js/worker/gate.ts), run
+// one at a time while the calls of this worker's OPFS databases wait.
 
 import { SyncError, toSyncError } from "../errors.js";
 import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
