@@ -2,8 +2,8 @@
 // worker (worker/client.ts). Every method returns a Promise; names and shapes follow the API
 // contract and are only ever extended.
 
-import type { ChangeEvent } from "./worker/rpc.js";
 import type {
+  ChangeEvent,
   ChangeRecord,
   Conflict,
   ConflictChoice,

@@ -2,12 +2,14 @@
 // `DatabaseHandle`.
 //
 // Invariants: every argument is checked (and copied) by js/args.ts when the call is made, before
-// anything reaches the wasm glue; every method converts wasm errors into `SyncError`; calls on the
-// database run in the order they were made, and while a `transaction` is open they wait for it to
-// end (only the callback's `tx` reaches SQLite meanwhile), except calls made from inside the
-// callback as far as `TransactionScope` (js/shared.ts) can tell, which reject at once; once
-// `close()` has been called every call rejects with `ERR_CLOSED`, and the handle is released after
-// the calls queued before it have run.
+// anything reaches the wasm glue; every call into the handle passes the database's `CallGate` and
+// `intoWasm` (js/local-transaction.ts, js/instance.ts), so its errors become `SyncError`s and it
+// never enters an instance stopped by a trap; calls on the database run in the order they were
+// made, and while a `transaction` is open they wait for it to end (only the callback's `tx`
+// reaches SQLite meanwhile), except calls made from inside the callback as far as
+// `TransactionScope` (js/shared.ts) can tell, which reject at once; once `close()` has been called
+// every call rejects with `ERR_CLOSED`, and the handle is released after the calls queued before
+// it have run.
 
 import type { Database, Transaction } from "./api.js";
 import {
@@ -20,12 +22,22 @@ import {
   requireString,
 } from "./args.js";
 import { toSyncError } from "./errors.js";
-import { execOn, LocalTransaction, queryOn, rollback, settle, statement } from "./local-transaction.js";
+import { intoWasm } from "./instance.js";
+import {
+  execOn,
+  LocalTransaction,
+  noGate,
+  queryOn,
+  rollback,
+  settle,
+  statement,
+  type CallGate,
+} from "./local-transaction.js";
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import type { ChangeEvent } from "./worker/rpc.js";
 import type {
+  ChangeEvent,
   ChangeRecord,
   Conflict,
   ConflictChoice,
@@ -63,6 +75,8 @@ export interface LocalHooks {
    * only after it has settled (and rejects if it rejects, the handle being released anyway).
    */
   beforeClose?: (handle: DatabaseHandle) => Promise<void> | void;
+  /** When calls into the handle may run (default {@link noGate}: at once). */
+  gate?: CallGate;
 }
 
 /** {@link Database} running in this thread, over one wasm `DatabaseHandle`. */
@@ -89,6 +103,8 @@ export class LocalDatabase implements Database {
   #name: string;
   /** Storage hooks (giving OPFS back, saving to IndexedDB). */
   #hooks: LocalHooks;
+  /** When calls into the handle may run. */
+  #gate: CallGate;
 
   /**
    * Wraps an open handle; the database owns it from now on.
@@ -97,9 +113,10 @@ export class LocalDatabase implements Database {
    */
   constructor(handle: DatabaseHandle, name = "main.db", hooks?: (() => void) | LocalHooks) {
     this.#handle = handle;
-    this.deviceId = handle.deviceId;
+    this.deviceId = intoWasm(() => handle.deviceId);
     this.#name = name;
     this.#hooks = typeof hooks === "function" ? { onClosed: hooks } : (hooks ?? {});
+    this.#gate = this.#hooks.gate ?? noGate;
     const db = this;
     this.#host = {
       conflicts: () => this.conflicts(),
@@ -172,21 +189,21 @@ export class LocalDatabase implements Database {
       () =>
         this.#enqueue(async () => {
           const handle = this.#open();
-          await settle(() => execOn(handle, { sql: "BEGIN", params: null }));
-          const tx = new LocalTransaction(handle, this.#scope);
+          await settle(this.#gate, () => execOn(handle, { sql: "BEGIN", params: null }));
+          const tx = new LocalTransaction(handle, this.#gate, this.#scope);
           let value: T;
           try {
             value = await this.#scope.call(tx, () => fn(tx));
           } catch (e) {
             this.#end(tx);
-            await rollback(handle);
+            await rollback(handle, this.#gate);
             throw e;
           }
           this.#end(tx);
           try {
-            await settle(() => execOn(handle, { sql: "COMMIT", params: null }));
+            await settle(this.#gate, () => execOn(handle, { sql: "COMMIT", params: null }));
           } catch (e) {
-            await rollback(handle);
+            await rollback(handle, this.#gate);
             throw e;
           }
           this.#wrote();
@@ -224,16 +241,16 @@ export class LocalDatabase implements Database {
   }
 
   vectorClock(): Promise<VectorClock> {
-    return this.#call("vectorClock", noArgs, (handle) => handle.vectorClock() as VectorClock);
+    return this.#call("vectorClock", noArgs, (handle) => handle.vectorClock());
   }
 
   changeLog(): Promise<ChangeRecord[]> {
-    return this.#call("changeLog", noArgs, (handle) => handle.changeLog() as ChangeRecord[]);
+    return this.#call("changeLog", noArgs, (handle) => handle.changeLog());
   }
 
   async generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
     const bundle = await this.#call("generateBundle", () => checkBundleOptions(options), (handle, { peerId, unsentOnly }) => {
-      const bytes = handle.generateBundle(peerId, unsentOnly) as Uint8Array | null;
+      const bytes = handle.generateBundle(peerId, unsentOnly);
       this.#wrote();
       return bytes;
     });
@@ -243,7 +260,7 @@ export class LocalDatabase implements Database {
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
     const result = await this.#call("importBundle", () => checkBytes(bytes, "importBundle's bytes"), (handle, view) => {
-      const imported = handle.importBundle(view) as ImportResult;
+      const imported = handle.importBundle(view);
       this.#wrote();
       return imported;
     });
@@ -253,7 +270,7 @@ export class LocalDatabase implements Database {
   }
 
   pendingChanges(): Promise<PendingChange[]> {
-    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges() as PendingChange[]);
+    return this.#call("pendingChanges", noArgs, (handle) => handle.pendingChanges());
   }
 
   discardPendingChanges(origin?: string): Promise<number> {
@@ -268,7 +285,7 @@ export class LocalDatabase implements Database {
   }
 
   conflicts(): Promise<Conflict[]> {
-    return this.#call("conflicts", noArgs, (handle) => handle.conflicts() as Conflict[]);
+    return this.#call("conflicts", noArgs, (handle) => handle.conflicts());
   }
 
   resolveConflict(id: string, choice: ConflictChoice): Promise<void> {
@@ -303,16 +320,21 @@ export class LocalDatabase implements Database {
         }
       }
       this.#handle = undefined;
-      await settle(() => {
-        if (handle === undefined) return;
-        try {
-          handle.close();
-        } finally {
-          handle.free();
-          this.#listeners.clear();
-          this.#hooks.onClosed?.();
-        }
-      });
+      try {
+        await settle(this.#gate, () => {
+          if (handle === undefined) return;
+          try {
+            handle.close();
+          } finally {
+            handle.free();
+          }
+        });
+      } finally {
+        // Also when the instance has stopped (nothing can be released there): what JS holds for
+        // the database (a Web Lock, a count of open OPFS databases) is let go all the same.
+        this.#listeners.clear();
+        this.#hooks.onClosed?.();
+      }
       if (failure !== undefined) throw toSyncError(failure.error);
     });
     return this.#closing;
@@ -348,8 +370,8 @@ export class LocalDatabase implements Database {
 
   /** Runs a synchronous wasm call now, or after the queued calls when a transaction is open. */
   #schedule<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
-    if (this.#queued === 0) return settle(() => body(this.#open()));
-    return this.#enqueue(() => settle(() => body(this.#open())));
+    if (this.#queued === 0) return settle(this.#gate, () => body(this.#open()));
+    return this.#enqueue(() => settle(this.#gate, () => body(this.#open())));
   }
 
   /** Appends `task` to the queue: it starts once every earlier queued task has settled. */

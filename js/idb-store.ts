@@ -12,6 +12,7 @@
 // Version 1 (whole-database snapshots in a `databases` store, never released) is dropped on upgrade.
 
 import { SyncError } from "./errors.js";
+import { indexedDbFactory } from "./runtime.js";
 
 /** The IndexedDB database holding every `"idb"` database of the origin. */
 export const IDB_NAME = "sqlite-sync-wasm";
@@ -38,17 +39,12 @@ export function unavailable(message: string, options: { retryable?: boolean; cau
   return new SyncError("ERR_STORAGE_UNAVAILABLE", message, options);
 }
 
-/** The IndexedDB factory of this realm, if any. */
-export function factory(): IDBFactory | undefined {
-  return (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-}
-
 /** The connection to `IDB_NAME`, shared by this realm's databases. */
 let connection: Promise<IDBDatabase> | undefined;
 
 function connect(): Promise<IDBDatabase> {
   connection ??= new Promise<IDBDatabase>((resolve, reject) => {
-    const idb = factory();
+    const idb = indexedDbFactory();
     if (idb === undefined) {
       reject(unavailable("IndexedDB does not exist in this runtime"));
       return;

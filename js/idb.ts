@@ -19,9 +19,10 @@
 import { LocalDatabase, type Database } from "./database.js";
 import { SyncError, toSyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
-import { factory, loadImage, pageSizeOf, saveImage, unavailable, type StoredImage } from "./idb-store.js";
+import { loadImage, pageSizeOf, saveImage, unavailable, type StoredImage } from "./idb-store.js";
 import { ready } from "./init.js";
-import { locks } from "./worker/pool.js";
+import { intoWasm } from "./instance.js";
+import { indexedDbFactory, locks } from "./runtime.js";
 
 /** The Web Lock held while a database of that name is open. */
 export const IDB_LOCK_PREFIX = "sqlite-sync-wasm:idb:";
@@ -153,7 +154,7 @@ class Persister {
     }
     try {
       while (this.#writing !== undefined) await this.#writing;
-      if (this.#saved < this.#version) await this.#save(handle.snapshot(), this.#version);
+      if (this.#saved < this.#version) await this.#save(intoWasm(() => handle.snapshot()), this.#version);
       this.#finish.resolve();
     } catch (e) {
       const error = unavailable(`could not persist "${this.#name}" to IndexedDB: ${String(e)}`, {
@@ -172,7 +173,7 @@ class Persister {
  *   is already open in this origin
  */
 export async function openIdbDatabase(name: string): Promise<Database> {
-  if (factory() === undefined) throw unavailable("IndexedDB storage needs a browser runtime (page or worker)");
+  if (indexedDbFactory() === undefined) throw unavailable("IndexedDB storage needs a browser runtime (page or worker)");
   if (openHere.has(name)) {
     throw unavailable(`the IndexedDB database "${name}" is already open here; close it first`, { retryable: true });
   }
@@ -187,26 +188,31 @@ export async function openIdbDatabase(name: string): Promise<Database> {
   try {
     release = await lockName(name);
     const [, loaded] = await Promise.all([ready(), loadImage(name)]);
-    try {
-      handle = DatabaseHandle.open(loaded === undefined ? { storage: "memory", name } : { storage: "memory", name, snapshot: loaded.bytes });
-    } catch (e) {
-      throw toSyncError(e);
-    }
+    const opened = intoWasm(() =>
+      DatabaseHandle.open(loaded === undefined ? { storage: "memory", name } : { storage: "memory", name, snapshot: loaded.bytes }),
+    );
+    handle = opened;
     stored = loaded;
     // A new database gets its device id now: store it before anyone relies on it.
     if (stored === undefined) {
-      const bytes = handle.snapshot();
+      const bytes = intoWasm(() => opened.snapshot());
       await saveImage(name, bytes, undefined);
       stored = { bytes, pageSize: pageSizeOf(bytes) };
     }
   } catch (e) {
-    if (handle !== undefined) {
+    const opened = handle;
+    if (opened !== undefined) {
       try {
-        handle.close();
+        intoWasm(() => {
+          try {
+            opened.close();
+          } finally {
+            opened.free();
+          }
+        });
       } catch {
         // The original error matters.
       }
-      handle.free();
     }
     closed();
     throw toSyncError(e);

@@ -5,13 +5,14 @@
 // load the wasm module returned (js/load/register.ts).
 
 import { LocalDatabase, type Database } from "./database.js";
-import { SyncError, toSyncError } from "./errors.js";
+import { SyncError } from "./errors.js";
 import { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import { openIdbDatabase } from "./idb.js";
 import { ready } from "./init.js";
+import { intoWasm } from "./instance.js";
 import type { OpenOptions, StorageKind } from "./types.js";
-import { openWorkerDatabase } from "./worker/client.js";
-import { acquirePool, inDedicatedWorker, onPage, openInPool, releasePool, trimPool } from "./worker/pool.js";
+import { inDedicatedWorker, inServiceOrSharedWorker, indexedDbFactory, onPage, opfsAvailable } from "./runtime.js";
+import { openInThisWorker, openThroughPackageWorker } from "./worker/index.js";
 
 export type { Database, Transaction } from "./database.js";
 export {
@@ -21,7 +22,6 @@ export {
   type SyncErrorOptions,
 } from "./errors.js";
 export type * from "./types.js";
-export type { ChangeEvent } from "./worker/rpc.js";
 
 /**
  * Opens (or creates) a database, loading the wasm module on first use.
@@ -58,7 +58,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   const storage = (asked as StorageKind | undefined) ?? defaultStorage(onWarning as ((message: string) => void) | undefined);
   const name = given ?? "main.db";
   if (storage === "opfs") {
-    if (onPage()) return openWorkerDatabase(name);
+    if (onPage()) return openThroughPackageWorker(name);
     if (inDedicatedWorker()) return openInThisWorker(name);
     throw new SyncError(
       "ERR_STORAGE_UNAVAILABLE",
@@ -67,13 +67,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
   }
   if (storage === "idb") return openIdbDatabase(name);
   await ready();
-  const open: { name?: string; storage: string } = { storage };
-  if (given !== undefined) open.name = given;
-  try {
-    return new LocalDatabase(DatabaseHandle.open(open), name);
-  } catch (e) {
-    throw toSyncError(e);
-  }
+  return new LocalDatabase(intoWasm(() => DatabaseHandle.open(given === undefined ? { storage } : { storage, name: given })), name);
 }
 
 /**
@@ -82,51 +76,13 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
  * (with a warning), memory in Node, Deno and Workers.
  */
 function defaultStorage(onWarning: ((message: string) => void) | undefined): StorageKind {
-  const g = globalThis as {
-    navigator?: { storage?: { getDirectory?: unknown } };
-    indexedDB?: unknown;
-    FileSystemSyncAccessHandle?: unknown;
-    Worker?: unknown;
-    ServiceWorkerGlobalScope?: new () => unknown;
-    SharedWorkerGlobalScope?: new () => unknown;
-  };
-  const inScope = (scope: (new () => unknown) | undefined): boolean => scope !== undefined && globalThis instanceof scope;
-  // Service and shared workers never have sync access handles: IndexedDB is their storage.
-  const idbByDesign = inScope(g.ServiceWorkerGlobalScope) || inScope(g.SharedWorkerGlobalScope);
+  const idbByDesign = inServiceOrSharedWorker();
   if (!onPage() && !inDedicatedWorker() && !idbByDesign) return "memory";
-  const opfs = inDedicatedWorker()
-    ? typeof g.FileSystemSyncAccessHandle === "function"
-    : onPage() && typeof g.navigator?.storage?.getDirectory === "function" && typeof g.Worker === "function";
-  if (opfs) return "opfs";
-  const fallback: StorageKind = g.indexedDB !== undefined ? "idb" : "memory";
+  if (opfsAvailable()) return "opfs";
+  const fallback: StorageKind = indexedDbFactory() !== undefined ? "idb" : "memory";
   if (!idbByDesign || fallback === "memory") {
     const warn = onWarning ?? ((message: string) => console.warn(message));
     warn(`sqlite-sync-wasm: OPFS is not available here; using storage "${fallback}"`);
   }
   return fallback;
-}
-
-/** OPFS databases open (or opening) in this worker (the pool is given back when none is left). */
-let opfsOpen = 0;
-
-/** Opens an OPFS database in this dedicated worker, taking the origin's pool (waiting up to 5 s). */
-async function openInThisWorker(name: string): Promise<Database> {
-  await ready();
-  await acquirePool(5_000);
-  opfsOpen += 1;
-  const closed = (): void => {
-    opfsOpen -= 1;
-    if (opfsOpen > 0) {
-      trimPool();
-    } else {
-      // A failure leaves the handles to the worker's end; the lock is released all the same.
-      releasePool(() => opfsOpen === 0).catch(() => undefined);
-    }
-  };
-  try {
-    return new LocalDatabase(await openInPool(name), name, closed);
-  } catch (e) {
-    closed();
-    throw toSyncError(e);
-  }
 }

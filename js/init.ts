@@ -2,10 +2,13 @@
 //
 // Each runtime loader in js/load/ registers how to initialise the wasm-bindgen glue when it is
 // imported (js/load/register.ts), and so does the package worker; `ready()` runs that once and
-// memoises it. Nothing is loaded at import time (service workers forbid top-level await), so
-// `openDatabase` awaits `ready()` instead.
+// memoises it, then registers the listener of the module's panic hook (js/instance.ts). Nothing
+// is loaded at import time (service workers forbid top-level await), so `openDatabase` awaits
+// `ready()` instead.
 
 import { SyncError, toSyncError } from "./errors.js";
+import { reportPanicsTo } from "./generated/sqlite_sync_wasm.js";
+import { intoWasm, recordPanic } from "./instance.js";
 
 /** How a runtime initialises the wasm-bindgen glue (it may return a promise). */
 export type Initializer = () => unknown;
@@ -38,4 +41,5 @@ async function load(): Promise<void> {
     );
   }
   await initializer();
+  intoWasm(() => reportPanicsTo(recordPanic));
 }

@@ -2,32 +2,46 @@
 // `DatabaseHandle` as Promises (`settle`), statements with checked arguments, and the `tx` handed
 // to a transaction callback.
 //
-// Invariants: every call into the handle goes through `settle`, so it waits while the OPFS pool
-// changes (js/worker/gate.ts) and fails only with a `SyncError`; a statement's SQL and parameters
-// are checked by js/args.ts before they reach the glue; a `tx` is unusable once its transaction
-// has ended, and the promises it hands out come from `TransactionScope.promises` (js/shared.ts).
+// Invariants: every call into the handle goes through `settle` (or, when the gate is idle,
+// straight through `intoWasm`), so it passes the database's `CallGate` (at once, unless the
+// database lives in an OPFS pool that is changing: js/worker/gate.ts), never enters a stopped
+// instance (js/instance.ts) and fails only with a `SyncError`; a statement's SQL and parameters are
+// checked by js/args.ts before they reach the glue; a `tx` is unusable once its transaction has
+// ended, and the promises it hands out come from `TransactionScope.promises` (js/shared.ts).
 
 import type { Transaction } from "./api.js";
 import { checkParams, requireString } from "./args.js";
-import { SyncError, toSyncError } from "./errors.js";
+import { SyncError } from "./errors.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import { intoWasm } from "./instance.js";
 import type { TransactionScope, TxPromises } from "./shared.js";
-import { idle, steady } from "./worker/gate.js";
 import { mayWrite } from "./writes.js";
 import type { ExecResult, Params, Row } from "./types.js";
 
 /**
- * Runs a synchronous call into the wasm handle as a Promise (at once, unless the OPFS pool is
- * changing: js/worker/gate.ts); whatever it throws becomes a rejection with a `SyncError`.
+ * When calls into a database's handle may run. A database whose storage can be busy with
+ * something else (an OPFS pool that grows) holds its calls meanwhile; every other one uses
+ * {@link noGate}.
  */
-export function settle<T>(call: () => T): Promise<T> {
-  return steady(() => {
-    try {
-      return call();
-    } catch (e) {
-      throw toSyncError(e);
-    }
-  });
+export interface CallGate {
+  /** Whether a call may run now. */
+  idle(): boolean;
+  /** Runs `call` now, or once the gate allows it; settles with its outcome. */
+  steady<T>(call: () => T): Promise<T>;
+}
+
+/** The gate of databases whose storage nothing else touches (memory, IndexedDB): calls run at once. */
+export const noGate: CallGate = {
+  idle: () => true,
+  steady: <T>(call: () => T): Promise<T> => new Promise((resolve) => resolve(call())),
+};
+
+/**
+ * Runs a synchronous call into the wasm handle as a Promise, through `gate` and `intoWasm`;
+ * whatever it throws becomes a rejection with a `SyncError`.
+ */
+export function settle<T>(gate: CallGate, call: () => T): Promise<T> {
+  return gate.steady(() => intoWasm(call));
 }
 
 /** A statement, checked: its SQL and a checked copy of its parameters. */
@@ -42,22 +56,24 @@ export function statement(sql: unknown, params: unknown): Statement {
 }
 
 export function execOn(handle: DatabaseHandle, { sql, params }: Statement): ExecResult {
-  return handle.exec(sql, params) as ExecResult;
+  return handle.exec(sql, params);
 }
 
 export function queryOn(handle: DatabaseHandle, { sql, params }: Statement): Row[] {
-  return handle.query(sql, params) as Row[];
+  return handle.query(sql, params);
 }
 
 /** The `tx` handed to a transaction callback; unusable once the transaction has ended. */
 export class LocalTransaction implements Transaction {
   #handle: DatabaseHandle | undefined;
+  #gate: CallGate;
   #promises: TxPromises;
   /** Whether a statement of this transaction may have changed rows. */
   wrote = false;
 
-  constructor(handle: DatabaseHandle, scope: TransactionScope) {
+  constructor(handle: DatabaseHandle, gate: CallGate, scope: TransactionScope) {
     this.#handle = handle;
+    this.#gate = gate;
     this.#promises = scope.promises(this);
   }
 
@@ -91,16 +107,10 @@ export class LocalTransaction implements Transaction {
     return this.#run(() => this.#live().rememberReply(key, JSON.stringify(reply ?? null)));
   }
 
-  /** Runs a statement now (or once the OPFS pool has stopped changing) and hands out its outcome. */
+  /** Runs a statement now (or once the gate allows it) and hands out its outcome. */
   #run<T>(call: () => T): Promise<T> {
-    if (!idle()) return this.#promises.of(settle(call));
-    return this.#promises.now(() => {
-      try {
-        return call();
-      } catch (e) {
-        throw toSyncError(e);
-      }
-    });
+    if (!this.#gate.idle()) return this.#promises.of(settle(this.#gate, call));
+    return this.#promises.now(() => intoWasm(call));
   }
 
   #live(): DatabaseHandle {
@@ -115,8 +125,8 @@ export class LocalTransaction implements Transaction {
  * Rolls back the open transaction, if SQLite still has one (a failed COMMIT may have ended it).
  * A failure here is not reported: the error that caused the rollback is the one the caller needs.
  */
-export function rollback(handle: DatabaseHandle): Promise<void> {
-  return settle(() => {
+export function rollback(handle: DatabaseHandle, gate: CallGate): Promise<void> {
+  return settle(gate, () => {
     if (handle.inTransaction()) handle.exec("ROLLBACK", null);
   }).catch(() => {
     // The original error is rethrown by the caller.

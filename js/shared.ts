@@ -13,8 +13,7 @@
 
 import { requireFunction, requireString } from "./args.js";
 import { SyncError } from "./errors.js";
-import type { ChangeEvent } from "./worker/rpc.js";
-import type { Conflict, ConflictChoice, ConflictResolver } from "./types.js";
+import type { ChangeEvent, Conflict, ConflictChoice, ConflictResolver } from "./types.js";
 
 export function closedError(): SyncError {
   return new SyncError("ERR_CLOSED", "the database is closed");

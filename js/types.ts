@@ -1,4 +1,5 @@
-// Plain data types of the public API: values, rows, options and captured changes. No logic.
+// Plain data types of the public API: values, rows, options, captured changes and change events.
+// No logic.
 
 /**
  * A value bound to a statement parameter: `null`, a number (integers are stored as INTEGER, other
@@ -47,6 +48,16 @@ export interface OpenOptions {
   storage?: StorageKind;
   /** Receives warnings, such as falling back from OPFS to IndexedDB (default `console.warn`). */
   onWarning?: (message: string) => void;
+}
+
+/** What `Database.onChange` listeners receive. */
+export interface ChangeEvent {
+  /** The database's name. */
+  database: string;
+  /** What committed: a statement outside a transaction, a transaction, an import, a resolution. */
+  kind: "exec" | "transaction" | "import" | "resolve";
+  /** True in the tab (or worker) whose call made the change, false in every other tab. */
+  local: boolean;
 }
 
 /** How concurrent changes to the same row of a synced table are settled. */

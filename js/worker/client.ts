@@ -1,7 +1,7 @@
 // The page side of OPFS storage: `WorkerDatabase` implements `Database` by forwarding every call
-// to the package worker (js/worker/host.ts) with `postMessage`. One worker serves all databases
-// of the page; it starts with the first `openDatabase` and is terminated (releasing the OPFS
-// handles) when the last database closes.
+// to the package worker (js/worker/host.ts) over the page's `Link` (js/worker/link.ts). One worker
+// serves all databases of the page; it starts with the first `openDatabase` and is terminated
+// (releasing the OPFS handles) when the last database closes.
 //
 // Invariants: arguments are checked (and copied) by js/args.ts before anything is posted, as the
 // in-process database checks them; calls reach the worker in the order they were made; each is
@@ -22,10 +22,11 @@ import {
   requireFunction,
   requireString,
 } from "../args.js";
-import { SyncError, toSyncError } from "../errors.js";
+import { SyncError } from "../errors.js";
 import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost, type TxPromises } from "../shared.js";
 import { readOnly } from "../writes.js";
 import type {
+  ChangeEvent,
   ChangeRecord,
   Conflict,
   ConflictChoice,
@@ -39,104 +40,17 @@ import type {
   SyncOptions,
   VectorClock,
 } from "../types.js";
-import { fromWire, isLost, type ChangeEvent, type Method, type Response } from "./rpc.js";
-
-type FromWorker = Response | { kind: "change"; event: ChangeEvent };
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-/** The page's connection to its package worker. */
-class Link {
-  readonly worker: Worker;
-  #next = 1;
-  #pending = new Map<number, Pending>();
-  #databases = new Set<WorkerDatabase>();
-  #dead: SyncError | undefined;
-
-  constructor() {
-    this.worker = new Worker(new URL("./host.js", import.meta.url), { type: "module", name: "sqlite-sync-wasm" });
-    this.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(event.data);
-    this.worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#fail(
-        new SyncError("ERR_STORAGE_UNAVAILABLE", `the sqlite-sync-wasm worker failed: ${event.message || "it did not load"}`),
-      );
-    };
-  }
-
-  /**
-   * Sends one call; resolves with the worker's answer. Arguments that cannot be cloned (a symbol,
-   * a function) reject with `ERR_INVALID_ARGUMENT`, as the in-process database rejects them.
-   */
-  call(conn: string, name: string, method: Method, args: unknown[]): Promise<unknown> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      try {
-        this.worker.postMessage({ kind: "req", id, conn, name, method, args });
-      } catch (e) {
-        reject(
-          e instanceof DOMException && e.name === "DataCloneError"
-            ? new SyncError("ERR_INVALID_ARGUMENT", `unsupported value: ${e.message}`, { cause: e })
-            : toSyncError(e),
-        );
-        return;
-      }
-      this.#pending.set(id, { resolve, reject });
-    });
-  }
-
-  add(db: WorkerDatabase): void {
-    this.#databases.add(db);
-  }
-
-  /** Forgets a closed database; the last one asks the worker to let go and terminates it. */
-  async remove(db: WorkerDatabase): Promise<void> {
-    this.#databases.delete(db);
-    if (this.#databases.size > 0 || this.#dead !== undefined) return;
-    if (link === this) link = undefined;
-    const id = this.#next++;
-    const done = new Promise((resolve) => this.#pending.set(id, { resolve, reject: resolve }));
-    this.worker.postMessage({ kind: "shutdown", id });
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    this.worker.terminate();
-    this.#fail(new SyncError("ERR_CLOSED", "the database is closed"));
-  }
-
-  #receive(message: FromWorker): void {
-    if (message.kind === "change") {
-      for (const db of this.#databases) db.dispatch(message.event);
-      return;
-    }
-    const pending = this.#pending.get(message.id);
-    if (pending === undefined) return;
-    this.#pending.delete(message.id);
-    if (message.ok) pending.resolve(message.value);
-    else pending.reject(fromWire(message.error));
-  }
-
-  #fail(error: SyncError): void {
-    this.#dead ??= error;
-    if (link === this) link = undefined;
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-  }
-}
-
-let link: Link | undefined;
+import { sharedLink, type Link } from "./link.js";
+import { isLost, type ArgsMap, type Method, type ResultMap } from "./rpc.js";
 
 /** Opens `name` through the page's package worker (started on first use). */
-export async function openWorkerDatabase(name: string): Promise<WorkerDatabase> {
-  link ??= new Link();
-  const current = link;
+export async function openThroughPackageWorker(name: string): Promise<WorkerDatabase> {
+  const current = sharedLink();
   const conn = crypto.randomUUID();
   const db = new WorkerDatabase(current, conn, name);
   current.add(db);
   try {
-    const deviceId = (await current.call(conn, name, "open", [])) as string;
+    const deviceId = await current.call(conn, name, "open", []);
     db.opened(deviceId);
     return db;
   } catch (e) {
@@ -164,19 +78,20 @@ class RemoteTransaction implements Transaction {
   }
 
   exec(sql: string, params?: Params): Promise<ExecResult> {
-    return this.#promises.of(this.#send("txExec", sql, params) as Promise<ExecResult>);
+    return this.#promises.of(this.#send(sql, params, (args) => this.#db.sendInTransaction("txExec", args)));
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#promises.of(this.#send("txQuery", sql, params) as Promise<Row[]>);
+    return this.#promises.of(this.#send(sql, params, (args) => this.#db.sendInTransaction("txQuery", args)));
   }
 
-  async #send(method: "txExec" | "txQuery", sql: string, params: Params | undefined): Promise<unknown> {
+  /** Checks a statement of this transaction, then sends it with `send`. */
+  async #send<T>(sql: string, params: Params | undefined, send: (args: ArgsMap["txExec"]) => Promise<T>): Promise<T> {
     if (this.#id === undefined) throw new SyncError("ERR_CLOSED", "the transaction has already ended");
     requireString(sql, "sql");
-    const checkedParams = checkParams(params);
+    const checkedParams = checkParams(params) ?? undefined;
     try {
-      return await this.#db.sendInTransaction(method, [this.#id, sql, checkedParams]);
+      return await send([this.#id, sql, checkedParams]);
     } catch (e) {
       if (isLost(e)) this.lost = true;
       throw e;
@@ -240,11 +155,14 @@ export class WorkerDatabase implements Database {
     return refusal === undefined ? undefined : Promise.reject(refusal);
   }
 
-  /** Sends one call on this database (its arguments already checked). @internal */
-  send(method: Method, args: unknown[]): Promise<unknown> {
+  /**
+   * Sends one call on this database (its arguments already checked); `writes` tells whether it
+   * may write (see {@link ResolverHost.writes}). @internal
+   */
+  send<M extends Method>(method: M, args: ArgsMap[M], writes = !READ_ONLY.has(method)): Promise<ResultMap[M]> {
     const refused = this.#refused(PUBLIC_NAME[method] ?? method);
     if (refused !== undefined) return refused;
-    if (!READ_ONLY.has(method) && !(method === "query" && readOnly(args[0] as string))) this.#writes += 1;
+    if (writes) this.#writes += 1;
     return this.#link.call(this.#conn, this.#name, method, args);
   }
 
@@ -252,7 +170,7 @@ export class WorkerDatabase implements Database {
    * Sends a step of a transaction that began before any `close()`: the worker's close waits for
    * that transaction to end, so its statements and its end still go through. @internal
    */
-  sendInTransaction(method: "txExec" | "txQuery" | "end", args: unknown[]): Promise<unknown> {
+  sendInTransaction<M extends "txExec" | "txQuery" | "end">(method: M, args: ArgsMap[M]): Promise<ResultMap[M]> {
     if (method === "end") this.#writes += 1;
     return this.#link.call(this.#conn, this.#name, method, args);
   }
@@ -266,19 +184,24 @@ export class WorkerDatabase implements Database {
   exec(sql: string, params?: Params): Promise<ExecResult> {
     return this.#checkedSend("exec", () => {
       requireString(sql, "sql");
-      return [sql, checkParams(params)];
-    }) as Promise<ExecResult>;
+      return [sql, checkParams(params) ?? undefined];
+    });
   }
 
   query(sql: string, params?: Params): Promise<Row[]> {
-    return this.#checkedSend("query", () => {
-      requireString(sql, "sql");
-      return [sql, checkParams(params)];
-    }) as Promise<Row[]>;
+    const refused = this.#refused("query");
+    if (refused !== undefined) return refused;
+    return checked(
+      (): ArgsMap["query"] => {
+        requireString(sql, "sql");
+        return [sql, checkParams(params) ?? undefined];
+      },
+      (args) => this.send("query", args, !readOnly(sql)),
+    );
   }
 
   /** Sends `method` with the arguments `args()` returns; a throw there is the rejection. */
-  #checkedSend(method: Method, args: () => unknown[]): Promise<unknown> {
+  #checkedSend<M extends Method>(method: M, args: () => ArgsMap[M]): Promise<ResultMap[M]> {
     const refused = this.#refused(method);
     if (refused !== undefined) return refused;
     return checked(args, (checkedArgs) => this.send(method, checkedArgs));
@@ -289,7 +212,7 @@ export class WorkerDatabase implements Database {
     if (refused !== undefined) return refused;
     requireFunction(fn, "transaction needs a callback");
     for (let attempt = 1; ; attempt++) {
-      const id = (await this.send("begin", [])) as string;
+      const id = await this.send("begin", []);
       const tx = new RemoteTransaction(this, this.#scope, id);
       let value: T;
       try {
@@ -331,43 +254,44 @@ export class WorkerDatabase implements Database {
   }
 
   syncedTables(): Promise<string[]> {
-    return this.send("syncedTables", []) as Promise<string[]>;
+    return this.send("syncedTables", []);
   }
 
   vectorClock(): Promise<VectorClock> {
-    return this.send("vectorClock", []) as Promise<VectorClock>;
+    return this.send("vectorClock", []);
   }
 
   changeLog(): Promise<ChangeRecord[]> {
-    return this.send("changeLog", []) as Promise<ChangeRecord[]>;
+    return this.send("changeLog", []);
   }
 
   generateBundle(options?: GenerateBundleOptions): Promise<Uint8Array | null> {
     return this.#checkedSend("generateBundle", () => {
       const { peerId, unsentOnly } = checkBundleOptions(options);
       return [peerId === undefined ? { unsentOnly } : { peerId, unsentOnly }];
-    }) as Promise<Uint8Array | null>;
+    });
   }
 
   async importBundle(bytes: Uint8Array): Promise<ImportResult> {
-    const result = (await this.#checkedSend("importBundle", () => [checkBytes(bytes, "importBundle's bytes")])) as ImportResult;
+    const result = await this.#checkedSend("importBundle", () => [checkBytes(bytes, "importBundle's bytes")]);
     await this.#resolvers.run(this.#host, result.newConflicts);
     return result;
   }
 
   pendingChanges(): Promise<PendingChange[]> {
-    return this.send("pendingChanges", []) as Promise<PendingChange[]>;
+    return this.send("pendingChanges", []);
   }
 
-  async discardPendingChanges(origin?: string): Promise<number> {
-    return (await this.#checkedSend("discardPendingChanges", () => {
-      if (origin !== undefined) requireString(origin, "origin");
+  discardPendingChanges(origin?: string): Promise<number> {
+    return this.#checkedSend("discardPendingChanges", () => {
+      if (origin === undefined) return [];
+      requireString(origin, "origin");
       return [origin];
-    })) as number;
+    });
   }
 
   conflicts(): Promise<Conflict[]> {
-    return this.send("conflicts", []) as Promise<Conflict[]>;
+    return this.send("conflicts", []);
   }
 
   async resolveConflict(id: string, choice: ConflictChoice): Promise<void> {

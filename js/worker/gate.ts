@@ -2,11 +2,14 @@
 // installing or releasing it. Such a change awaits the browser between files, and while it runs
 // the pool refuses SQLite's file operations (opening or deleting a journal, checking for one), so
 // a statement run meanwhile on any OPFS database of this worker would fail. Every synchronous call
-// into a database handle goes through `steady()` (js/database.ts), which runs it at once unless a
-// change is in progress, and otherwise once the change is over.
+// into the handle of an OPFS database goes through `steady()` (`poolGate`, the `CallGate` those
+// databases are given: js/local-transaction.ts), which runs it at once unless a change is in
+// progress, and otherwise once the change is over. Databases in other storage never wait here.
 //
 // Invariants: changes run one at a time, in the order asked; while one runs no held call starts;
 // held calls start in the order they were made, before any call made after the change ended.
+
+import type { CallGate } from "../local-transaction.js";
 
 /** Calls waiting for the current change, or undefined when no change runs. */
 let held: (() => void)[] | undefined;
@@ -32,6 +35,9 @@ export function steady<T>(call: () => T): Promise<T> {
     });
   });
 }
+
+/** The gate of this worker's OPFS databases. */
+export const poolGate: CallGate = { idle, steady };
 
 /**
  * Runs `change` once the changes asked before it have ended, holding every `steady` call while it

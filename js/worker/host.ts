@@ -10,18 +10,19 @@
 
 import { ready, setInitializer } from "../init.js";
 import { fetchWasm } from "../load/fetch.js";
-import { acquirePool, locks, releasePool } from "./pool.js";
+import { locks } from "../runtime.js";
+import { acquirePool, releasePool } from "./pool.js";
 import {
   CHANNEL,
   aliveLock,
   toWire,
   transferables,
-  type ChangeEvent,
   type ChannelMessage,
   type Request,
   type Response,
 } from "./rpc.js";
 import { Server, type Reply } from "./server.js";
+import type { ChangeEvent } from "../types.js";
 
 /** What the page sends: calls, and the request to let go of everything before it terminates us. */
 type FromPage = Request | { kind: "shutdown"; id: number };

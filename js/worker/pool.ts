@@ -5,41 +5,16 @@
 // free files; `trimPool` gives surplus files back after a database closes.
 //
 // Invariants: `installOpfs()` runs only while this worker holds `POOL_LOCK`; the lock is given
-// back only after `releaseOpfs()` (or when the worker dies, which frees both); installing,
-// growing, trimming and releasing the pool are pool changes (js/worker/gate.ts), run one at a time
-// while SQLite calls wait.
+// back only once `releaseOpfs()` has been called (or when the worker dies, which frees both);
+// installing, growing, trimming and releasing the pool are pool changes (js/worker/gate.ts), run
+// one at a time while the calls of this worker's OPFS databases wait.
 
 import { SyncError, toSyncError } from "../errors.js";
 import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
+import { intoWasm } from "../instance.js";
+import { hasStorageDirectory, inDedicatedWorker, locks } from "../runtime.js";
 import { changePool } from "./gate.js";
 import { POOL_LOCK } from "./rpc.js";
-
-/** The Web Locks API, as far as it is used here (not in TypeScript's ES2022 DOM lib for workers). */
-interface Locks {
-  request(
-    name: string,
-    options: { signal?: AbortSignal; ifAvailable?: boolean },
-    callback: (lock: unknown) => Promise<unknown>,
-  ): Promise<unknown>;
-}
-
-/** `navigator.locks`, or undefined where Web Locks do not exist. */
-export function locks(): Locks | undefined {
-  const nav = (globalThis as { navigator?: { locks?: Locks } }).navigator;
-  return nav?.locks;
-}
-
-/** Whether this code runs in a dedicated worker (the only place OPFS sync access handles exist). */
-export function inDedicatedWorker(): boolean {
-  const scope = (globalThis as { DedicatedWorkerGlobalScope?: new () => unknown }).DedicatedWorkerGlobalScope;
-  return scope !== undefined && globalThis instanceof scope;
-}
-
-/** Whether this code runs on a page (a window with a document). */
-export function onPage(): boolean {
-  const g = globalThis as { window?: unknown; document?: unknown };
-  return g.window !== undefined && g.window === globalThis && g.document !== undefined;
-}
 
 function unavailable(message: string, retryable = false): SyncError {
   return new SyncError("ERR_STORAGE_UNAVAILABLE", message, { retryable });
@@ -73,8 +48,7 @@ export function acquirePool(timeoutMs?: number): Promise<void> {
 async function acquire(timeoutMs: number | undefined): Promise<void> {
   if (!inDedicatedWorker()) throw unavailable("OPFS storage needs a dedicated worker or a page");
   const lockApi = locks();
-  const storage = (globalThis as { navigator?: { storage?: { getDirectory?: unknown } } }).navigator?.storage;
-  if (lockApi === undefined || typeof storage?.getDirectory !== "function") {
+  if (lockApi === undefined || !hasStorageDirectory()) {
     throw unavailable("OPFS needs a secure context with Web Locks and navigator.storage.getDirectory");
   }
   const abort = new AbortController();
@@ -110,7 +84,7 @@ async function installWithRetry(): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
     try {
-      await changePool(() => installOpfs());
+      await changePool(() => intoWasm(() => installOpfs()));
       return;
     } catch (e) {
       const error = toSyncError(e);
@@ -130,7 +104,7 @@ export function releasePool(unused: () => boolean = () => true): Promise<void> {
     const { release } = held;
     held = undefined;
     try {
-      releaseOpfs();
+      intoWasm(() => releaseOpfs());
     } finally {
       release();
     }
@@ -145,8 +119,8 @@ export function releasePool(unused: () => boolean = () => true): Promise<void> {
 export function openInPool(name: string): Promise<DatabaseHandle> {
   return changePool(async () => {
     try {
-      await reserveOpfs(name);
-      return DatabaseHandle.open({ storage: "opfs", name });
+      await intoWasm(() => reserveOpfs(name));
+      return intoWasm(() => DatabaseHandle.open({ storage: "opfs", name }));
     } catch (e) {
       throw toSyncError(e);
     }
@@ -156,5 +130,5 @@ export function openInPool(name: string): Promise<DatabaseHandle> {
 /** Gives back free files the open databases do not need (best effort: surplus files stay else). */
 export function trimPool(): void {
   if (held === undefined) return;
-  changePool(() => trimOpfs()).catch(() => undefined);
+  changePool(() => intoWasm(() => trimOpfs())).catch(() => undefined);
 }

@@ -7,31 +7,53 @@
 // same code, message, `retryable` and `sqliteCode`.
 
 import { SyncError, toSyncError, type SyncErrorCode } from "../errors.js";
+import type { Database } from "../api.js";
+import type { ChangeEvent, ExecResult, Params, Row } from "../types.js";
 
-/** The `Database` methods (and the transaction steps) a worker serves. */
-export type Method =
-  | "open"
-  | "close"
-  | "exec"
-  | "query"
-  | "begin"
-  | "txExec"
-  | "txQuery"
-  | "end"
-  | "enableSync"
-  | "disableSync"
-  | "syncedTables"
-  | "vectorClock"
-  | "changeLog"
-  | "generateBundle"
-  | "importBundle"
-  | "conflicts"
-  | "resolveConflict"
-  | "pendingChanges"
-  | "discardPendingChanges";
+/**
+ * Members of `Database` the page keeps for itself: its id, what runs callbacks there (transaction
+ * bodies, conflict resolvers, change listeners) and its own closing.
+ */
+type OnThePage = "deviceId" | "transaction" | "setConflictResolver" | "onChange" | "close" | typeof Symbol.asyncDispose;
 
-/** A call on one database: `conn` is the caller's connection, `name` the database it opened. */
-export interface Request {
+/** The `Database` methods the worker runs for the page, with the arguments and results the interface declares. */
+export type ForwardedMethod = Exclude<keyof Database, OnThePage>;
+
+/**
+ * The arguments of every call a worker serves, by method (the model is how @sqlite.org/sqlite-wasm
+ * types its worker messages): the forwarded `Database` methods take what the interface declares
+ * (checked copies, js/args.ts), the steps of a connection and of a transaction take their own.
+ */
+export type ArgsMap = { [M in ForwardedMethod]: Parameters<Database[M]> } & {
+  /** Opens the connection's database. */
+  open: [];
+  /** Ends the connection (the database closes with its last connection). */
+  close: [];
+  /** Opens a transaction whose callback runs on the page; answers with its id. */
+  begin: [];
+  txExec: [tx: string, sql: string, params: Params | undefined];
+  txQuery: [tx: string, sql: string, params: Params | undefined];
+  /** Commits (`commit`) or rolls back the transaction `tx`. */
+  end: [tx: string, commit: boolean];
+};
+
+/** What each call answers, by method. */
+export type ResultMap = { [M in ForwardedMethod]: Awaited<ReturnType<Database[M]>> } & {
+  /** The database's device id. */
+  open: string;
+  close: undefined;
+  /** The transaction's id. */
+  begin: string;
+  txExec: ExecResult;
+  txQuery: Row[];
+  end: undefined;
+};
+
+/** Every call a worker serves. */
+export type Method = keyof ArgsMap;
+
+/** A call of `M` on one database: `conn` is the caller's connection, `name` the database it opened. */
+export interface Call<M extends Method> {
   kind: "req";
   /** Unique per sending worker. */
   id: number;
@@ -39,9 +61,12 @@ export interface Request {
   from: string;
   conn: string;
   name: string;
-  method: Method;
-  args: unknown[];
+  method: M;
+  args: ArgsMap[M];
 }
+
+/** A call of any method (a union, so that checking `method` tells the type of `args`). */
+export type Request = { [M in Method]: Call<M> }[Method];
 
 /** A `SyncError` as plain, cloneable data. */
 export interface WireError {
@@ -57,16 +82,6 @@ export interface WireError {
 export type Response =
   | { kind: "res"; to: string; id: number; ok: true; value: unknown }
   | { kind: "res"; to: string; id: number; ok: false; error: WireError };
-
-/** What {@link Database.onChange} listeners receive. */
-export interface ChangeEvent {
-  /** The database's name. */
-  database: string;
-  /** What committed: a statement outside a transaction, a transaction, an import, a resolution. */
-  kind: "exec" | "transaction" | "import" | "resolve";
-  /** True in the tab (or worker) whose call made the change, false in every other tab. */
-  local: boolean;
-}
 
 /** A committed change, announced by the worker holding the database to every tab. */
 export interface ChangeNotice {

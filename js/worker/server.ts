@@ -11,9 +11,11 @@ import { LocalDatabase, type Transaction } from "../database.js";
 import type { LocalTransaction } from "../local-transaction.js";
 import { importChanged, mayWrite } from "../writes.js";
 import { SyncError } from "../errors.js";
-import type { ExecResult, ImportResult, Params } from "../types.js";
-import { locks, openInPool, trimPool } from "./pool.js";
-import { aliveLock, lostError, type ChangeEvent, type Request } from "./rpc.js";
+import type { ChangeEvent, ExecResult, Params } from "../types.js";
+import { locks } from "../runtime.js";
+import { poolGate } from "./gate.js";
+import { openInPool, trimPool } from "./pool.js";
+import { aliveLock, lostError, type ArgsMap, type Call, type Method, type Request, type ResultMap } from "./rpc.js";
 
 /** Where the answers to a request go. */
 export interface Reply {
@@ -40,6 +42,30 @@ interface Entry {
   db: LocalDatabase;
   conns: Set<string>;
 }
+
+/** What a handler knows of the request it serves. */
+interface Served {
+  req: Request;
+  /** The request's sender and id: unique across the tabs of the origin. */
+  key: string;
+  /** Whether another holder may have run the request before. */
+  durable: boolean;
+}
+
+/** The calls that act on a connection or a transaction rather than on the opened database. */
+type Step = "close" | "txExec" | "txQuery" | "end";
+
+function isStep(req: Request): req is Extract<Request, { method: Step }> {
+  return req.method === "close" || req.method === "txExec" || req.method === "txQuery" || req.method === "end";
+}
+
+/** A handler for every step, typed by the call map: a step the map gains is a compile error until served. */
+type StepHandlers = { [M in Step]: (args: ArgsMap[M], served: Served) => Promise<ResultMap[M]> };
+
+/** A handler for every call on an opened database (`entry`), typed by the call map likewise. */
+type DatabaseHandlers = {
+  [M in Exclude<Method, Step>]: (args: ArgsMap[M], served: Served, entry: Entry) => Promise<ResultMap[M]>;
+};
 
 export class Server {
   #self: string;
@@ -87,7 +113,8 @@ export class Server {
     for (const [key, at] of this.#seen) if (at < old) this.#seen.delete(key);
   }
 
-  async #open(req: Request): Promise<Entry> {
+  /** The database `req.name`, opened (once) for the connection `req.conn`. */
+  async #open(req: Pick<Request, "name" | "conn">): Promise<Entry> {
     const entry = this.#dbs.get(req.name) ?? (await this.#opened(req.name));
     entry.conns.add(req.conn);
     return entry;
@@ -99,7 +126,7 @@ export class Server {
     if (opening === undefined) {
       opening = openInPool(name)
         .then(async (handle) => {
-          const entry: Entry = { db: new LocalDatabase(handle, name, trimPool), conns: new Set() };
+          const entry: Entry = { db: new LocalDatabase(handle, name, { onClosed: trimPool, gate: poolGate }), conns: new Set() };
           if (this.#stopped) {
             await entry.db.close();
             throw new SyncError("ERR_CLOSED", "the database is closed");
@@ -113,76 +140,93 @@ export class Server {
     return opening;
   }
 
-  async #run(req: Request, key: string, durable: boolean): Promise<unknown> {
-    const { method, args, name } = req;
-    if (method === "close") {
-      const entry = this.#dbs.get(name) ?? (await this.#opening.get(name)?.catch(() => undefined));
-      if (entry === undefined) return undefined;
-      entry.conns.delete(req.conn);
-      if (entry.conns.size === 0) {
-        this.#dbs.delete(name);
-        await entry.db.close();
-      }
-      return undefined;
+  #run(req: Request, key: string, durable: boolean): Promise<unknown> {
+    if (!Object.hasOwn(this.#steps, req.method) && !Object.hasOwn(this.#calls, req.method)) {
+      // A tab running another version of the package may ask for a method this one lacks.
+      return Promise.reject(new SyncError("ERR_INVALID_ARGUMENT", `unknown method ${String(req.method)}`));
     }
-    if (method === "txExec" || method === "txQuery") return this.#txCall(req);
-    if (method === "end") return this.#end(req, durable);
+    const served: Served = { req, key, durable };
+    return isStep(req) ? this.#step(req, served) : this.#onDatabase(req, served);
+  }
+
+  #step<M extends Step>(req: Call<M>, served: Served): Promise<ResultMap[M]> {
+    return this.#steps[req.method](req.args, served);
+  }
+
+  async #onDatabase<M extends Exclude<Method, Step>>(req: Call<M>, served: Served): Promise<ResultMap[M]> {
     const entry = await this.#open(req);
-    const db = entry.db;
-    const origin = req.from;
-    switch (method) {
-      case "open":
-        return db.deviceId;
-      case "exec": {
-        const [sql, params] = args as [string, Params | undefined];
-        const result = durable ? await this.#durableExec(entry, key, sql, params) : await db.exec(sql, params);
-        if (result.changes > 0) this.#notify(origin, name, "exec");
-        return result;
+    return this.#calls[req.method](req.args, served, entry);
+  }
+
+  /** How each step of a connection or transaction is served. */
+  readonly #steps: StepHandlers = {
+    close: (_, { req }) => this.#close(req),
+    txExec: async ([txKey, sql, params]) => {
+      const open = this.#openTx(txKey);
+      const result = await open.tx.exec(sql, params);
+      if (result.changes > 0) open.wrote = true;
+      return result;
+    },
+    txQuery: async ([txKey, sql, params]) => {
+      const open = this.#openTx(txKey);
+      const rows = await open.tx.query(sql, params);
+      if (mayWrite(sql)) open.wrote = true;
+      return rows;
+    },
+    end: ([txKey, commit], { req, durable }) => this.#end(req, txKey, commit, durable),
+  };
+
+  /** How each call on the opened database is served. */
+  readonly #calls: DatabaseHandlers = {
+    open: async (_, __, { db }) => db.deviceId,
+    begin: (_, { req, key }, entry) => this.#begin(req, key, entry),
+    exec: async ([sql, params], { req, key, durable }, entry) => {
+      const result = durable ? await this.#durableExec(entry, key, sql, params) : await entry.db.exec(sql, params);
+      if (result.changes > 0) this.#notify(req.from, req.name, "exec");
+      return result;
+    },
+    query: async ([sql, params], { req }, { db }) => {
+      const rows = await db.query(sql, params);
+      if (mayWrite(sql)) this.#notify(req.from, req.name, "exec");
+      return rows;
+    },
+    enableSync: (args, _, { db }) => db.enableSync(...args),
+    disableSync: (args, _, { db }) => db.disableSync(...args),
+    syncedTables: (_, __, { db }) => db.syncedTables(),
+    vectorClock: (_, __, { db }) => db.vectorClock(),
+    changeLog: (_, __, { db }) => db.changeLog(),
+    generateBundle: (args, _, { db }) => db.generateBundle(...args),
+    pendingChanges: (_, __, { db }) => db.pendingChanges(),
+    discardPendingChanges: (args, _, { db }) => db.discardPendingChanges(...args),
+    importBundle: async (args, { req }, { db }) => {
+      const result = await db.importBundle(...args);
+      if (importChanged(result)) this.#notify(req.from, req.name, "import");
+      return result;
+    },
+    conflicts: (_, __, { db }) => db.conflicts(),
+    resolveConflict: async (args, { req, durable }, { db }) => {
+      try {
+        await db.resolveConflict(...args);
+      } catch (e) {
+        // Repeated after a takeover: the first attempt closed the conflict already.
+        if (durable && e instanceof SyncError && e.code === "ERR_CONFLICT_NOT_FOUND") return undefined;
+        throw e;
       }
-      case "query": {
-        const [sql, params] = args as [string, Params | undefined];
-        const rows = await db.query(sql, params);
-        if (mayWrite(sql)) this.#notify(origin, name, "exec");
-        return rows;
-      }
-      case "begin":
-        return this.#begin(req, key, entry);
-      case "enableSync":
-        return db.enableSync(args[0] as string, args[1] as never);
-      case "disableSync":
-        return db.disableSync(args[0] as string);
-      case "syncedTables":
-        return db.syncedTables();
-      case "vectorClock":
-        return db.vectorClock();
-      case "changeLog":
-        return db.changeLog();
-      case "generateBundle":
-        return db.generateBundle(args[0] as never);
-      case "pendingChanges":
-        return db.pendingChanges();
-      case "discardPendingChanges":
-        return db.discardPendingChanges(args[0] as never);
-      case "importBundle": {
-        const result: ImportResult = await db.importBundle(args[0] as Uint8Array);
-        if (importChanged(result)) this.#notify(origin, name, "import");
-        return result;
-      }
-      case "conflicts":
-        return db.conflicts();
-      case "resolveConflict":
-        try {
-          await db.resolveConflict(args[0] as string, args[1] as never);
-        } catch (e) {
-          // Repeated after a takeover: the first attempt closed the conflict already.
-          if (durable && e instanceof SyncError && e.code === "ERR_CONFLICT_NOT_FOUND") return undefined;
-          throw e;
-        }
-        this.#notify(origin, name, "resolve");
-        return undefined;
-      default:
-        throw new SyncError("ERR_INVALID_ARGUMENT", `unknown method ${String(method)}`);
+      this.#notify(req.from, req.name, "resolve");
+      return undefined;
+    },
+  };
+
+  /** Ends the connection `req.conn`; the database closes with its last connection. */
+  async #close(req: Request): Promise<undefined> {
+    const entry = this.#dbs.get(req.name) ?? (await this.#opening.get(req.name)?.catch(() => undefined));
+    if (entry === undefined) return undefined;
+    entry.conns.delete(req.conn);
+    if (entry.conns.size === 0) {
+      this.#dbs.delete(req.name);
+      await entry.db.close();
     }
+    return undefined;
   }
 
   /** The recorded answer of a durable write, if it committed before (kept in `_sync_rpc`). */
@@ -261,41 +305,33 @@ export class Server {
     }
   }
 
-  async #txCall(req: Request): Promise<unknown> {
-    const open = this.#txs.get(req.args[0] as string);
+  /** The open transaction `txKey`, or the error for one rolled back because its holder went away. */
+  #openTx(txKey: string): OpenTx {
+    const open = this.#txs.get(txKey);
     if (open === undefined || open.ended !== undefined) {
       throw lostError("the transaction was rolled back: the tab holding the database went away");
     }
-    const [, sql, params] = req.args as [string, string, Params | undefined];
-    if (req.method === "txExec") {
-      const result = await open.tx.exec(sql, params);
-      if (result.changes > 0) open.wrote = true;
-      return result;
-    }
-    const rows = await open.tx.query(sql, params);
-    if (mayWrite(sql)) open.wrote = true;
-    return rows;
+    return open;
   }
 
   /** Commits or rolls back; answers once SQLite has. */
-  #end(req: Request, durable: boolean): Promise<void> {
-    const [txKey, commit] = req.args as [string, boolean];
+  #end(req: Request, txKey: string, commit: boolean, durable: boolean): Promise<undefined> {
     const open = this.#txs.get(txKey);
     if (open === undefined || open.ended !== undefined) return this.#endUnknown(req, txKey, commit);
-    return new Promise<void>((resolve, reject) => {
-      open.ended = { reply: { ok: () => resolve(), fail: reject }, durable };
+    return new Promise<undefined>((resolve, reject) => {
+      open.ended = { reply: { ok: () => resolve(undefined), fail: reject }, durable };
       open.decide(commit);
     });
   }
 
   /** `end` for a transaction this holder does not have: it committed before a takeover, or it is lost. */
-  async #endUnknown(req: Request, txKey: string, commit: boolean): Promise<void> {
-    if (!commit) return;
+  async #endUnknown(req: Request, txKey: string, commit: boolean): Promise<undefined> {
+    if (!commit) return undefined;
     const entry = await this.#open(req);
     if ((await this.#recorded(entry, txKey)) !== undefined) {
       // Committed by the previous holder, whose announcement may have died with it.
       this.#notify(req.from, req.name, "transaction");
-      return;
+      return undefined;
     }
     throw lostError("the transaction was rolled back: the tab holding the database went away");
   }

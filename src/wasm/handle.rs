@@ -2,7 +2,9 @@
 //!
 //! Every method takes `&self`, borrows the engine only for the duration of the call (no JS runs
 //! while it is borrowed), and returns plain JS values or throws a coded `SyncError`. After
-//! `close()` every call throws `ERR_CLOSED`.
+//! `close()` every call throws `ERR_CLOSED`. The values built here (`convert.rs`) have the shapes
+//! of the package's public types, so the generated `.d.ts` declares them with those types
+//! (`unchecked_return_type`, `unchecked_param_type`), imported from `js/types.ts`.
 
 use std::cell::{Cell, RefCell};
 
@@ -15,6 +17,32 @@ use crate::error::{Error, Result};
 use crate::ids::{ConflictId, DeviceId};
 use crate::wasm::error::{internal, to_js};
 use crate::wasm::{convert, opfs};
+
+#[wasm_bindgen(typescript_custom_section)]
+const PUBLIC_TYPES: &str = r#"
+import type {
+  ChangeRecord,
+  Conflict,
+  ConflictChoice,
+  ExecResult,
+  ImportResult,
+  Params,
+  PendingChange,
+  Row,
+  SyncOptions,
+  VectorClock,
+} from "../types.js";
+
+/** Where `DatabaseHandle.open` opens a database. */
+export interface HandleOptions {
+  /** `"memory"` (the default) or `"opfs"` (after `installOpfs()`, in a dedicated worker). */
+  storage?: "memory" | "opfs";
+  /** The OPFS file's name (default `"main.db"`). */
+  name?: string;
+  /** Bytes from `snapshot()` that a memory database starts from. */
+  snapshot?: Uint8Array;
+}
+"#;
 
 /// One open database (internal; the public API is the TypeScript `Database`).
 #[wasm_bindgen]
@@ -30,7 +58,9 @@ impl DatabaseHandle {
     /// Opens a database. `options.storage` is `"memory"` (the default; `options.snapshot`, bytes
     /// from `snapshot()`, seeds it) or `"opfs"` (after `installOpfs()`, in a dedicated worker),
     /// where `options.name` names the file.
-    pub fn open(options: JsValue) -> Result<DatabaseHandle, JsValue> {
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "HandleOptions")] options: JsValue,
+    ) -> Result<DatabaseHandle, JsValue> {
         let storage = convert::string_option(&options, "storage").map_err(|e| to_js(&e))?;
         let name = convert::string_option(&options, "name").map_err(|e| to_js(&e))?;
         let snapshot = js_sys::Reflect::get(&options, &JsValue::from_str("snapshot"))
@@ -80,7 +110,12 @@ impl DatabaseHandle {
     }
 
     /// Runs one or more statements; returns `{ changes, lastInsertRowid }`.
-    pub fn exec(&self, sql: &str, params: JsValue) -> Result<Object, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "ExecResult")]
+    pub fn exec(
+        &self,
+        sql: &str,
+        #[wasm_bindgen(unchecked_param_type = "Params | null")] params: JsValue,
+    ) -> Result<Object, JsValue> {
         self.with(|engine| {
             let params = convert::params_from_js(&params)?;
             let outcome = engine.execute(sql, &params)?;
@@ -96,7 +131,12 @@ impl DatabaseHandle {
     }
 
     /// Runs statements and returns the last result set as an array of row objects.
-    pub fn query(&self, sql: &str, params: JsValue) -> Result<Array, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Row[]")]
+    pub fn query(
+        &self,
+        sql: &str,
+        #[wasm_bindgen(unchecked_param_type = "Params | null")] params: JsValue,
+    ) -> Result<Array, JsValue> {
         self.with(|engine| {
             let params = convert::params_from_js(&params)?;
             convert::rows_to_js(&engine.query(sql, &params)?)
@@ -105,7 +145,11 @@ impl DatabaseHandle {
 
     /// Starts capturing changes to `table`; `options.conflictStrategy` defaults to `"manual"`.
     #[wasm_bindgen(js_name = enableSync)]
-    pub fn enable_sync(&self, table: &str, options: JsValue) -> Result<(), JsValue> {
+    pub fn enable_sync(
+        &self,
+        table: &str,
+        #[wasm_bindgen(unchecked_param_type = "SyncOptions | null")] options: JsValue,
+    ) -> Result<(), JsValue> {
         self.with(|engine| {
             let strategy = match convert::string_option(&options, "conflictStrategy")? {
                 Some(text) => ConflictStrategy::parse(&text)?,
@@ -128,13 +172,13 @@ impl DatabaseHandle {
     }
 
     /// `{ deviceId: highest counter }` for every device with known changes.
-    #[wasm_bindgen(js_name = vectorClock)]
+    #[wasm_bindgen(js_name = vectorClock, unchecked_return_type = "VectorClock")]
     pub fn vector_clock(&self) -> Result<Object, JsValue> {
         self.with(|engine| convert::clock_to_js(&engine.vector_clock()?))
     }
 
     /// The change log, oldest first.
-    #[wasm_bindgen(js_name = changeLog)]
+    #[wasm_bindgen(js_name = changeLog, unchecked_return_type = "ChangeRecord[]")]
     pub fn change_log(&self) -> Result<Array, JsValue> {
         self.with(|engine| {
             let out = Array::new();
@@ -148,7 +192,7 @@ impl DatabaseHandle {
     /// A bundle of every change the peer `peerId` is not known to have (all changes when it is
     /// absent or unknown), or only those no earlier bundle to it carried (`unsentOnly`); `null`
     /// when there is nothing to send.
-    #[wasm_bindgen(js_name = generateBundle)]
+    #[wasm_bindgen(js_name = generateBundle, unchecked_return_type = "Uint8Array | null")]
     pub fn generate_bundle(
         &self,
         peer_id: Option<String>,
@@ -171,12 +215,13 @@ impl DatabaseHandle {
     }
 
     /// Validates a bundle, then applies it in one transaction; returns the `ImportResult`.
-    #[wasm_bindgen(js_name = importBundle)]
+    #[wasm_bindgen(js_name = importBundle, unchecked_return_type = "ImportResult")]
     pub fn import_bundle(&self, bytes: &[u8]) -> Result<Object, JsValue> {
         self.with(|engine| convert::import_to_js(&engine.import_bundle(bytes)?))
     }
 
     /// Open conflicts, oldest first.
+    #[wasm_bindgen(unchecked_return_type = "Conflict[]")]
     pub fn conflicts(&self) -> Result<Array, JsValue> {
         self.with(|engine| {
             let out = Array::new();
@@ -189,7 +234,11 @@ impl DatabaseHandle {
 
     /// Resolves a conflict: `choice` is `"local"`, `"remote"` or `{ values: Row }`.
     #[wasm_bindgen(js_name = resolveConflict)]
-    pub fn resolve_conflict(&self, id: &str, choice: JsValue) -> Result<(), JsValue> {
+    pub fn resolve_conflict(
+        &self,
+        id: &str,
+        #[wasm_bindgen(unchecked_param_type = "ConflictChoice")] choice: JsValue,
+    ) -> Result<(), JsValue> {
         self.with(|engine| {
             let choice = convert::choice_from_js(&choice)?;
             let id =
@@ -199,7 +248,7 @@ impl DatabaseHandle {
     }
 
     /// Received records that wait for a change they depend on.
-    #[wasm_bindgen(js_name = pendingChanges)]
+    #[wasm_bindgen(js_name = pendingChanges, unchecked_return_type = "PendingChange[]")]
     pub fn pending_changes(&self) -> Result<Array, JsValue> {
         self.with(|engine| {
             let out = Array::new();

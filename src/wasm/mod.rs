@@ -1,14 +1,17 @@
 //! The wasm-bindgen boundary: the only code that knows JavaScript exists.
 //!
-//! It exports one class, [`handle::DatabaseHandle`], wrapping an [`Engine`](crate::Engine), and the
-//! list of error codes. Values cross as plain JS values (numbers, bigints, strings, `Uint8Array`s,
-//! objects); errors cross as JS `Error`s named `SyncError` carrying `code` and `retryable`, which the
-//! TypeScript wrapper turns into `SyncError` instances. Nothing here panics on any input.
+//! It exports one class, [`handle::DatabaseHandle`], wrapping an [`Engine`](crate::Engine), the
+//! list of error codes, the OPFS pool's functions and the panic hook (`panic.rs`). Values cross as
+//! plain JS values (numbers, bigints, strings, `Uint8Array`s, objects); errors cross as JS `Error`s
+//! named `SyncError` carrying `code` and `retryable`, which the TypeScript wrapper turns into
+//! `SyncError` instances. Nothing here panics on any input; a panic elsewhere (a bug) is reported
+//! to the wrapper before the instance stops.
 
 mod convert;
 mod error;
 mod handle;
 mod opfs;
+mod panic;
 
 use wasm_bindgen::prelude::*;
 

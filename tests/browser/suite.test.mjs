@@ -13,6 +13,9 @@ import { launch } from "./chromium.mjs";
 
 /** Suite files that cannot run in a browser at all, and why. */
 const NODE_ONLY_FILES = {
+  "layout.test.mjs": "reads the TypeScript sources under js/ with node:fs; it opens no database",
+  "panic.test.mjs":
+    "stops the wasm instance of its realm on purpose; on a page the databases live in the package worker's instance (tests/browser/panic.test.mjs covers a worker)",
   "package.test.mjs":
     "npm-packs the package and installs it with node:child_process and node:fs; it opens no database through the API under test",
 };

@@ -6,7 +6,8 @@ import { openDatabase, SYNC_ERROR_CODES, SyncError } from "sqlite-sync-wasm";
 import { toSyncError } from "../../dist/errors.js";
 import { errorCodes } from "../../dist/generated/sqlite_sync_wasm.js";
 import { ready } from "../../dist/init.js";
-import { rejectsWith } from "./helpers.mjs";
+import { changePool } from "../../dist/worker/gate.js";
+import { deferred, rejectsWith } from "./helpers.mjs";
 
 test("SYNC_ERROR_CODES equals the wasm module's errorCodes(), in order", async () => {
   // Loads the wasm module in this realm (on a page, openDatabase would load it in the worker).
@@ -108,4 +109,18 @@ test("databases are independent", async () => {
   await a.close();
   assert.deepEqual(await b.query("SELECT 2 AS two"), [{ two: 2 }]);
   await b.close();
+});
+
+test("an in-process database does not wait while an OPFS pool changes", async () => {
+  // The OPFS worker holds its databases' calls during a pool change; other storage has nothing to wait for.
+  const db = await openDatabase({ storage: "memory" });
+  const change = deferred();
+  const changing = changePool(() => change.promise);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the change is running now
+  const late = new Promise((resolve) => setTimeout(() => resolve("held"), 1000));
+  assert.deepEqual(await Promise.race([db.query("SELECT 1 AS one"), late]), [{ one: 1 }]);
+  await db.transaction(async (tx) => tx.exec("CREATE TABLE t (x)"));
+  change.resolve();
+  await changing;
+  await db.close();
 });
