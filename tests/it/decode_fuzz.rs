@@ -4,6 +4,8 @@
 //! and anything accepted is a change set that survives its own round trip unchanged.
 
 use proptest::prelude::*;
+
+use crate::damage::{apply_damage, damage};
 use sqlite_sync_wasm::{ChangeSet, RowChange, TableChanges, Value};
 
 fn value() -> impl Strategy<Value = Value> {
@@ -65,40 +67,6 @@ fn change_set() -> impl Strategy<Value = ChangeSet> {
     prop::collection::vec(table, 0..3).prop_map(|tables| ChangeSet { tables })
 }
 
-/// A byte-level change to an encoding.
-#[derive(Debug, Clone)]
-enum Damage {
-    Set(usize, u8),
-    Truncate(usize),
-    Insert(usize, u8),
-    Remove(usize),
-}
-
-fn damage() -> impl Strategy<Value = Damage> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Set(at, b)),
-        any::<usize>().prop_map(Damage::Truncate),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Insert(at, b)),
-        any::<usize>().prop_map(Damage::Remove),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, damage: &Damage) {
-    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
-    match *damage {
-        Damage::Set(i, b) if !bytes.is_empty() => {
-            let i = at(i, bytes.len());
-            bytes[i] = b;
-        }
-        Damage::Truncate(i) => bytes.truncate(at(i, bytes.len())),
-        Damage::Insert(i, b) => bytes.insert(at(i, bytes.len() + 1), b),
-        Damage::Remove(i) if !bytes.is_empty() => {
-            bytes.remove(at(i, bytes.len()));
-        }
-        _ => {}
-    }
-}
-
 /// Decodes; anything accepted must encode and decode back to itself.
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(set) = ChangeSet::from_bytes(bytes) {
@@ -129,7 +97,7 @@ proptest! {
     fn damaged_encodings_never_panic(set in change_set(), damages in prop::collection::vec(damage(), 1..4)) {
         let mut bytes = set.to_bytes().expect("encode");
         for damage in &damages {
-            apply(&mut bytes, damage);
+            apply_damage(&mut bytes, damage);
         }
         check(&bytes)?;
     }

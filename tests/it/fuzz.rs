@@ -15,6 +15,7 @@ use sqlite_sync_wasm::bundle;
 use sqlite_sync_wasm::{ChangeSet, DeviceId, Engine, Params, RowChange, Value};
 
 use crate::common::{exec, replica, rows, send, snapshot, text, Snapshot};
+use crate::damage::{apply_damage, damage};
 
 const SCHEMA: &str =
     "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER DEFAULT 0);
@@ -93,45 +94,6 @@ fn reseal(mut content: Vec<u8>) -> Vec<u8> {
     let digest = Sha256::digest(&content);
     content.extend_from_slice(&digest);
     content
-}
-
-#[derive(Debug, Clone)]
-enum Damage {
-    Set(usize, u8),
-    Truncate(usize),
-    Insert(usize, Vec<u8>),
-    Remove(usize, usize),
-}
-
-fn damage() -> impl Strategy<Value = Damage> {
-    prop_oneof![
-        3 => (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Set(at, b)),
-        1 => any::<usize>().prop_map(Damage::Truncate),
-        1 => (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(at, b)| Damage::Insert(at, b)),
-        1 => (any::<usize>(), 1..8usize).prop_map(|(at, n)| Damage::Remove(at, n)),
-    ]
-}
-
-fn apply_damage(bytes: &mut Vec<u8>, damage: &Damage) {
-    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
-    match damage {
-        Damage::Set(i, b) => {
-            let i = at(*i, bytes.len());
-            if let Some(byte) = bytes.get_mut(i) {
-                *byte = *b;
-            }
-        }
-        Damage::Truncate(n) => bytes.truncate(at(*n, bytes.len())),
-        Damage::Insert(i, new) => {
-            let i = at(*i, bytes.len() + 1);
-            bytes.splice(i..i, new.iter().copied());
-        }
-        Damage::Remove(i, n) => {
-            let i = at(*i, bytes.len());
-            let end = (i + n).min(bytes.len());
-            bytes.drain(i..end);
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,8 @@ mod claims;
 mod common;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod convergence;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod damage;
 mod db_fixtures;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod decode_fuzz;
@@ -24,6 +26,8 @@ mod key_collations;
 mod ordinary_use;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod protocol_fuzz;
 mod snapshot;
 mod sync;
 mod sync_conflicts;

@@ -1,11 +1,9 @@
 //! Tests of the protocol: golden bytes of every message kind, decoding refusals, page bounds, the
-//! device's round against a small relay model, and (natively) proptest fuzzing of the decoder and
-//! the round. Shared here: records and one sample message of each kind.
+//! device's round against a small relay model (proptest fuzzing of the decoder and the round lives
+//! in `tests/it/protocol_fuzz.rs`, beside the other decoders'). Shared here: records and one sample message of each kind.
 
 mod batch;
 mod decode;
-#[cfg(not(target_family = "wasm"))]
-mod fuzz;
 mod golden;
 mod model;
 mod round;

@@ -5,8 +5,46 @@
 
 use proptest::prelude::*;
 
-use super::*;
-use crate::error::ErrorCode;
+use sqlite_sync_wasm::bundle::digest::{encode_clock, record_digest};
+use sqlite_sync_wasm::bundle::{Record, MAX_HLC, MAX_SEQ};
+use sqlite_sync_wasm::clock::VectorClock;
+use sqlite_sync_wasm::protocol::{
+    decode, encode, Batch, ClientRound, Hello, Local, LogId, Message, Next, Page, Pull, Refusal,
+    Step, Welcome,
+};
+use sqlite_sync_wasm::{DeviceId, Dot, ErrorCode};
+
+use crate::damage::{apply_damage, damage};
+
+fn device(n: u8) -> DeviceId {
+    DeviceId([n; 16])
+}
+
+fn clock(entries: &[(u8, u64)]) -> VectorClock {
+    entries.iter().map(|&(d, seq)| (device(d), seq)).collect()
+}
+
+/// A record with its digest, borrowing `changes`.
+fn record(origin: u8, seq: u64, hlc: u64, context: VectorClock, changes: &[u8]) -> Record<'_> {
+    let dot = Dot::new(device(origin), seq);
+    let digest = record_digest(dot, hlc, &encode_clock(&context), changes);
+    Record {
+        dot,
+        hlc,
+        clock: context,
+        changes,
+        digest,
+    }
+}
+
+fn refusal(code: &str, message: &str, retry_after_ms: Option<u64>, versions: &[u64]) -> Refusal {
+    Refusal {
+        code: code.into(),
+        message: message.into(),
+        retry_after_ms,
+        versions: versions.to_vec(),
+    }
+}
 
 fn cases() -> u32 {
     std::env::var("PROTOCOL_FUZZ_CASES")
@@ -134,39 +172,6 @@ fn message(spec: &Spec) -> Message<'_> {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Damage {
-    Set(usize, u8),
-    Truncate(usize),
-    Insert(usize, u8),
-    Remove(usize),
-}
-
-fn damage() -> impl Strategy<Value = Damage> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Set(at, b)),
-        any::<usize>().prop_map(Damage::Truncate),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Insert(at, b)),
-        any::<usize>().prop_map(Damage::Remove),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, damage: &Damage) {
-    let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
-    match *damage {
-        Damage::Set(i, b) if !bytes.is_empty() => {
-            let i = at(i, bytes.len());
-            bytes[i] = b;
-        }
-        Damage::Truncate(i) => bytes.truncate(at(i, bytes.len())),
-        Damage::Insert(i, b) => bytes.insert(at(i, bytes.len() + 1), b),
-        Damage::Remove(i) if !bytes.is_empty() => {
-            bytes.remove(at(i, bytes.len()));
-        }
-        _ => {}
-    }
-}
-
 /// Decodes: a refusal must be coded `ERR_PROTOCOL`, and anything accepted must encode and decode
 /// back to itself.
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
@@ -212,7 +217,7 @@ proptest! {
     ) {
         let mut bytes = encode(&message(&spec)).expect("encode");
         for damage in &damages {
-            apply(&mut bytes, damage);
+            apply_damage(&mut bytes, damage);
         }
         check(&bytes)?;
     }
