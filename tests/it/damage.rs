@@ -1,5 +1,5 @@
 //! Damage to an encoding, for the fuzz tests of every decoder (bundles, change sets, protocol
-//! messages): a byte changed, the tail cut, bytes inserted or removed, at positions proptest picks
+//! messages, the last included from `src/protocol/tests/`): a byte changed, the tail cut, bytes inserted or removed, at positions proptest picks
 //! and that always fall inside the input.
 
 use proptest::prelude::*;

@@ -26,8 +26,6 @@ mod key_collations;
 mod ordinary_use;
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod properties;
-#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
-mod protocol_fuzz;
 mod snapshot;
 mod sync;
 mod sync_conflicts;

@@ -1,9 +1,15 @@
 //! Tests of the protocol: golden bytes of every message kind, decoding refusals, page bounds, the
-//! device's round against a small relay model (proptest fuzzing of the decoder and the round lives
-//! in `tests/it/protocol_fuzz.rs`, beside the other decoders'). Shared here: records and one sample message of each kind.
+//! device's round against a small relay model, and (natively) proptest fuzzing of the decoder and
+//! the round, with the byte-level damage the integration tests' decoder fuzzers use. Shared here:
+//! records and one sample message of each kind.
 
 mod batch;
+#[cfg(not(target_family = "wasm"))]
+#[path = "../../../tests/it/damage.rs"]
+mod damage;
 mod decode;
+#[cfg(not(target_family = "wasm"))]
+mod fuzz;
 mod golden;
 mod model;
 mod round;

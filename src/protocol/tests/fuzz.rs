@@ -5,46 +5,9 @@
 
 use proptest::prelude::*;
 
-use sqlite_sync_wasm::bundle::digest::{encode_clock, record_digest};
-use sqlite_sync_wasm::bundle::{Record, MAX_HLC, MAX_SEQ};
-use sqlite_sync_wasm::clock::VectorClock;
-use sqlite_sync_wasm::protocol::{
-    decode, encode, Batch, ClientRound, Hello, Local, LogId, Message, Next, Page, Pull, Refusal,
-    Step, Welcome,
-};
-use sqlite_sync_wasm::{DeviceId, Dot, ErrorCode};
-
-use crate::damage::{apply_damage, damage};
-
-fn device(n: u8) -> DeviceId {
-    DeviceId([n; 16])
-}
-
-fn clock(entries: &[(u8, u64)]) -> VectorClock {
-    entries.iter().map(|&(d, seq)| (device(d), seq)).collect()
-}
-
-/// A record with its digest, borrowing `changes`.
-fn record(origin: u8, seq: u64, hlc: u64, context: VectorClock, changes: &[u8]) -> Record<'_> {
-    let dot = Dot::new(device(origin), seq);
-    let digest = record_digest(dot, hlc, &encode_clock(&context), changes);
-    Record {
-        dot,
-        hlc,
-        clock: context,
-        changes,
-        digest,
-    }
-}
-
-fn refusal(code: &str, message: &str, retry_after_ms: Option<u64>, versions: &[u64]) -> Refusal {
-    Refusal {
-        code: code.into(),
-        message: message.into(),
-        retry_after_ms,
-        versions: versions.to_vec(),
-    }
-}
+use super::damage::{apply_damage, damage};
+use super::*;
+use crate::error::ErrorCode;
 
 fn cases() -> u32 {
     std::env::var("PROTOCOL_FUZZ_CASES")
