@@ -6,8 +6,16 @@
 #   rust:  the wasm32-unknown-unknown target, clippy and rustfmt (in rustup's default profile);
 #          wasm-bindgen-cli at the exact version in Cargo.lock
 #   npm:   devDependencies from package-lock.json (wasm-opt, deno, miniflare, playwright-core, tsc);
-#          Node 24 and 22 (scripts/node-runtimes.sh) into .cache/node/, on Linux x86-64 only
+#          with --test-runtimes (test.sh passes it): Node 24 and 22 (scripts/node-runtimes.sh) into
+#          .cache/node/, on Linux x86-64 only, so `npm start` and `npm run bench` never fetch them
 set -euo pipefail
+test_runtimes=false
+for arg in "$@"; do
+  case $arg in
+    --test-runtimes) test_runtimes=true ;;
+    *) echo "bootstrap: unknown option $arg (known: --test-runtimes)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
@@ -93,7 +101,9 @@ install_node_runtime() (
   mv "$tmp/node" "$node_runtime_root/$version"
 )
 
-if [[ -n $node_runtimes_skip ]]; then
+if ! $test_runtimes; then
+  true # only the tests run under them
+elif [[ -n $node_runtimes_skip ]]; then
   echo "==> Node ${node_runtimes[*]%% *} for the tests (skipped: $node_runtimes_skip)"
 else
   wanted=()

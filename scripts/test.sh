@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 
-bash scripts/bootstrap.sh || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
+bash scripts/bootstrap.sh --test-runtimes || { echo "bootstrap failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
