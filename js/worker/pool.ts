@@ -11,7 +11,7 @@
 
 import { SyncError, toSyncError } from "../errors.js";
 import { DatabaseHandle, installOpfs, releaseOpfs, reserveOpfs, trimOpfs } from "../generated/sqlite_sync_wasm.js";
-import { intoWasm } from "../instance.js";
+import { instanceStopped, intoWasm, intoWasmAsync } from "../instance.js";
 import { hasStorageDirectory, inDedicatedWorker, locks } from "../runtime.js";
 import { changePool } from "./gate.js";
 import { POOL_LOCK } from "./rpc.js";
@@ -84,11 +84,11 @@ async function installWithRetry(): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
     try {
-      await changePool(() => intoWasm(() => installOpfs()));
+      await changePool(() => intoWasmAsync(() => installOpfs()));
       return;
     } catch (e) {
       const error = toSyncError(e);
-      if (Date.now() > deadline) throw error;
+      if (Date.now() > deadline || instanceStopped()) throw error;
       await sleep(wait);
     }
   }
@@ -119,7 +119,7 @@ export function releasePool(unused: () => boolean = () => true): Promise<void> {
 export function openInPool(name: string): Promise<DatabaseHandle> {
   return changePool(async () => {
     try {
-      await intoWasm(() => reserveOpfs(name));
+      await intoWasmAsync(() => reserveOpfs(name));
       return intoWasm(() => DatabaseHandle.open({ storage: "opfs", name }));
     } catch (e) {
       throw toSyncError(e);
@@ -130,5 +130,5 @@ export function openInPool(name: string): Promise<DatabaseHandle> {
 /** Gives back free files the open databases do not need (best effort: surplus files stay else). */
 export function trimPool(): void {
   if (held === undefined) return;
-  changePool(() => intoWasm(() => trimOpfs())).catch(() => undefined);
+  changePool(() => intoWasmAsync(() => trimOpfs())).catch(() => undefined);
 }
