@@ -315,9 +315,11 @@ fn parse(version: u16, content: &[u8]) -> std::result::Result<Parsed<'_>, String
     })
 }
 
-/// One record of a body, with its digest (computed over its canonical encoding).
+/// One record of a body, with its digest (computed over its canonical encoding); `clock_bytes`
+/// holds the canonical encoding of its causal context afterwards. The protocol reads its records
+/// with this too.
 #[inline(never)]
-fn parse_record<'a>(
+pub(crate) fn parse_record<'a>(
     reader: &mut Reader<'a>,
     clock_bytes: &mut Vec<u8>,
 ) -> std::result::Result<Record<'a>, String> {

@@ -6,10 +6,9 @@
 //! at most 2^53 − 1, clocks at most 2^62) and refuses any encoding but the canonical one, so equal
 //! records are always equal bytes.
 
-use crate::bundle::digest::{record_digest, record_prefix};
-use crate::bundle::{Record, MAX_HLC, MAX_SEQ};
+use crate::bundle::digest::record_prefix;
+use crate::bundle::{parse_record, Record};
 use crate::codec::{write, DecodeError, Reader};
-use crate::ids::Dot;
 
 /// The fewest bytes one record element can take: a byte-string header (2) and the smallest
 /// record (1 + 18 + 1 + 1 + 1 + 2).
@@ -46,25 +45,11 @@ pub fn read_element<'a>(
 ) -> Result<Record<'a>, DecodeError> {
     let bytes = reader.bin()?;
     let mut inner = Reader::new(bytes);
-    inner.fields(5, "a record")?;
-    let origin = inner.device()?;
-    let seq = inner.uint()?;
-    if seq == 0 || seq > MAX_SEQ {
-        return Err(format!("record sequence number {seq} out of range"));
-    }
-    let hlc = inner.uint()?;
-    if hlc > MAX_HLC {
-        return Err(format!("record clock {hlc} out of range"));
-    }
-    let clock = inner.clock()?;
-    if clock.iter().any(|(_, counter)| *counter > MAX_SEQ) {
-        return Err("a counter of a causal context is out of range".into());
-    }
-    let changes = inner.bin()?;
+    let record = parse_record(&mut inner, &mut scratch.clock)?;
     inner.finish("record")?;
-    let dot = Dot::new(origin, seq);
-    scratch.clock.clear();
-    write::clock(&mut scratch.clock, &clock);
+    let Record {
+        dot, hlc, changes, ..
+    } = record;
     scratch.prefix.clear();
     record_prefix(dot, hlc, &scratch.clock, changes.len(), &mut scratch.prefix);
     // The change set ends the record, so the bytes before it are the prefix as read.
@@ -72,11 +57,5 @@ pub fn read_element<'a>(
     if read_prefix != Some(&scratch.prefix[..]) {
         return Err(format!("record {dot} is not in its canonical encoding"));
     }
-    Ok(Record {
-        dot,
-        hlc,
-        clock,
-        changes,
-        digest: record_digest(dot, hlc, &scratch.clock, changes),
-    })
+    Ok(record)
 }
