@@ -308,7 +308,7 @@ impl DatabaseHandle {
 
 impl DatabaseHandle {
     /// Runs `f` with the open engine, converting errors for JS.
-    fn with<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, JsValue> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, JsValue> {
         let mut slot = self
             .engine
             .try_borrow_mut()
