@@ -105,6 +105,8 @@ export class LocalDatabase implements Database {
   #hooks: LocalHooks;
   /** When calls into the handle may run. */
   #gate: CallGate;
+  /** Stops the sync loops of this database (awaited by `close()` before the handle is released). */
+  #syncs = new Set<() => Promise<void>>();
 
   /**
    * Wraps an open handle; the database owns it from now on.
@@ -135,6 +137,48 @@ export class LocalDatabase implements Database {
   betweenCalls<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError());
     return this.#schedule(body);
+  }
+
+  /**
+   * Runs one sync round that `begin` starts on the handle (js/sync/wasm.ts): once every earlier
+   * write is stored (IndexedDB), begun between calls; afterwards, as after `importBundle`, the
+   * storage hook and the `onChange` listeners hear of what it changed, and the conflict resolvers
+   * run for its new conflicts (one that throws is reported as uncaught: the round stands). @internal
+   */
+  async syncRound<R extends { received: number; conflicts: number; newConflicts: string[] }>(
+    begin: (handle: DatabaseHandle) => { done: Promise<R> },
+  ): Promise<R> {
+    if (this.#hooks.persisted !== undefined) await this.#hooks.persisted();
+    const { done } = await this.betweenCalls(begin);
+    let report: R;
+    try {
+      report = await done;
+    } finally {
+      // Pushing records the relay's acknowledgement, pulling imports: both write.
+      this.#wrote();
+    }
+    if (report.received > 0 || report.conflicts > 0) this.#emit("import");
+    try {
+      await this.#resolvers.run(this.#host, report.newConflicts);
+    } catch (e) {
+      if (this.#closing === undefined) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+    return report;
+  }
+
+  /**
+   * Registers `stop` (a sync loop's), awaited by `close()` before the handle is released, so that
+   * no round outlives the handle. Returns the function that unregisters it. @internal
+   */
+  onClosing(stop: () => Promise<void>): () => void {
+    this.#syncs.add(stop);
+    return () => {
+      this.#syncs.delete(stop);
+    };
   }
 
   /** Tells the storage hook that the database may have changed. */
@@ -310,6 +354,7 @@ export class LocalDatabase implements Database {
       if (refused !== undefined) return refused;
     }
     this.#closing ??= this.#enqueue(async () => {
+      await Promise.allSettled([...this.#syncs].map((stop) => stop()));
       const handle = this.#handle;
       let failure: { error: unknown } | undefined;
       if (handle !== undefined && this.#hooks.beforeClose !== undefined) {
