@@ -33,7 +33,7 @@ import {
   statement,
   type CallGate,
 } from "./local-transaction.js";
-import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
+import { closedError, Listeners, reportUncaught, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import type {
@@ -140,40 +140,24 @@ export class LocalDatabase implements Database {
   }
 
   /**
-   * Runs one sync round that `begin` starts on the handle (js/sync/wasm.ts): once every earlier
-   * write is stored (IndexedDB), begun between calls; afterwards, as after `importBundle`, the
-   * storage hook and the `onChange` listeners hear of what it changed, and the conflict resolvers
-   * run for its new conflicts (one that throws is reported as uncaught: the round stands). @internal
+   * Runs the sync round `begin` starts (js/sync/wasm.ts), once earlier writes are stored, between
+   * calls; then, as after `importBundle`, storage and listeners hear of it and the resolvers run
+   * (one that throws is reported as uncaught: the round stands). @internal
    */
   async syncRound<R extends { received: number; conflicts: number; newConflicts: string[] }>(
     begin: (handle: DatabaseHandle) => { done: Promise<R> },
   ): Promise<R> {
     if (this.#hooks.persisted !== undefined) await this.#hooks.persisted();
     const { done } = await this.betweenCalls(begin);
-    let report: R;
-    try {
-      report = await done;
-    } finally {
-      // Pushing records the relay's acknowledgement, pulling imports: both write.
-      this.#wrote();
-    }
+    const report = await done.finally(() => this.#wrote()); // acknowledgements and imports are writes
     if (report.received > 0 || report.conflicts > 0) this.#emit("import");
-    try {
-      await this.#resolvers.run(this.#host, report.newConflicts);
-    } catch (e) {
-      if (this.#closing === undefined) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    }
+    await this.#resolvers.run(this.#host, report.newConflicts).catch((e: unknown) => {
+      if (this.#closing === undefined) reportUncaught(e);
+    });
     return report;
   }
 
-  /**
-   * Registers `stop` (a sync loop's), awaited by `close()` before the handle is released, so that
-   * no round outlives the handle. Returns the function that unregisters it. @internal
-   */
+  /** Registers a sync loop's `stop`, awaited by `close()` before the handle goes; returns its unregistering. @internal */
   onClosing(stop: () => Promise<void>): () => void {
     this.#syncs.add(stop);
     return () => {

@@ -17,6 +17,7 @@
 // is closed once; every status change is announced once, as a new frozen object.
 
 import { SyncError, toSyncError } from "../errors.js";
+import { reportUncaught } from "../shared.js";
 import type { RoundResult, SyncProgress, SyncState, SyncStatus } from "../types.js";
 import type { Sync, SyncEvents } from "./api.js";
 import type { Clock, Network, RoundReport, SyncHost } from "./host.js";
@@ -59,9 +60,7 @@ function emitTo<T>(listeners: Set<(value: T) => void>, value: T): void {
     try {
       listener(value);
     } catch (e) {
-      queueMicrotask(() => {
-        throw e;
-      });
+      reportUncaught(e);
     }
   }
 }
@@ -124,7 +123,7 @@ export class SyncLoop implements Sync {
   }
 
   on<E extends keyof SyncEvents>(event: E, listener: (value: SyncEvents[E]) => void): () => void {
-    const set = this.#listeners[event] as Set<(value: SyncEvents[E]) => void> | undefined;
+    const set = Object.hasOwn(this.#listeners, event) ? (this.#listeners[event] as Set<(value: SyncEvents[E]) => void>) : undefined;
     if (set === undefined) throw new SyncError("ERR_INVALID_ARGUMENT", `unknown sync event ${String(event)}: "status" or "progress"`);
     if (typeof listener !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "a sync listener must be a function");
     const entry = (value: SyncEvents[E]): void => listener(value);

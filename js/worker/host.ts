@@ -112,9 +112,10 @@ channel.onmessage = (event: MessageEvent<ChannelMessage>) => {
       break;
     case "leader":
       if (message.id !== self) {
+        // The old holder's loops went with it: they start first (the new holder runs a request
+        // seen twice once; the answers to calls answered before are dropped), then the calls.
+        for (const req of syncing.values()) channel.postMessage(req);
         for (const req of inflight.values()) channel.postMessage(req);
-        // The old holder's loops are gone with it; their answers (to calls already answered) are dropped.
-        for (const req of syncing.values()) if (!inflight.has(req.id)) channel.postMessage(req);
       }
       break;
     case "sync":
@@ -168,9 +169,9 @@ async function elect(): Promise<void> {
   channel.postMessage({ kind: "leader", id: self });
   const waiting = [...inflight.values()];
   inflight.clear();
-  for (const req of waiting) server.handle(req, replyTo(req), true);
-  // Loops this page started in a holder that went away (a request seen twice runs once).
+  // Loops this page started in a holder that went away first (a request seen twice runs once).
   for (const req of syncing.values()) server.handle(req, replyTo(req), true);
+  for (const req of waiting) server.handle(req, replyTo(req), true);
 }
 
 void elect();

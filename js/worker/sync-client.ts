@@ -5,11 +5,19 @@
 // one. Status and progress arrive as events; the conflict resolvers registered on the page run for
 // the new conflicts of each round, as after an import.
 //
+// Several tabs on one OPFS database: every loop runs in the worker that holds the database (the
+// one owning the OPFS pool), whichever tab started it, so the holder's tab syncs for all of them;
+// each tab's `Sync` sees the status of the loop it started, and every tab sees the imported
+// changes through `onChange` (`kind: "import"`). A tab that starts no loop sees no sync status.
+// When the holder goes away, the next holder starts each tab's loop again (its counts start from
+// zero); a loop whose tab goes away is stopped.
+//
 // Invariants: `status` is the last status the loop sent (a fresh frozen object per change);
 // `syncNow` settles as the loop's does, after the resolvers of the rounds reported so far; after
 // `stop()` no event reaches the listeners and every later call rejects with `ERR_CLOSED`.
 
 import { SyncError, toSyncError } from "../errors.js";
+import { reportUncaught } from "../shared.js";
 import type { Sync, SyncEvents } from "../sync/api.js";
 import type { LoopOptions } from "../sync/loop.js";
 import type { TokenSource, TransportSpec } from "../sync/transports.js";
@@ -61,13 +69,17 @@ class WorkerSync implements Sync {
   #resolving: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
   #detach: () => void;
+  /** Whether a status event has arrived (newer than the status the start call answers with). */
+  #heard = false;
 
   constructor(db: WorkerDatabase, spec: TransportSpec, token: TokenSource, loop: LoopOptions) {
     this.#db = db;
     this.#token = token;
     this.#detach = db.attachSync(this.#id, this, () => this.stop());
     db.sendForSync("syncStart", [this.#id, spec, loop]).then(
-      (status) => this.#setStatus(fromWireStatus(status)),
+      (status) => {
+        if (!this.#heard) this.#setStatus(fromWireStatus(status));
+      },
       (e: unknown) => this.#setStatus(Object.freeze({ ...this.#status, state: "error", lastError: toSyncError(e) })),
     );
   }
@@ -77,7 +89,7 @@ class WorkerSync implements Sync {
   }
 
   on<E extends keyof SyncEvents>(event: E, listener: (value: SyncEvents[E]) => void): () => void {
-    const set = this.#listeners[event] as Set<(value: SyncEvents[E]) => void> | undefined;
+    const set = Object.hasOwn(this.#listeners, event) ? (this.#listeners[event] as Set<(value: SyncEvents[E]) => void>) : undefined;
     if (set === undefined) throw new SyncError("ERR_INVALID_ARGUMENT", `unknown sync event ${String(event)}: "status" or "progress"`);
     if (typeof listener !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "a sync listener must be a function");
     const entry = (value: SyncEvents[E]): void => listener(value);
@@ -108,7 +120,7 @@ class WorkerSync implements Sync {
 
   #stopped(): void {
     this.#detach();
-    this.#setStatus(Object.freeze({ ...this.#status, state: "stopped", nextRetryAt: null }));
+    if (this.#status.state !== "stopped") this.#setStatus(Object.freeze({ ...this.#status, state: "stopped", nextRetryAt: null }));
     this.#listeners.status.clear();
     this.#listeners.progress.clear();
   }
@@ -117,6 +129,7 @@ class WorkerSync implements Sync {
   receive(event: SyncEventData): void {
     switch (event.type) {
       case "status":
+        this.#heard = true;
         if (this.#stopping === undefined || event.status.state === "stopped") this.#setStatus(fromWireStatus(event.status));
         break;
       case "progress":
@@ -125,12 +138,8 @@ class WorkerSync implements Sync {
       case "round":
         this.#resolving = this.#resolving
           .then(() => this.#db.runResolvers(event.newConflicts))
-          .catch((e: unknown) => {
-            // As for a listener: the round stands, the resolver's failure is reported as uncaught.
-            queueMicrotask(() => {
-              throw e;
-            });
-          });
+          // As for a listener: the round stands, the resolver's failure is reported as uncaught.
+          .catch(reportUncaught);
         break;
       case "token":
         void this.#answerToken(event.ask);
@@ -160,9 +169,7 @@ class WorkerSync implements Sync {
       try {
         listener(value);
       } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
+        reportUncaught(e);
       }
     }
   }

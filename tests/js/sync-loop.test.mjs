@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SyncError } from "sqlite-sync-wasm";
+import { HttpTransport, openDatabase, startSync, SyncError, WebSocketTransport } from "sqlite-sync-wasm";
 import { backoffDelay, DEFAULT_BACKOFF, SyncLoop } from "../../dist/sync/loop.js";
 
 const T0 = 1_000_000;
@@ -378,4 +378,35 @@ test("status events: one per change, frozen; intervalMs 0 disables the interval"
   await clock.advance(0);
   assert.equal(loop.status.pending, 4, "a commit refreshes the pending count");
   await finish(loop, host);
+});
+
+test("transports and startSync check their options when called; a transport never shows its token", async () => {
+  const invalid = (fn) => assert.throws(fn, (e) => e instanceof SyncError && e.code === "ERR_INVALID_ARGUMENT");
+  const http = { url: "http://127.0.0.1:8787", space: "team-42", token: "secret-jwt" };
+  const transport = new HttpTransport(http);
+  assert.equal(transport.url, http.url);
+  assert.equal(transport.space, "team-42");
+  assert.ok(!JSON.stringify(transport).includes("secret-jwt"));
+  assert.ok(!Object.values(transport).includes("secret-jwt"));
+  invalid(() => new HttpTransport());
+  invalid(() => new HttpTransport({ ...http, url: "ws://127.0.0.1:8787" }));
+  invalid(() => new HttpTransport({ ...http, url: "not a url" }));
+  invalid(() => new HttpTransport({ ...http, space: "" }));
+  invalid(() => new HttpTransport({ ...http, token: 42 }));
+  invalid(() => new HttpTransport({ ...http, fetch: "fetch" }));
+  invalid(() => new HttpTransport({ get url() { throw new Error("getter"); } }));
+  const ws = { url: "ws://127.0.0.1:8787", space: "team-42", token: async () => "jwt" };
+  assert.equal(new WebSocketTransport({ ...ws, pingIntervalMs: 15_000 }).pingIntervalMs, 15_000);
+  invalid(() => new WebSocketTransport({ ...ws, url: "http://127.0.0.1:8787" }));
+  invalid(() => new WebSocketTransport({ ...ws, pingIntervalMs: 0 }));
+  invalid(() => new WebSocketTransport({ ...ws, WebSocket: {} }));
+
+  const db = await openDatabase({ storage: "memory" });
+  invalid(() => startSync(db));
+  invalid(() => startSync(db, {}));
+  invalid(() => startSync(db, { transport: http }));
+  invalid(() => startSync(db, { transport, intervalMs: -1 }));
+  invalid(() => startSync(db, { transport, debounceMs: Number.NaN }));
+  invalid(() => startSync({ exec() {} }, { transport }));
+  await db.close();
 });
