@@ -5,7 +5,8 @@
 //
 // Rounds start on `syncNow()`, every `intervalMs` after the last round, `debounceMs` after a local
 // commit (commits within that window share one round), when the relay announces records, after a
-// round that reports `behind`, and when the runtime fires `online`. A failed round with a retryable
+// round that reports `behind`, and when the runtime fires `online`; while the runtime says it is
+// offline (`navigator.onLine === false`) only `syncNow()` starts one. A failed round with a retryable
 // error is tried again after a back-off with full jitter (a delay drawn uniformly from
 // [0, min(capMs, baseMs · factor^(failures − 1))), never less than a relay's `retryAfterMs`),
 // forever; meanwhile commits and announcements wait for that retry. A non-retryable error leaves
@@ -107,9 +108,13 @@ export class SyncLoop implements Sync {
     this.#unsubscribe = [
       host.onLocalCommit(() => this.#committed()),
       host.onNotify(() => this.#want("announced")),
-      network.on("online", () => this.#want("explicit")),
+      // Back online: a round now, unless an error waits for its retry, `syncNow` or the interval.
+      network.on("online", () => {
+        if (this.#status.state !== "error") this.#want("explicit");
+      }),
       network.on("offline", () => {
-        if (this.#running === undefined && this.#stopping === undefined) this.#update({ state: "offline" });
+        const waiting = this.#running === undefined && this.#stopping === undefined;
+        if (waiting && this.#status.state !== "error") this.#update({ state: "offline" });
       }),
     ];
     this.#readPending();

@@ -271,15 +271,17 @@ test("ERR_UNAUTHORIZED: the round is tried once more at once with a fresh token,
 });
 
 test("a non-retryable error waits in state error for syncNow or the interval; commits do not start rounds", async () => {
-  const { loop, host, clock } = await started();
+  const { loop, host, clock, network } = await started();
   host.current.fail(new SyncError("ERR_FORBIDDEN", "other space"));
   await clock.advance(0);
   assert.equal(loop.status.state, "error");
   assert.equal(loop.status.lastError.code, "ERR_FORBIDDEN");
   host.commit();
   host.notify();
+  network.fire("offline");
+  network.fire("online");
   await clock.advance(10_000);
-  assert.equal(host.rounds.length, 1);
+  assert.equal(host.rounds.length, 1, "neither commits, announcements nor online start a round");
   const now = loop.syncNow();
   await clock.advance(0);
   assert.equal(host.rounds.length, 2, "syncNow runs at once");
