@@ -8,6 +8,8 @@ import { HttpTransport, openDatabase, startSync, SyncError, WebSocketTransport }
 import { backoffDelay, DEFAULT_BACKOFF, SyncLoop } from "../../dist/sync/loop.js";
 
 const T0 = 1_000_000;
+/** A scheduling bug shows as a test that never ends: each fails after this instead. */
+const LIMIT = { timeout: 10_000 };
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A clock whose time moves only when the test says so; `random` answers from a list (or 0.5). */
@@ -162,7 +164,7 @@ test("backoffDelay: full jitter under min(cap, base · 2^(n−1)), Retry-After a
   assert.equal(backoffDelay(DEFAULT_BACKOFF, 20, 0.9, 1_000), 27_000);
 });
 
-test("retryable failures back off with full jitter up to the cap, forever, in state offline", async () => {
+test("retryable failures back off with full jitter up to the cap, forever, in state offline", LIMIT, async () => {
   const { loop, host, clock } = await started();
   const randoms = [0.999, 0.25, 0.999, 0.999, 0.999, 0.999, 0.999, 0.999, 0.999, 0.999];
   clock.randoms = [...randoms];
@@ -191,7 +193,7 @@ test("retryable failures back off with full jitter up to the cap, forever, in st
   await finish(loop, host);
 });
 
-test("a relay's retryAfterMs is a floor under the jittered delay; a 5xx-like retryable error is state error", async () => {
+test("a relay's retryAfterMs is a floor under the jittered delay; a 5xx-like retryable error is state error", LIMIT, async () => {
   const { loop, host, clock } = await started();
   clock.randoms = [0];
   host.current.fail(new SyncError("ERR_RATE_LIMITED", "slow down", { retryable: true, retryAfterMs: 5_000 }));
@@ -205,7 +207,7 @@ test("a relay's retryAfterMs is a floor under the jittered delay; a 5xx-like ret
   await finish(loop, host);
 });
 
-test("never two rounds at once: requests during a round queue exactly one follow-up", async () => {
+test("never two rounds at once: requests during a round queue exactly one follow-up", LIMIT, async () => {
   const { loop, host, clock } = await started();
   const first = host.current;
   const waiting = [loop.syncNow(), loop.syncNow()];
@@ -229,7 +231,7 @@ test("never two rounds at once: requests during a round queue exactly one follow
   await finish(loop, host);
 });
 
-test("commits close together share one round, debounceMs after the first", async () => {
+test("commits close together share one round, debounceMs after the first", LIMIT, async () => {
   const { loop, host, clock } = await started();
   host.current.finish();
   await clock.advance(1_000);
@@ -247,7 +249,7 @@ test("commits close together share one round, debounceMs after the first", async
   await finish(loop, host);
 });
 
-test("ERR_UNAUTHORIZED: the round is tried once more at once with a fresh token, then the state is error", async () => {
+test("ERR_UNAUTHORIZED: the round is tried once more at once with a fresh token, then the state is error", LIMIT, async () => {
   const tokens = ["expired", "fresh", "expired", "expired"];
   const asked = [];
   const host = new ScriptedHost(async () => {
@@ -270,7 +272,7 @@ test("ERR_UNAUTHORIZED: the round is tried once more at once with a fresh token,
   await finish(loop, host);
 });
 
-test("a non-retryable error waits in state error for syncNow or the interval; commits do not start rounds", async () => {
+test("a non-retryable error waits in state error for syncNow or the interval; commits do not start rounds", LIMIT, async () => {
   const { loop, host, clock, network } = await started();
   host.current.fail(new SyncError("ERR_FORBIDDEN", "other space"));
   await clock.advance(0);
@@ -294,7 +296,7 @@ test("a non-retryable error waits in state error for syncNow or the interval; co
   await finish(loop, host);
 });
 
-test("stop() during a round lets it end, closes the host once, and no round follows", async () => {
+test("stop() during a round lets it end, closes the host once, and no round follows", LIMIT, async () => {
   const { loop, host, clock, statuses } = await started();
   const round = host.current;
   const queued = loop.syncNow();
@@ -321,7 +323,7 @@ test("stop() during a round lets it end, closes the host once, and no round foll
   assert.equal(host.closed, 1);
 });
 
-test("offline → online: no round while the runtime is offline, one as soon as it is back", async () => {
+test("offline → online: no round while the runtime is offline, one as soon as it is back", LIMIT, async () => {
   const network = new FakeNetwork();
   network.onLine = false;
   const { loop, host, clock } = await started(OPTIONS, new ScriptedHost(), network);
@@ -345,7 +347,7 @@ test("offline → online: no round while the runtime is offline, one as soon as 
   await finish(loop, host);
 });
 
-test("announcements and a report that is behind start another round; progress events pass through", async () => {
+test("announcements and a report that is behind start another round; progress events pass through", LIMIT, async () => {
   const { loop, host, clock } = await started();
   const progress = [];
   loop.on("progress", (p) => progress.push(p));
@@ -365,7 +367,7 @@ test("announcements and a report that is behind start another round; progress ev
   await finish(loop, host);
 });
 
-test("status events: one per change, frozen; intervalMs 0 disables the interval", async () => {
+test("status events: one per change, frozen; intervalMs 0 disables the interval", LIMIT, async () => {
   const { loop, host, clock, statuses } = await started({ ...OPTIONS, intervalMs: 0 });
   host.current.finish();
   await clock.advance(0);
@@ -382,7 +384,7 @@ test("status events: one per change, frozen; intervalMs 0 disables the interval"
   await finish(loop, host);
 });
 
-test("transports and startSync check their options when called; a transport never shows its token", async () => {
+test("transports and startSync check their options when called; a transport never shows its token", LIMIT, async () => {
   const invalid = (fn) => assert.throws(fn, (e) => e instanceof SyncError && e.code === "ERR_INVALID_ARGUMENT");
   const http = { url: "http://127.0.0.1:8787", space: "team-42", token: "secret-jwt" };
   const transport = new HttpTransport(http);
