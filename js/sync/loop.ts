@@ -18,9 +18,9 @@
 // is closed once; every status change is announced once, as a new frozen object.
 
 import { SyncError, toSyncError } from "../errors.js";
-import { reportUncaught } from "../shared.js";
 import type { RoundResult, SyncProgress, SyncState, SyncStatus } from "../types.js";
 import type { Sync, SyncEvents } from "./api.js";
+import { SyncListeners } from "./events.js";
 import type { Clock, Network, RoundReport, SyncHost } from "./host.js";
 
 /** How failed rounds are spaced. */
@@ -55,24 +55,13 @@ export function backoffDelay(backoff: Backoff, failures: number, random: number,
   return Math.max(Math.floor(random * ceiling), retryAfterMs);
 }
 
-/** Calls each listener; one that throws is reported as uncaught, after the others. */
-function emitTo<T>(listeners: Set<(value: T) => void>, value: T): void {
-  for (const listener of [...listeners]) {
-    try {
-      listener(value);
-    } catch (e) {
-      reportUncaught(e);
-    }
-  }
-}
-
 export class SyncLoop implements Sync {
   #host: SyncHost;
   #options: LoopOptions;
   #clock: Clock;
   #network: Network;
   #status: SyncStatus;
-  #listeners: { [E in keyof SyncEvents]: Set<(value: SyncEvents[E]) => void> } = { status: new Set(), progress: new Set() };
+  #listeners = new SyncListeners();
   /** The running round, if any. */
   #running: Promise<void> | undefined;
   /** A round was asked for while one ran: run one more right after it. */
@@ -128,14 +117,7 @@ export class SyncLoop implements Sync {
   }
 
   on<E extends keyof SyncEvents>(event: E, listener: (value: SyncEvents[E]) => void): () => void {
-    const set = Object.hasOwn(this.#listeners, event) ? (this.#listeners[event] as Set<(value: SyncEvents[E]) => void>) : undefined;
-    if (set === undefined) throw new SyncError("ERR_INVALID_ARGUMENT", `unknown sync event ${String(event)}: "status" or "progress"`);
-    if (typeof listener !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "a sync listener must be a function");
-    const entry = (value: SyncEvents[E]): void => listener(value);
-    set.add(entry);
-    return () => {
-      set.delete(entry);
-    };
+    return this.#listeners.on(event, listener);
   }
 
   syncNow(): Promise<RoundResult> {
@@ -226,7 +208,7 @@ export class SyncLoop implements Sync {
 
   /** Runs one round (and its one immediate retry after `ERR_UNAUTHORIZED`); never rejects. */
   async #round(waiters: Waiter[]): Promise<void> {
-    const progress = (p: SyncProgress): void => emitTo(this.#listeners.progress, Object.freeze({ received: p.received, total: p.total }));
+    const progress = (p: SyncProgress): void => this.#listeners.emit("progress", Object.freeze({ received: p.received, total: p.total }));
     let report: RoundReport;
     try {
       try {
@@ -317,7 +299,7 @@ export class SyncLoop implements Sync {
     const keys = Object.keys(next) as (keyof SyncStatus)[];
     if (keys.every((key) => next[key] === this.#status[key])) return;
     this.#status = Object.freeze(next);
-    emitTo(this.#listeners.status, this.#status);
+    this.#listeners.emit("status", this.#status);
   }
 }
 

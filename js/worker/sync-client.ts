@@ -19,6 +19,7 @@
 import { SyncError, toSyncError } from "../errors.js";
 import { reportUncaught } from "../shared.js";
 import type { Sync, SyncEvents } from "../sync/api.js";
+import { SyncListeners } from "../sync/events.js";
 import type { LoopOptions } from "../sync/loop.js";
 import type { TokenSource, TransportSpec } from "../sync/transports.js";
 import type { RoundResult, SyncStatus } from "../types.js";
@@ -64,7 +65,7 @@ class WorkerSync implements Sync {
     pending: 0,
     nextRetryAt: null,
   });
-  #listeners: { [E in keyof SyncEvents]: Set<(value: SyncEvents[E]) => void> } = { status: new Set(), progress: new Set() };
+  #listeners = new SyncListeners();
   /** The resolvers of the rounds reported so far (never rejects). */
   #resolving: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
@@ -89,14 +90,7 @@ class WorkerSync implements Sync {
   }
 
   on<E extends keyof SyncEvents>(event: E, listener: (value: SyncEvents[E]) => void): () => void {
-    const set = Object.hasOwn(this.#listeners, event) ? (this.#listeners[event] as Set<(value: SyncEvents[E]) => void>) : undefined;
-    if (set === undefined) throw new SyncError("ERR_INVALID_ARGUMENT", `unknown sync event ${String(event)}: "status" or "progress"`);
-    if (typeof listener !== "function") throw new SyncError("ERR_INVALID_ARGUMENT", "a sync listener must be a function");
-    const entry = (value: SyncEvents[E]): void => listener(value);
-    set.add(entry);
-    return () => {
-      set.delete(entry);
-    };
+    return this.#listeners.on(event, listener);
   }
 
   async syncNow(): Promise<RoundResult> {
@@ -121,8 +115,7 @@ class WorkerSync implements Sync {
   #stopped(): void {
     this.#detach();
     if (this.#status.state !== "stopped") this.#setStatus(Object.freeze({ ...this.#status, state: "stopped", nextRetryAt: null }));
-    this.#listeners.status.clear();
-    this.#listeners.progress.clear();
+    this.#listeners.clear();
   }
 
   /** An event of the loop in the worker. @internal */
@@ -133,7 +126,7 @@ class WorkerSync implements Sync {
         if (this.#stopping === undefined || event.status.state === "stopped") this.#setStatus(fromWireStatus(event.status));
         break;
       case "progress":
-        this.#emit("progress", Object.freeze({ ...event.progress }));
+        this.#listeners.emit("progress", Object.freeze({ ...event.progress }));
         break;
       case "round":
         this.#resolving = this.#resolving
@@ -161,16 +154,6 @@ class WorkerSync implements Sync {
 
   #setStatus(status: SyncStatus): void {
     this.#status = status;
-    this.#emit("status", status);
-  }
-
-  #emit<E extends keyof SyncEvents>(event: E, value: SyncEvents[E]): void {
-    for (const listener of [...this.#listeners[event]] as ((value: SyncEvents[E]) => void)[]) {
-      try {
-        listener(value);
-      } catch (e) {
-        reportUncaught(e);
-      }
-    }
+    this.#listeners.emit("status", status);
   }
 }
