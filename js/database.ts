@@ -33,7 +33,7 @@ import {
   statement,
   type CallGate,
 } from "./local-transaction.js";
-import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
+import { closedError, Listeners, reportUncaught, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
 import type {
@@ -105,6 +105,8 @@ export class LocalDatabase implements Database {
   #hooks: LocalHooks;
   /** When calls into the handle may run. */
   #gate: CallGate;
+  /** Stops the sync loops of this database (awaited by `close()` before the handle is released). */
+  #syncs = new Set<() => Promise<void>>();
 
   /**
    * Wraps an open handle; the database owns it from now on.
@@ -135,6 +137,32 @@ export class LocalDatabase implements Database {
   betweenCalls<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError());
     return this.#schedule(body);
+  }
+
+  /**
+   * Runs the sync round `begin` starts (js/sync/wasm.ts), once earlier writes are stored, between
+   * calls; then, as after `importBundle`, storage and listeners hear of it and the resolvers run
+   * (one that throws is reported as uncaught: the round stands). @internal
+   */
+  async syncRound<R extends { received: number; conflicts: number; newConflicts: string[] }>(
+    begin: (handle: DatabaseHandle) => { done: Promise<R> },
+  ): Promise<R> {
+    if (this.#hooks.persisted !== undefined) await this.#hooks.persisted();
+    const { done } = await this.betweenCalls(begin);
+    const report = await done.finally(() => this.#wrote()); // acknowledgements and imports are writes
+    if (report.received > 0 || report.conflicts > 0) this.#emit("import");
+    await this.#resolvers.run(this.#host, report.newConflicts).catch((e: unknown) => {
+      if (this.#closing === undefined) reportUncaught(e);
+    });
+    return report;
+  }
+
+  /** Registers a sync loop's `stop`, awaited by `close()` before the handle goes; returns its unregistering. @internal */
+  onClosing(stop: () => Promise<void>): () => void {
+    this.#syncs.add(stop);
+    return () => {
+      this.#syncs.delete(stop);
+    };
   }
 
   /** Tells the storage hook that the database may have changed. */
@@ -310,6 +338,7 @@ export class LocalDatabase implements Database {
       if (refused !== undefined) return refused;
     }
     this.#closing ??= this.#enqueue(async () => {
+      await Promise.allSettled([...this.#syncs].map((stop) => stop()));
       const handle = this.#handle;
       let failure: { error: unknown } | undefined;
       if (handle !== undefined && this.#hooks.beforeClose !== undefined) {
