@@ -21,7 +21,7 @@ import {
   requireFunction,
   requireString,
 } from "./args.js";
-import { toSyncError } from "./errors.js";
+import { SyncError, toSyncError } from "./errors.js";
 import { intoWasm } from "./instance.js";
 import {
   execOn,
@@ -36,6 +36,7 @@ import {
 import { closedError, Listeners, reportUncaught, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import type { ImportedRound, RoundOutcome, Step } from "./sync/wasm.js";
 import type {
   ChangeEvent,
   ChangeRecord,
@@ -140,21 +141,23 @@ export class LocalDatabase implements Database {
   }
 
   /**
-   * Runs the sync round `begin` starts (js/sync/wasm.ts), once earlier writes are stored, between
-   * calls; then, as after `importBundle`, storage and listeners hear of it and the resolvers run
-   * (one that throws is reported as uncaught: the round stands). @internal
+   * Runs a sync round that `drive` steps through (js/sync/wasm.ts), once earlier writes are stored,
+   * each step between calls; then, as after `importBundle`, storage and listeners hear of what its
+   * pages imported (even when it failed part way) and the resolvers run (one that throws is
+   * reported as uncaught: the round stands). Rejects with the round's error. @internal
    */
-  async syncRound<R extends { received: number; conflicts: number; newConflicts: string[] }>(
-    begin: (handle: DatabaseHandle) => { done: Promise<R> },
-  ): Promise<R> {
+  async syncRound(drive: (step: Step) => Promise<RoundOutcome>): Promise<ImportedRound> {
     if (this.#hooks.persisted !== undefined) await this.#hooks.persisted();
-    const { done } = await this.betweenCalls(begin);
-    const report = await done.finally(() => this.#wrote()); // acknowledgements and imports are writes
-    if (report.received > 0 || report.conflicts > 0) this.#emit("import");
-    await this.#resolvers.run(this.#host, report.newConflicts).catch((e: unknown) => {
+    const outcome = await drive((body) => this.betweenCalls(body).finally(() => this.#wrote()));
+    const done = "report" in outcome ? outcome.report : undefined;
+    const received = done?.received ?? ("received" in outcome ? outcome.received : 0);
+    const newConflicts = done?.newConflicts ?? ("newConflicts" in outcome ? outcome.newConflicts : []);
+    if (received > 0 || newConflicts.length > 0) this.#emit("import");
+    await this.#resolvers.run(this.#host, newConflicts).catch((e: unknown) => {
       if (this.#closing === undefined) reportUncaught(e);
     });
-    return report;
+    if (done === undefined) throw "error" in outcome ? outcome.error : new SyncError("ERR_INTERNAL", "internal error: a round ended without a report");
+    return done;
   }
 
   /** Registers a sync loop's `stop`, awaited by `close()` before the handle goes; returns its unregistering. @internal */

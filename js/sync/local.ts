@@ -1,7 +1,8 @@
 // The `SyncHost` of a database in this realm (in-process memory, IndexedDB, OPFS in a dedicated
-// worker, and every database the package worker holds): rounds run on the database's wasm handle
-// over a wasm transport made here (js/sync/wasm.ts), through `LocalDatabase.syncRound`, which
-// stores, announces and resolves what a round changed as `importBundle` does.
+// worker, and every database the package worker holds): rounds are driven step by step over a wasm
+// transport made here (js/sync/wasm.ts), each step between the database's calls, through
+// `LocalDatabase.syncRound`, which stores, announces and resolves what a round changed as
+// `importBundle` does.
 //
 // Invariants: the wasm transport is made once, when the host is made (the module is loaded by
 // then: the database is open), and closed once; local commits are the database's change events
@@ -10,7 +11,8 @@
 import type { LocalDatabase } from "../database.js";
 import type { SyncProgress } from "../types.js";
 import type { RoundReport, SyncHost } from "./host.js";
-import { beginRound, closeTransport, makeTransport, pendingOn, type ImportedRound, type WasmTransport } from "./wasm.js";
+import { relayKey } from "./transports.js";
+import { closeTransport, makeTransport, pendingOn, runRound, type ImportedRound, type RoundTarget, type WasmTransport } from "./wasm.js";
 
 /** What a host's maker hears of. */
 export interface HostHooks {
@@ -23,6 +25,7 @@ export interface HostHooks {
 export class LocalSyncHost implements SyncHost {
   #db: LocalDatabase;
   #transport: WasmTransport;
+  #target: RoundTarget;
   #notified = new Set<() => void>();
   #hooks: HostHooks;
 
@@ -30,6 +33,7 @@ export class LocalSyncHost implements SyncHost {
   constructor(db: LocalDatabase, kind: "http" | "websocket", options: Record<string, unknown>, hooks: HostHooks = {}) {
     this.#db = db;
     this.#hooks = hooks;
+    this.#target = { relay: relayKey(String(options["url"])), space: String(options["space"]) };
     this.#transport = makeTransport(kind, options);
     this.#transport.onNotify(() => {
       for (const fn of [...this.#notified]) fn();
@@ -37,14 +41,14 @@ export class LocalSyncHost implements SyncHost {
   }
 
   async round(onProgress: (progress: SyncProgress) => void): Promise<RoundReport> {
-    const round = await this.#db.syncRound((handle) => beginRound(handle, this.#transport, onProgress));
+    const round = await this.#db.syncRound((step) => runRound(step, this.#transport, this.#target, onProgress));
     this.#hooks.afterRound?.(round);
     const { sent, received, conflicts, pending, behind } = round;
     return { sent, received, conflicts, pending, behind };
   }
 
   pending(): Promise<number> {
-    return this.#db.betweenCalls((handle) => pendingOn(handle, this.#transport));
+    return this.#db.betweenCalls((handle) => pendingOn(handle, this.#target));
   }
 
   onLocalCommit(fn: () => void): () => void {

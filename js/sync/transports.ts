@@ -153,6 +153,16 @@ export class WebSocketTransport {
   }
 }
 
+/**
+ * The relay's identity as cursors are kept by: its base URL in http(s) form, without a trailing
+ * slash, so that one relay reached over HTTP or over a WebSocket keeps one cursor.
+ */
+export function relayKey(url: string): string {
+  const parsed = new URL(url);
+  const scheme = parsed.protocol === "ws:" ? "http:" : parsed.protocol === "wss:" ? "https:" : parsed.protocol;
+  return `${scheme}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
+}
+
 /** A transport `startSync` accepts. */
 export type Transport = HttpTransport | WebSocketTransport;
 

@@ -1,11 +1,14 @@
-// The wasm side of a sync round, as the loop's in-process host (js/sync/local.ts) uses it: the
-// `HttpTransport` / `WebSocketTransport` classes of the wasm module (src/wasm/transport/) and the
-// `DatabaseHandle` methods that run a round over one of them. They are looked up on the generated
-// glue by name, so that this file states exactly what it expects of them (see `WasmTransport` and
-// `RoundHandle`) and a build without them fails with a coded error rather than a TypeError.
+// The wasm side of a sync round, as the loop's in-process host (js/sync/local.ts) drives it: the
+// `HttpTransport` / `WebSocketTransport` classes of the wasm module (src/wasm/transport/), which
+// move the protocol's bytes, and the `DatabaseHandle` steps of a round (src/wasm/round.rs), which
+// answer and import them. The round is driven here, one synchronous step at a time, each step
+// run between the database's calls (never inside a transaction the app holds open), with the
+// transport's awaits in between. Classes and methods are looked up on the generated glue by name,
+// so this file states exactly what it expects of them and a build without them fails with a coded
+// error rather than a TypeError.
 //
-// Invariants: every call into them goes through `intoWasm` / `intoWasmAsync` (js/instance.ts);
-// counts crossing as bigints become numbers.
+// Invariants: every call into wasm goes through `intoWasm` / `intoWasmAsync` (js/instance.ts); a
+// round is freed once it ends, however it ends; counts crossing as bigints become numbers.
 
 import * as glue from "../generated/sqlite_sync_wasm.js";
 import type { DatabaseHandle } from "../generated/sqlite_sync_wasm.js";
@@ -14,37 +17,62 @@ import { intoWasm, intoWasmAsync } from "../instance.js";
 import type { SyncProgress } from "../types.js";
 import type { RoundReport } from "./host.js";
 
-/** A wasm transport object: made from its options object; `close()` ends its connection. */
+/** A wasm transport object, made from its options object. */
 export interface WasmTransport {
-  close(): void | Promise<void>;
+  /** Connects for a round (asks the token function for a token; a WebSocket opens if it is not open). */
+  begin(): Promise<void>;
+  /** Sends one protocol message and resolves with the relay's answer. */
+  exchange(message: Uint8Array): Promise<Uint8Array>;
+  /** Resolves with the next message from the relay (WebSocket only). */
+  next(): Promise<Uint8Array>;
   /** Registers the function called when the relay announces new records (WebSocket `Notify`). */
   onNotify(fn: () => void): void;
+  close(): void | Promise<void>;
   free?(): void;
 }
 
 type WasmTransportClass = new (options: Record<string, unknown>) => WasmTransport;
 
-/** What a round reports across the boundary (u64 counts may arrive as bigints). */
-export interface WasmRoundReport {
-  sent: number | bigint;
-  received: number | bigint;
-  conflicts: number | bigint;
-  pending: number | bigint;
-  behind: boolean;
-  newConflicts: string[];
+type Count = number | bigint;
+
+/** A round's next step, as `DatabaseHandle.continueRound` returns it. */
+type RoundAction =
+  | { send: Uint8Array }
+  | { wait: true }
+  | { done: { sent: Count; received: Count; conflicts: Count; pending: Count; behind: boolean; newConflicts: string[] } };
+
+/** A round in progress (`SyncRound` of src/wasm/round.rs). */
+interface WasmRound {
+  firstAction(): RoundAction;
+  progress(): { received: Count; total: Count } | undefined;
+  takeNewConflicts(): string[];
+  free?(): void;
 }
 
 /** The `DatabaseHandle` methods of a round. */
-export interface RoundHandle {
-  /** One round over `transport`: push, then pull until caught up, importing each page as it comes. */
-  syncRound(transport: WasmTransport, onProgress: (progress: { received: number | bigint; total: number | bigint | null | undefined }) => void): Promise<WasmRoundReport>;
-  /** Local records the relay (of `transport`) has not acknowledged. */
-  syncPending(transport: WasmTransport): number | bigint;
+interface RoundHandle {
+  beginRound(relay: string, space: string): WasmRound;
+  continueRound(round: WasmRound, message: Uint8Array): RoundAction;
+  syncPending(relay: string, space: string): Count;
 }
 
 /** A round's report as the loop reads it, with the ids of the conflicts it made. */
 export interface ImportedRound extends RoundReport {
   newConflicts: string[];
+}
+
+/** How a round ended: its report, or its error with what the pages applied before it did. */
+export type RoundOutcome =
+  | { report: ImportedRound }
+  | { error: unknown; received: number; newConflicts: string[] };
+
+/** Runs `body` with the database's handle between its calls. */
+export type Step = <T>(body: (handle: DatabaseHandle) => T) => Promise<T>;
+
+/** Where a round goes: the relay as cursors are kept by (its base URL), and the space. */
+export interface RoundTarget {
+  relay: string;
+  space: string;
 }
 
 function missing(what: string): SyncError {
@@ -61,37 +89,58 @@ export function makeTransport(kind: "http" | "websocket", options: Record<string
 
 function roundHandle(handle: DatabaseHandle): RoundHandle {
   const candidate = handle as unknown as Partial<RoundHandle>;
-  if (typeof candidate.syncRound !== "function" || typeof candidate.syncPending !== "function") {
-    throw missing("DatabaseHandle.syncRound");
+  if (typeof candidate.beginRound !== "function" || typeof candidate.continueRound !== "function") {
+    throw missing("DatabaseHandle.beginRound");
   }
   return candidate as RoundHandle;
 }
 
 /**
- * Starts a round on `handle` (a synchronous call, made between the database's calls); returns the
- * promise of its end, wrapped so that it is not awaited by the caller's queue.
+ * One round with `target` over `transport`: push what the relay lacks, pull until caught up,
+ * importing each page in the step that receives it. Never rejects: a failure comes back as the
+ * outcome's `error`, with the records and conflicts the pages before it brought.
  */
-export function beginRound(handle: DatabaseHandle, transport: WasmTransport, onProgress: (progress: SyncProgress) => void): { done: Promise<ImportedRound> } {
-  const rounds = roundHandle(handle);
-  const progress = (p: { received: number | bigint; total: number | bigint | null | undefined }): void =>
-    onProgress({ received: Number(p.received), total: p.total === null || p.total === undefined ? null : Number(p.total) });
-  const started = intoWasm(() => rounds.syncRound(transport, progress));
-  return {
-    done: intoWasmAsync(() => started).then((r) => ({
+export async function runRound(step: Step, transport: WasmTransport, target: RoundTarget, onProgress: (progress: SyncProgress) => void): Promise<RoundOutcome> {
+  let round: WasmRound | undefined;
+  let seen = 0;
+  try {
+    await intoWasmAsync(() => transport.begin());
+    const begun = await step((handle) => intoWasm(() => roundHandle(handle).beginRound(target.relay, target.space)));
+    round = begun;
+    let action = intoWasm(() => begun.firstAction());
+    while (!("done" in action)) {
+      const sent = action;
+      const reply = await intoWasmAsync(() => ("send" in sent ? transport.exchange(sent.send) : transport.next()));
+      action = await step((handle) => intoWasm(() => roundHandle(handle).continueRound(begun, reply)));
+      const progress = intoWasm(() => begun.progress());
+      if (progress !== undefined && Number(progress.received) !== seen) {
+        seen = Number(progress.received);
+        onProgress({ received: seen, total: Number(progress.total) });
+      }
+    }
+    const r = action.done;
+    const report: ImportedRound = {
       sent: Number(r.sent),
       received: Number(r.received),
       conflicts: Number(r.conflicts),
       pending: Number(r.pending),
       behind: r.behind === true,
-      newConflicts: [...r.newConflicts],
-    })),
-  };
+      newConflicts: [...intoWasm(() => begun.takeNewConflicts()), ...r.newConflicts],
+    };
+    return { report };
+  } catch (error) {
+    const taken = round;
+    const newConflicts = taken === undefined ? [] : intoWasm(() => taken.takeNewConflicts());
+    return { error, received: seen, newConflicts };
+  } finally {
+    const taken = round;
+    if (taken !== undefined) intoWasm(() => taken.free?.());
+  }
 }
 
-/** Local records the relay of `transport` has not acknowledged. */
-export function pendingOn(handle: DatabaseHandle, transport: WasmTransport): number {
-  const rounds = roundHandle(handle);
-  return Number(intoWasm(() => rounds.syncPending(transport)));
+/** Local records the relay of `target` has not acknowledged. */
+export function pendingOn(handle: DatabaseHandle, target: RoundTarget): number {
+  return Number(intoWasm(() => roundHandle(handle).syncPending(target.relay, target.space)));
 }
 
 /** Closes and frees a wasm transport. */
