@@ -57,6 +57,13 @@ node_suite() {
   timeout 900 "$1" --test --test-reporter=spec tests/js/*.test.mjs
 }
 
+# relay_suite NODE: the relay's tests (a real relay process through the CLI, on a SQLite file:
+# node:sqlite where that Node has it, better-sqlite3 on Node 20) under that node binary.
+relay_suite() {
+  "$1" --version || return
+  timeout 600 "$1" --test --test-reporter=spec tests/relay/*.test.mjs
+}
+
 step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
@@ -70,6 +77,15 @@ for pin in "${node_runtimes[@]}"; do
     skip "node:test (node ${version%%.*})" "$node_runtimes_skip"
   else
     step "node:test (node ${version%%.*})" node_suite "$(node_runtime_bin "$version")"
+  fi
+done
+step "relay" relay_suite node
+for pin in "${node_runtimes[@]}"; do
+  version=${pin%% *}
+  if [[ -n $node_runtimes_skip ]]; then
+    skip "relay (node ${version%%.*})" "$node_runtimes_skip"
+  else
+    step "relay (node ${version%%.*})" relay_suite "$(node_runtime_bin "$version")"
   fi
 done
 step "types" node_modules/.bin/tsc -p tests/types
