@@ -91,6 +91,7 @@ done
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
+step "relay deno smoke" node_modules/.bin/deno run --allow-read --allow-write tests/smoke/relay-deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
 step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs

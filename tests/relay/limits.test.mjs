@@ -92,6 +92,22 @@ test("a device has at most --max-connections WebSockets; a further one gets an E
   await Promise.all([second.close(), again.close(), other.close()]);
 });
 
+test("--max-message-bytes: a larger body is 413, a larger frame an ERR_TOO_LARGE Error; a frame over 16 MiB closes with 1009", { timeout: 30_000 }, async () => {
+  const { relay, db } = await relayWith("size", ["--max-message-bytes", "4096"]);
+  const bearer = await token("s", A);
+  const big = { kind: "Push", records: [record(A, 1, 5000)] };
+  assertRefused(await post(relay.url, big, bearer), 413, "ERR_TOO_LARGE");
+  const socket = await connect(relay.url, bearer);
+  socket.send(big);
+  const refusal = await socket.next();
+  assert.deepEqual([refusal.kind, refusal.code], ["Error", "ERR_TOO_LARGE"]);
+  socket.send({ kind: "Push", records: [record(A, 1, 1000)] });
+  assert.equal((await socket.next()).kind, "Pushed", "the socket still serves");
+  socket.ws.send(new Uint8Array(16 * 1024 * 1024 + 2048));
+  assert.equal(await socket.closed, 1009);
+  assert.equal(await storedRecords(db), 1);
+});
+
 test("the relay pings a quiet socket and closes one that stays silent", { timeout: 30_000 }, async () => {
   const { relay } = await relayWith("keepalive", ["--ping-interval", "200", "--idle-timeout", "700"]);
   const bearer = await token("s", A);

@@ -8,6 +8,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { SyncError } from "../../errors.js";
+import { MAX_MESSAGE_BYTES } from "../messages.js";
 import { Refusal, refusalResponse } from "../refusal.js";
 import type { Relay } from "../relay.js";
 import type { RelayPeer, RelaySession } from "../session.js";
@@ -44,7 +45,9 @@ export async function serve(relay: Relay, options: ServeOptions = {}): Promise<R
   const chosen = new WeakMap<IncomingMessage, string>();
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: max,
+    // Any frame a protocol client can send (up to 16 MiB) reaches the session, which answers one
+    // over the relay's own limit with ERR_TOO_LARGE; only larger frames get close code 1009.
+    maxPayload: MAX_MESSAGE_BYTES + 1024,
     perMessageDeflate: false,
     handleProtocols: (_offered, request) => chosen.get(request) ?? false,
   });
