@@ -2,7 +2,8 @@
 // and the `ws` package upgrades `GET /v1/sync` into a WebSocket wired to `relay.accept` (the
 // runtime-agnostic socket side, session.ts). Bodies over the relay's message limit are refused
 // with 413 without being kept. `close()` shuts down gracefully: sockets closed with code 1012 (so
-// devices reconnect with back-off), the listening socket closed, open connections ended.
+// devices reconnect with back-off), the listening socket closed, requests under way answered
+// (for up to 2 s), then open connections ended.
 
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -33,7 +34,7 @@ export interface RelayServer {
 
 /** Bytes of an oversized body read (and dropped) before the connection is cut instead. */
 const DRAIN_LIMIT = 64 * 1024 * 1024;
-/** How long closing waits for WebSockets to finish their closing handshake. */
+/** How long closing waits for WebSockets to finish their closing handshake and requests to be answered. */
 const CLOSE_GRACE_MS = 2_000;
 
 /** Serves a relay over HTTP and WebSocket on Node. */
@@ -53,7 +54,10 @@ export async function serve(relay: Relay, options: ServeOptions = {}): Promise<R
   });
   let base = "";
 
+  let inFlight = 0;
   const server = createServer((req, res) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
     void answer(req, res).catch((error: unknown) => {
       onError(error);
       if (!res.headersSent) res.writeHead(500);
@@ -112,7 +116,7 @@ export async function serve(relay: Relay, options: ServeOptions = {}): Promise<R
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = Date.now() + CLOSE_GRACE_MS;
-        while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while ((wss.clients.size > 0 || inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();
         await stopped;
