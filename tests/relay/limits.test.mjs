@@ -99,7 +99,7 @@ test("a device has at most --max-connections WebSockets; a further one gets an E
   await Promise.all([second.close(), again.close(), other.close()]);
 });
 
-test("--max-message-bytes: a larger body is 413, a larger frame an ERR_TOO_LARGE Error; a frame over 16 MiB closes with 1009", { timeout: 30_000 }, async () => {
+test("--max-message-bytes: a larger body is 413, a larger frame an ERR_TOO_LARGE Error; a frame over 16 MiB closes the socket", { timeout: 30_000 }, async () => {
   const { relay, db } = await relayWith("size", ["--max-message-bytes", "4096"]);
   const bearer = await token("s", A);
   const big = { kind: "Push", records: [record(A, 1, 5000)] };
@@ -111,7 +111,8 @@ test("--max-message-bytes: a larger body is 413, a larger frame an ERR_TOO_LARGE
   socket.send({ kind: "Push", records: [record(A, 1, 1000)] });
   assert.equal((await socket.next()).kind, "Pushed", "the socket still serves");
   socket.ws.send(new Uint8Array(16 * 1024 * 1024 + 2048));
-  assert.equal(await socket.closed, 1009);
+  // 1009 from ws, or 1006 when the relay cut the connection while the client was still sending.
+  assert.ok([1009, 1006].includes(await socket.closed));
   assert.equal(await storedRecords(db), 1);
 });
 
