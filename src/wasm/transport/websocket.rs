@@ -1,0 +1,262 @@
+//! `WebSocketTransport`: one socket to `{url}/v1/sync` (the `ws(s)` form of the base URL), kept
+//! open across rounds so the relay's `Notify` messages reach the loop between them. Each new
+//! socket asks for a token and offers it as the subprotocol `bearer.<token>` next to
+//! `sqlite-sync.v1` (never in the URL); frames are binary, `binaryType` is `arraybuffer`. A round
+//! sends one message at a time and awaits its answer, so at most one message is ever buffered. A
+//! round that fails drops the socket (the next round connects afresh, with a fresh token); a
+//! relay's refusal (an `Error` message, then close 1008) reports the refusal's code, any other
+//! close `ERR_NETWORK`. After `close()` (code 1000) nothing is sent.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::WebSocket;
+
+use super::options;
+use super::socket::{self, Connection, Shared, SUBPROTOCOL};
+use super::token::TokenSource;
+use super::{global, Failure, Transport};
+use crate::error::Error;
+use crate::wasm::round::{ForRound, RoundTransport};
+
+#[wasm_bindgen(typescript_custom_section)]
+const WS_OPTIONS: &str = r#"
+/** Options of `new WebSocketTransport(…)`. */
+export interface WebSocketTransportOptions {
+  /** The relay's base URL (`ws(s)://` or `http(s)://`); the transport adds `/v1/sync`. */
+  url: string;
+  /** The space to sync. */
+  space: string;
+  /** The token, or a (possibly async) function giving one, called for every new connection. */
+  token: string | (() => string | Promise<string>);
+  /** The WebSocket class to use where the runtime has none (Node 20: the `ws` package's). */
+  WebSocket?: unknown;
+  /** How often to ping the relay (default 15,000 ms); about two silent intervals end the socket. */
+  pingIntervalMs?: number;
+}
+"#;
+
+/// The WebSocket transport (internal: the public class is the TypeScript `WebSocketTransport`).
+#[wasm_bindgen(js_name = WebSocketTransport)]
+#[derive(Clone)]
+pub struct WebSocketTransport {
+    inner: Rc<Ws>,
+}
+
+struct Ws {
+    relay: String,
+    endpoint: String,
+    space: String,
+    token: TokenSource,
+    class: Option<Function>,
+    ping_interval_ms: f64,
+    state: Shared,
+}
+
+#[wasm_bindgen(js_class = WebSocketTransport)]
+impl WebSocketTransport {
+    /// Checks the options; connects at the first round.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "WebSocketTransportOptions")] options: JsValue,
+    ) -> Result<WebSocketTransport, JsValue> {
+        let (common, class) =
+            options::read(&options, "WebSocket").map_err(|e| super::super::error::to_js(&e))?;
+        Ok(WebSocketTransport {
+            inner: Rc::new(Ws {
+                endpoint: options::ws_endpoint(&common.relay),
+                relay: common.relay,
+                space: common.space,
+                token: common.token,
+                class,
+                ping_interval_ms: common.ping_interval_ms,
+                state: Shared::default(),
+            }),
+        })
+    }
+
+    /// The relay's base URL in its normal `http(s)` form.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.inner.relay.clone()
+    }
+
+    /// Calls `callback(head)` for every `Notify` the relay sends while no round runs (`null`
+    /// stops it).
+    #[wasm_bindgen(js_name = onNotify)]
+    pub fn on_notify(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((head: number) => void) | null")]
+        callback: Option<Function>,
+    ) {
+        self.inner.state.borrow_mut().on_notify = callback;
+    }
+
+    /// This transport as `DatabaseHandle.syncRound` takes it (internal).
+    #[wasm_bindgen(js_name = forRound, skip_typescript)]
+    pub fn for_round(&self) -> ForRound {
+        ForRound::new(RoundTransport::WebSocket(self.clone()))
+    }
+
+    /// True while a socket is open.
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        let s = self.inner.state.borrow();
+        s.open && s.failure.is_none()
+    }
+
+    /// Closes the socket (code 1000); nothing is sent after this. Calling it again does nothing.
+    pub fn close(&self) {
+        let connection = {
+            let mut s = self.inner.state.borrow_mut();
+            s.closed = true;
+            s.open = false;
+            s.on_notify = None;
+            s.connection.take()
+        };
+        drop(connection);
+        socket::wake(&self.inner.state);
+    }
+}
+
+impl Transport for WebSocketTransport {
+    fn relay(&self) -> &str {
+        &self.inner.relay
+    }
+
+    fn space(&self) -> &str {
+        &self.inner.space
+    }
+
+    async fn begin(&self) -> Result<(), Failure> {
+        let state = &self.inner.state;
+        {
+            let mut s = state.borrow_mut();
+            if s.closed {
+                return Err(Error::Closed.into());
+            }
+            if s.in_round {
+                return Err(Error::Busy("a round is already running on this transport".into()).into());
+            }
+            s.in_round = true;
+            s.queue.clear();
+            if s.open && s.failure.is_none() {
+                return Ok(());
+            }
+        }
+        let connected = self.connect().await;
+        if connected.is_err() {
+            self.end(None);
+        }
+        connected
+    }
+
+    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
+        self.send(&message)?;
+        self.next().await
+    }
+
+    async fn next(&self) -> Result<Vec<u8>, Failure> {
+        let state = &self.inner.state;
+        loop {
+            let wake = {
+                let mut s = state.borrow_mut();
+                if let Some(message) = s.queue.pop_front() {
+                    return Ok(message);
+                }
+                check(&s)?;
+                drop(s);
+                socket::wake_on_next_event(state)
+            };
+            // The promise only says that something happened; the loop looks at what.
+            let _ = JsFuture::from(wake).await;
+        }
+    }
+
+    fn end(&self, failure: Option<&Error>) {
+        let connection = {
+            let mut s = self.inner.state.borrow_mut();
+            s.in_round = false;
+            s.queue.clear();
+            if failure.is_some() || s.failure.is_some() {
+                s.open = false;
+                s.connection.take()
+            } else {
+                None
+            }
+        };
+        drop(connection);
+    }
+}
+
+impl WebSocketTransport {
+    /// Opens a new socket with a fresh token and waits until it is open.
+    async fn connect(&self) -> Result<(), Failure> {
+        let state = &self.inner.state;
+        let old = state.borrow_mut().connection.take();
+        drop(old);
+        let token = self.inner.token.get().await?;
+        check(&state.borrow())?;
+        let class = global::websocket_class(self.inner.class.as_ref())?;
+        let protocols = Array::of2(
+            &JsValue::from_str(SUBPROTOCOL),
+            &JsValue::from_str(&format!("bearer.{token}")),
+        );
+        let args = Array::of2(&JsValue::from_str(&self.inner.endpoint), &protocols);
+        let socket = Reflect::construct(&class, &args).map_err(|cause| {
+            Failure::with_cause(
+                Error::InvalidArgument("cannot create a WebSocket to the relay".into()),
+                cause,
+            )
+        })?;
+        Connection::attach(state, socket.unchecked_into::<WebSocket>(), self.inner.ping_interval_ms)?;
+        loop {
+            let wake = {
+                let s = state.borrow();
+                check(&s)?;
+                if s.open {
+                    break;
+                }
+                drop(s);
+                socket::wake_on_next_event(state)
+            };
+            let _ = JsFuture::from(wake).await;
+        }
+        let selected = state
+            .borrow()
+            .connection
+            .as_ref()
+            .map(Connection::protocol)
+            .unwrap_or_default();
+        if selected != SUBPROTOCOL {
+            return Err(Error::Protocol(format!(
+                "the relay selected the subprotocol {selected:?}, not {SUBPROTOCOL:?}"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    fn send(&self, message: &[u8]) -> Result<(), Failure> {
+        let s = self.inner.state.borrow();
+        check(&s)?;
+        match &s.connection {
+            Some(connection) if s.open => Ok(connection.send(message)?),
+            _ => Err(Error::Network("the connection to the relay is not open".into()).into()),
+        }
+    }
+}
+
+/// The error a call gets on a closed transport or an ended connection.
+fn check(s: &socket::State) -> Result<(), Failure> {
+    if s.closed {
+        return Err(Error::Closed.into());
+    }
+    match &s.failure {
+        Some(error) => Err(error.clone().into()),
+        None => Ok(()),
+    }
+}
