@@ -48,7 +48,7 @@ pub fn plan(store: &Store, peer: Option<&DeviceId>, carry: Carry) -> Result<Opti
         if carry == Carry::Unsent {
             after = after.max(known.carried.get(&origin));
         }
-        records.extend(store.records_after(&origin, after)?);
+        records.extend(store.records_after(&origin, after, None)?);
     }
     let clock = store.vector_clock()?;
     let acknowledge = peer.is_some() && known.reported.as_ref() != Some(&clock);

@@ -1,5 +1,5 @@
-//! Bundles in: reading a bundle, and the policy on what its records may claim, around the store's
-//! import transaction ([`Import`]).
+//! Records in: reading a bundle (or taking a relay's page), and the policy on what its records may
+//! claim, around the store's import transaction ([`Import`]).
 //!
 //! The store says which records it already holds and applies the rest; this module decides what
 //! is believable before anything is applied, and what is recorded of the sender:
@@ -18,7 +18,7 @@ use crate::bundle::{self, Bundle, Record};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, Dot};
-use crate::model::ImportOutcome;
+use crate::model::{ImportOutcome, Tally};
 use crate::store::{Import, Store};
 
 /// How far ahead of this replica's wall clock a received change may be stamped (366 days). A
@@ -28,20 +28,45 @@ pub const MAX_CLOCK_LEAD_MS: u64 = 366 * 24 * 60 * 60 * 1000;
 
 /// Validates a bundle completely, then applies it in one transaction.
 pub fn import(store: &mut Store, now_ms: u64, bytes: &[u8]) -> Result<ImportOutcome> {
-    let mut import = store.begin_import()?;
+    let mut import = store.begin_import("importBundle")?;
     let bundle = bundle::read(bytes)?;
     if let Some(outcome) = import.imported_before(&bundle)? {
         return Ok(outcome);
     }
-    let mut outcome = ImportOutcome::for_bundle(bundle.id, bundle.source);
-    let fresh = import.sort(&bundle, &mut outcome)?;
-    let records = || fresh.iter().map(|f| &bundle.records[f.index]);
-    check_stamps(records(), now_ms)?;
-    check_history(records(), import.device(), import.local_seq())?;
-    import.apply(&bundle, &fresh, &mut outcome)?;
+    let tally = apply_believable(&mut import, &bundle.records, now_ms)?;
+    let outcome = ImportOutcome::counted(bundle.id, bundle.source, tally);
     record_sender(&import, &bundle, &outcome)?;
-    import.commit(&bundle, &outcome)?;
+    import.note_bundle(&bundle, &outcome)?;
+    import.commit()?;
     Ok(outcome)
+}
+
+/// Applies records that arrived without a bundle (a relay's page) in one transaction, under the
+/// same policy as a bundle's; `keep` writes, in the same transaction, what the caller keeps with
+/// them (how far it pulled).
+pub fn import_records(
+    store: &mut Store,
+    now_ms: u64,
+    records: &[Record<'_>],
+    keep: impl FnOnce(&Import<'_>) -> Result<()>,
+) -> Result<Tally> {
+    let mut import = store.begin_import("sync")?;
+    let tally = apply_believable(&mut import, records, now_ms)?;
+    keep(&import)?;
+    import.commit()?;
+    Ok(tally)
+}
+
+/// Sorts out the records this replica holds, refuses the import when a fresh one is not
+/// believable, and applies the rest.
+fn apply_believable(import: &mut Import<'_>, records: &[Record<'_>], now_ms: u64) -> Result<Tally> {
+    let mut tally = Tally::default();
+    let fresh = import.sort(records, &mut tally)?;
+    let fresh_records = || fresh.iter().map(|f| &records[f.index]);
+    check_stamps(fresh_records(), now_ms)?;
+    check_history(fresh_records(), import.device(), import.local_seq())?;
+    import.apply(records, &fresh, &mut tally)?;
+    Ok(tally)
 }
 
 /// Refuses records stamped too far in the future, or whose context includes themselves.

@@ -5,8 +5,8 @@
 //! frontier, the clock, what is known of a peer) and writes what it is told (apply these records in
 //! one transaction, record this claim); the engine decides what a peer gets and frames it as a
 //! bundle ([`export`]), reads bundles and decides what their records may claim ([`import`]), and
-//! owns the ids it mints. The network protocol's sessions will sit here beside bundle framing, on
-//! the same store questions.
+//! owns the ids it mints. Rounds with a relay ([`sync`]) sit beside bundle framing, on the same
+//! store questions.
 //!
 //! The public data types ([`ImportOutcome`], [`Conflict`], [`Choice`], [`Location`], …) are
 //! exported from here; the wasm boundary imports only from this module. Where the JS API names a
@@ -14,6 +14,7 @@
 
 pub mod export;
 pub mod import;
+pub mod sync;
 
 use std::rc::Rc;
 
@@ -28,6 +29,7 @@ pub use crate::model::{
     Location, Params, PendingRecord, Rows,
 };
 pub use export::Carry;
+pub use sync::{Action, Round, RoundReport};
 
 /// A source of wall-clock time in Unix milliseconds (injected: wasm has no system clock).
 pub type WallClock = Box<dyn Fn() -> u64>;
@@ -201,6 +203,23 @@ impl Engine {
     /// Validates a bundle completely, then applies it in one transaction.
     pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<ImportOutcome> {
         import::import(&mut self.store, (self.clock)(), bytes)
+    }
+
+    /// Starts a sync round with `relay` (its base URL) over `space`: what to send first, and the
+    /// round to feed the relay's replies to ([`continue_round`](Self::continue_round)).
+    pub fn begin_round(&mut self, relay: &str, space: &str) -> Result<(Round, Action)> {
+        Round::begin(&self.store, relay, space)
+    }
+
+    /// Feeds one message from the relay to `round`; pages are imported here, each with the
+    /// cursor after it in one transaction. An error ends the round.
+    pub fn continue_round(&mut self, round: &mut Round, message: &[u8]) -> Result<Action> {
+        round.receive(&mut self.store, (self.clock)(), message)
+    }
+
+    /// This replica's own records that (`relay`, `space`) has not acknowledged.
+    pub fn sync_pending(&self, relay: &str, space: &str) -> Result<u64> {
+        sync::pending(&self.store, relay, space)
     }
 
     /// Open conflicts, oldest first.

@@ -15,7 +15,9 @@ use crate::ids::DeviceId;
 
 mod outcome;
 
-pub use outcome::{Choice, Conflict, ConflictVersion, ImportOutcome, NamedValues, PendingRecord};
+pub use outcome::{
+    Choice, Conflict, ConflictVersion, ImportOutcome, NamedValues, PendingRecord, Tally,
+};
 
 /// One SQLite value.
 #[derive(Debug, Clone)]

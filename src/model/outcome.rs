@@ -37,20 +37,49 @@ pub struct ImportOutcome {
 impl ImportOutcome {
     /// Nothing done yet, for the bundle `bundle_id` from `source`.
     pub fn for_bundle(bundle_id: BundleId, source: DeviceId) -> Self {
+        ImportOutcome::counted(bundle_id, source, Tally::default())
+    }
+
+    /// The outcome of importing the bundle `bundle_id` from `source`, with its records' counts.
+    pub fn counted(bundle_id: BundleId, source: DeviceId, tally: Tally) -> Self {
+        let Tally {
+            total,
+            applied,
+            conflicts,
+            duplicates,
+            pending,
+            deferred,
+            released,
+            new_conflicts,
+        } = tally;
         ImportOutcome {
             bundle_id,
             source,
-            total: 0,
-            applied: 0,
-            conflicts: 0,
-            duplicates: 0,
-            pending: 0,
-            deferred: 0,
-            released: 0,
+            total,
+            applied,
+            conflicts,
+            duplicates,
+            pending,
+            deferred,
+            released,
             skipped: false,
-            new_conflicts: Vec::new(),
+            new_conflicts,
         }
     }
+}
+
+/// What importing a set of records did, counted in row changes, wherever the records came from
+/// (a bundle, or a page from a relay); the fields mean what [`ImportOutcome`]'s do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub total: u64,
+    pub applied: u64,
+    pub conflicts: u64,
+    pub duplicates: u64,
+    pub pending: u64,
+    pub deferred: u64,
+    pub released: u64,
+    pub new_conflicts: Vec<ConflictId>,
 }
 
 /// One concurrent version of a conflicting row.

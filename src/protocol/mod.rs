@@ -150,4 +150,4 @@ pub mod kind {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

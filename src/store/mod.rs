@@ -16,11 +16,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `mod.rs` | [`Store`]: opening, the caller's statements, the journal of one transaction, record-level reads (records after a frontier, origins, peers) |
+//! | `mod.rs` | [`Store`]: opening, the caller's statements, the journal of one transaction |
+//! | `peering` | what the store answers about peers and relays: records after a frontier, origins, peer and relay state |
 //! | [`sql`] | SQL itself: running statements (`exec`), the authorizer that keeps callers out of `_sync_*` (`authorize`), statement kinds (`statement`), quoting (`quote`), row SQL by key (`bulk`), values (`values`), transaction guards (`txn`) |
 //! | [`schema`] | the internal tables and their migrations (`migrate`), synced tables and their columns (`tables`), type affinity and checks (`affinity`, `typecheck`, `syncable`), the worker's reply cache (`replies`) |
 //! | `capture` | the pre-update hook and its per-transaction buffer, the diff into one record, local changes into row state, `enableSync` of a table that holds rows |
-//! | `log` | the change log (`_sync_log`), records waiting for a predecessor (`pending`), the peer-clock table (`peers`), rows as records wrote them (`rowlog`) |
+//! | `log` | the change log (`_sync_log`), records waiting for a predecessor (`pending`), the peer-clock table (`peers`), relay cursors (`relays`), rows as records wrote them (`rowlog`) |
 //! | `rowstate` | each synced row's merge state (`_sync_rows`) and its stored forms |
 //! | `import` | the [`Import`] guard: which records are held, the fresh ones validated and applied in causal order in one transaction |
 //! | `conflicts` | conflict records, as the API lists them, and their resolution |
@@ -29,6 +30,7 @@ mod capture;
 mod conflicts;
 mod import;
 mod log;
+mod peering;
 mod rowstate;
 pub mod schema;
 pub mod sql;
@@ -48,7 +50,7 @@ use crate::model::{
 };
 use capture::reconcile;
 use capture::{lock, SharedCapture};
-use log::{peers, pending};
+use log::pending;
 use schema::replies;
 use schema::tables::{self, TableShape};
 use sql::authorize;
@@ -58,6 +60,7 @@ use sql::txn::{refuse_open, Savepoint};
 
 pub use import::{Fresh, Import};
 pub use log::peers::PeerState;
+pub use log::relays::RelayState;
 pub use log::Stored as StoredRecord;
 pub use schema::RESERVED_PREFIX;
 
@@ -319,32 +322,6 @@ impl Store {
     /// The reply kept for the worker call `key`, if it committed before.
     pub fn recall_reply(&self, key: &str) -> Result<Option<String>> {
         replies::recall(&self.conn, key)
-    }
-
-    /// What is known of `peer`: what it claimed to have, what we last reported to it, what our
-    /// bundles to it carried.
-    pub fn peer(&self, peer: &DeviceId) -> Result<PeerState> {
-        peers::read(&self.conn, peer)
-    }
-
-    /// Records a bundle made for `peer`: the clock it reported and the records it carried.
-    pub fn record_sent(
-        &mut self,
-        peer: &DeviceId,
-        reported: &VectorClock,
-        carried: &VectorClock,
-    ) -> Result<()> {
-        peers::record_sent(&self.conn, peer, reported, carried)
-    }
-
-    /// Every device the log holds records of.
-    pub fn origins(&self) -> Result<Vec<DeviceId>> {
-        log::origins(&self.conn)
-    }
-
-    /// The applied records of `origin` after sequence number `after`, in order, as they travel.
-    pub fn records_after(&self, origin: &DeviceId, after: u64) -> Result<Vec<StoredRecord>> {
-        log::after(&self.conn, origin, after)
     }
 
     /// Refuses `what` (an operation's JS name) while the caller has a transaction open.

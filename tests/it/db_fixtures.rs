@@ -4,7 +4,7 @@
 //! waiting for its predecessor; replica B; and A's bundle for B. Opening them with this build must
 //! show exactly the rows, clock and conflict they held, the two must still converge by exchanging
 //! bundles, and the internal tables of every one of them, once opened, must have exactly the
-//! layout of a new database (`format-2.layout`, the golden file of the current format).
+//! layout of a new database (`format-3.layout`, the golden file of the current format).
 
 use sqlite_sync_wasm::Location;
 use sqlite_sync_wasm::{DeviceId, Engine, Params, Value};
@@ -24,7 +24,7 @@ struct Fixture {
     device_b: &'static str,
 }
 
-const FIXTURES: [Fixture; 2] = [
+const FIXTURES: [Fixture; 3] = [
     Fixture {
         format: 1,
         a: include_bytes!("../fixtures/dbs/v1-a.db"),
@@ -41,10 +41,21 @@ const FIXTURES: [Fixture; 2] = [
         device_a: "019ab697e80074a4a4a4a4a4a4a4a4a4",
         device_b: "019ab697e80075b5b5b5b5b5b5b5b5b5",
     },
+    Fixture {
+        format: 3,
+        a: include_bytes!("../fixtures/dbs/v3-a.db"),
+        b: include_bytes!("../fixtures/dbs/v3-b.db"),
+        a_to_b: include_bytes!("../fixtures/dbs/v3-a-to-b.bin"),
+        device_a: "019ab697e80076c6c6c6c6c6c6c6c6c6",
+        device_b: "019ab697e80077d7d7d7d7d7d7d7d7d7",
+    },
 ];
 
+/// The relay the format-3 replica A synced with, once, at the end of its story.
+const RELAY: (&str, &str) = ("http://127.0.0.1:8787", "team-42");
+
 /// The layout of the internal tables of the current format, one line per table, column and index.
-const LAYOUT: &str = include_str!("../fixtures/dbs/format-2.layout");
+const LAYOUT: &str = include_str!("../fixtures/dbs/format-3.layout");
 
 fn open(fixture: &Fixture, bytes: &[u8]) -> Engine {
     Engine::open(
@@ -97,6 +108,13 @@ fn every_format_opens_with_its_rows_clock_and_conflict() {
             pending.len(),
             1,
             "format {format}: B's second todo-4 record waits"
+        );
+        // What A kept of its relay: everything of its own acknowledged (nothing, before format 3).
+        let unacknowledged = if format >= 3 { 0 } else { 4 };
+        assert_eq!(
+            a.sync_pending(RELAY.0, RELAY.1).unwrap(),
+            unacknowledged,
+            "format {format}"
         );
     }
 }

@@ -29,7 +29,7 @@ impl Journal {
         let shapes = self.shapes();
         let mut touched = Touched::default();
         let mut sql = BulkSql::default();
-        for record in log::after(conn, &self.device, indexed)? {
+        for record in log::after(conn, &self.device, indexed, None)? {
             let clock = log::decode_clock(&record.clock)?;
             let context = RecordContext {
                 dot: record.dot,

@@ -1,7 +1,8 @@
-//! Bundles in, as the store sees them: which records it holds, then the fresh ones applied in
-//! causal order inside one transaction ([`Import`]). The engine reads the bundle and decides
-//! whether its records are believable ([`engine::import`](crate::engine)); the store answers
-//! what it holds and writes what it is told.
+//! Records in, as the store sees them, whether a bundle or a relay's page brought them: which
+//! records it holds, then the fresh ones applied in causal order inside one transaction
+//! ([`Import`]). The engine reads the bundle or the page and decides whether its records are
+//! believable ([`engine::import`](crate::engine)); the store answers what it holds and writes what
+//! it is told.
 //!
 //! | module | owns |
 //! |---|---|
@@ -25,15 +26,15 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::bundle::{self, Bundle, RecordDigest};
+use crate::bundle::{self, Bundle, Record, RecordDigest};
 use crate::clock::VectorClock;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, Dot};
 use crate::merge::order::Planner;
 use crate::merge::stamp;
-use crate::model::{ConflictStrategy, ImportOutcome};
+use crate::model::{ConflictStrategy, ImportOutcome, Tally};
 use crate::store::capture::{self, Mode, ModeGuard};
-use crate::store::log::{self, from_sql_int, peers, pending, to_sql_int};
+use crate::store::log::{self, from_sql_int, peers, pending, relays, to_sql_int};
 use crate::store::schema;
 use crate::store::schema::tables::{self, TableShape};
 use crate::store::sql::txn::{refuse_open, OwnTransaction};
@@ -44,17 +45,17 @@ use validate::{Checked, ALL_KINDS};
 /// Where a record to apply comes from.
 #[derive(Debug, Clone, Copy)]
 enum Source {
-    /// The bundle's record number `index`, with its row count and kinds of row change.
+    /// The import's record number `index`, with its row count and kinds of row change.
     Bundle { index: usize, checked: Checked },
     /// A record that was waiting.
     Waiting,
 }
 
-/// A record of the bundle that this replica does not hold: what [`Import::apply`] applies or
+/// A record of the import that this replica does not hold: what [`Import::apply`] applies or
 /// keeps waiting.
 #[derive(Debug, Clone, Copy)]
 pub struct Fresh {
-    /// Its place in the bundle.
+    /// Its place among the import's records.
     pub index: usize,
     checked: Checked,
 }
@@ -73,10 +74,11 @@ pub struct Import<'s> {
 }
 
 impl Store {
-    /// Begins an import (refused inside the caller's transaction).
-    pub fn begin_import(&mut self) -> Result<Import<'_>> {
+    /// Begins an import for the operation `what` (its JS name; refused inside the caller's
+    /// transaction).
+    pub fn begin_import(&mut self, what: &str) -> Result<Import<'_>> {
         let Store { conn, journal } = self;
-        refuse_open(conn, "importBundle")?;
+        refuse_open(conn, what)?;
         // Foreign keys are not enforced while merging: a parent deleted on one replica while a
         // child was added on another must merge the same way everywhere (and a cascade here would
         // delete rows without recording it). The caller's setting is restored afterwards (outside
@@ -85,7 +87,7 @@ impl Store {
         if foreign_keys {
             conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         }
-        let transaction = match OwnTransaction::begin(conn, "importBundle") {
+        let transaction = match OwnTransaction::begin(conn, what) {
             Ok(transaction) => transaction,
             Err(error) => {
                 restore_foreign_keys(conn, foreign_keys);
@@ -151,23 +153,23 @@ impl Import<'_> {
         Ok(Some(outcome))
     }
 
-    /// Sorts the bundle's records into those already held (counted as duplicates; a held dot with
-    /// another digest is refused) and the fresh ones, which are surveyed (their rows are checked
-    /// when they are applied or stored); returns the fresh ones.
+    /// Sorts `records` into those already held (counted as duplicates; a held dot with another
+    /// digest is refused) and the fresh ones, which are surveyed (their rows are checked when they
+    /// are applied or stored); returns the fresh ones.
     ///
     /// An origin's applied records are exactly 1..=frontier, so a record at or below the frontier
     /// is held whether or not the log still has it (a log pruned of old records compares digests
     /// only for what it kept); one beyond it is in the log only if it is this replica's own; and
     /// when nothing waits, nothing waits.
-    pub fn sort(&self, bundle: &Bundle<'_>, outcome: &mut ImportOutcome) -> Result<Vec<Fresh>> {
+    pub fn sort(&self, records: &[Record<'_>], tally: &mut Tally) -> Result<Vec<Fresh>> {
         let conn = self.conn;
         let journal = &*self.journal;
-        let mut in_bundle: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
+        let mut in_import: HashMap<Dot, (RecordDigest, u64)> = HashMap::new();
         let mut fresh = Vec::new();
         let applied = journal.clock(conn)?;
         let (waiting, _) = pending::usage(conn)?;
-        for (index, record) in bundle.records.iter().enumerate() {
-            let held = match in_bundle.get(&record.dot) {
+        for (index, record) in records.iter().enumerate() {
+            let held = match in_import.get(&record.dot) {
                 Some(&(digest, rows)) => Held::As(digest, rows),
                 None if record.dot.seq <= applied.get(&record.dot.origin) => {
                     log::held(conn, record.dot)?.map_or(Held::Pruned, |(rows, d)| Held::As(d, rows))
@@ -185,33 +187,33 @@ impl Import<'_> {
                 Held::Pruned => validate::survey(record)?.rows,
                 Held::No => {
                     let checked = validate::survey(record)?;
-                    in_bundle.insert(record.dot, (record.digest, checked.rows));
-                    outcome.total += checked.rows;
+                    in_import.insert(record.dot, (record.digest, checked.rows));
+                    tally.total += checked.rows;
                     if record.dot.origin == journal.device && record.dot.seq <= journal.local_seq {
                         // One of this replica's own records that its log lacks: never applied
                         // twice.
-                        outcome.duplicates += checked.rows;
+                        tally.duplicates += checked.rows;
                     } else {
                         fresh.push(Fresh { index, checked });
                     }
                     continue;
                 }
             };
-            outcome.duplicates += rows;
-            outcome.total += rows;
+            tally.duplicates += rows;
+            tally.total += rows;
         }
         Ok(fresh)
     }
 
     /// Applies the fresh records (and the waiting ones they complete) in causal order, keeps the
-    /// ones that must wait, and brings conflicts up to date; counts it all in `outcome`.
+    /// ones that must wait, and brings conflicts up to date; counts it all in `tally`.
     pub fn apply(
         &mut self,
-        bundle: &Bundle<'_>,
+        records: &[Record<'_>],
         fresh: &[Fresh],
-        outcome: &mut ImportOutcome,
+        tally: &mut Tally,
     ) -> Result<()> {
-        self.journal.import(self.conn, bundle, fresh, outcome)
+        self.journal.import(self.conn, records, fresh, tally)
     }
 
     /// Records what `peer`'s bundle claimed it has (the peer-clock table, `_sync_peers`).
@@ -224,8 +226,19 @@ impl Import<'_> {
         peers::record_claim(self.conn, peer, claimed, forget_reported)
     }
 
-    /// Notes the bundle as imported and commits.
-    pub fn commit(mut self, bundle: &Bundle<'_>, outcome: &ImportOutcome) -> Result<()> {
+    /// Keeps, with the records this import applies, how far the pull of (`relay`, `space`) came.
+    pub fn save_relay_cursor(
+        &self,
+        relay: &str,
+        space: &str,
+        log: &[u8; 16],
+        position: u64,
+    ) -> Result<()> {
+        relays::save_cursor(self.conn, relay, space, log, position)
+    }
+
+    /// Notes the bundle as imported (so importing it again is skipped).
+    pub fn note_bundle(&self, bundle: &Bundle<'_>, outcome: &ImportOutcome) -> Result<()> {
         self.conn.prepare_cached(
             "INSERT INTO main._sync_imports (digest, bundle_id, source, imported_at, total, applied, conflicts, duplicates)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -240,6 +253,11 @@ impl Import<'_> {
             to_sql_int(outcome.conflicts)?,
             to_sql_int(outcome.duplicates)?
         ])?;
+        Ok(())
+    }
+
+    /// Commits the import.
+    pub fn commit(mut self) -> Result<()> {
         if let Some(transaction) = self.transaction.take() {
             if let Err(error) = transaction.commit() {
                 let _ = self.journal.rolled_back(self.conn);
@@ -250,7 +268,7 @@ impl Import<'_> {
     }
 }
 
-/// Whether a bundle's record is one this replica holds.
+/// Whether an imported record is one this replica holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Held {
     /// Not held.
@@ -266,9 +284,9 @@ impl Journal {
     fn import(
         &mut self,
         conn: &Connection,
-        bundle: &Bundle<'_>,
+        records: &[Record<'_>],
         fresh: &[Fresh],
-        outcome: &mut ImportOutcome,
+        tally: &mut Tally,
     ) -> Result<()> {
         let shapes = self.shapes();
         let frontier = self.clock(conn)?;
@@ -280,7 +298,7 @@ impl Journal {
             }
         }
         for &Fresh { index, checked } in fresh {
-            let record = &bundle.records[index];
+            let record = &records[index];
             planner.add(
                 record.dot,
                 record.clock.clone(),
@@ -296,13 +314,13 @@ impl Journal {
             while let Some((dot, source)) = planner.next_ready() {
                 let stamp = self.apply_record(
                     conn,
-                    bundle,
+                    records,
                     dot,
                     source,
                     &mut merger,
                     &mut appender,
                     &mut stamps,
-                    outcome,
+                    tally,
                 )?;
                 max_stamp = max_stamp.max(stamp);
                 advanced.insert(dot.origin);
@@ -328,12 +346,12 @@ impl Journal {
                 log::advance(conn, device, *seq)?;
             }
         }
-        self.keep_waiting(conn, bundle, planner, &shapes, outcome)?;
+        self.keep_waiting(conn, records, planner, &shapes, tally)?;
         let touched = merger.finish(conn)?;
         let created =
             conflicts::refresh(conn, touched, &shapes, strategies(conn), (self.now_ms)())?;
-        outcome.conflicts = created.len() as u64;
-        outcome.new_conflicts = created
+        tally.conflicts = created.len() as u64;
+        tally.new_conflicts = created
             .into_iter()
             .filter(|(_, listed)| *listed)
             .map(|(id, _)| id)
@@ -348,19 +366,19 @@ impl Journal {
     fn apply_record<'b>(
         &mut self,
         conn: &Connection,
-        bundle: &Bundle<'b>,
+        records: &[Record<'b>],
         dot: Dot,
         source: Source,
         merger: &mut Merger<'_>,
         appender: &mut log::Appender<'b>,
         stamps: &mut HashMap<Dot, u64>,
-        outcome: &mut ImportOutcome,
+        tally: &mut Tally,
     ) -> Result<u64> {
         let (hlc, clock, changes, rows, digest, kinds) = match source {
             Source::Bundle { index, checked } => {
-                let record = &bundle.records[index];
+                let record = &records[index];
                 let clock = bundle::digest::encode_clock(&record.clock);
-                outcome.applied += checked.rows;
+                tally.applied += checked.rows;
                 (
                     record.hlc,
                     clock,
@@ -373,7 +391,7 @@ impl Journal {
             Source::Waiting => {
                 let taken = pending::take(conn, dot)?
                     .ok_or_else(|| Error::Internal(format!("waiting record {dot} vanished")))?;
-                outcome.released += taken.rows;
+                tally.released += taken.rows;
                 (
                     taken.hlc,
                     taken.clock,
@@ -439,15 +457,15 @@ impl Journal {
         Ok(stamp)
     }
 
-    /// Stores the bundle's records that must wait (within the limits) and notes what the records
+    /// Stores the import's records that must wait (within the limits) and notes what the records
     /// that already waited now wait for.
     fn keep_waiting(
         &self,
         conn: &Connection,
-        bundle: &Bundle<'_>,
+        records: &[Record<'_>],
         planner: Planner<Source>,
         shapes: &HashMap<String, Arc<TableShape>>,
-        outcome: &mut ImportOutcome,
+        tally: &mut Tally,
     ) -> Result<()> {
         let (mut count, mut bytes) = pending::usage(conn)?;
         let now = (self.now_ms)();
@@ -455,18 +473,18 @@ impl Journal {
             match source {
                 Source::Bundle { index, checked } => {
                     let rows = checked.rows;
-                    let record = &bundle.records[index];
+                    let record = &records[index];
                     validate::record(shapes, record)?;
                     let size = record.changes.len() as u64;
                     if count + 1 > pending::MAX_RECORDS || bytes + size > pending::MAX_BYTES {
-                        outcome.deferred += rows;
+                        tally.deferred += rows;
                         continue;
                     }
                     let clock = bundle::digest::encode_clock(&record.clock);
                     pending::store(conn, record, &clock, rows, waits_for, now)?;
                     count += 1;
                     bytes += size;
-                    outcome.pending += rows;
+                    tally.pending += rows;
                 }
                 Source::Waiting => pending::rewait(conn, dot, waits_for)?,
             }

@@ -10,6 +10,7 @@
 
 pub mod peers;
 pub mod pending;
+pub mod relays;
 pub mod rowlog;
 
 use std::borrow::Cow;
@@ -219,22 +220,32 @@ pub struct Stored {
     pub digest: RecordDigest,
 }
 
-/// Records of `origin` with a sequence number above `after`, in order.
-pub fn after(conn: &Connection, origin: &DeviceId, after: u64) -> Result<Vec<Stored>> {
+/// Records of `origin` with a sequence number above `after`, in order; at most `limit`.
+pub fn after(
+    conn: &Connection,
+    origin: &DeviceId,
+    after: u64,
+    limit: Option<usize>,
+) -> Result<Vec<Stored>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, hlc, stamp, clock, changes, digest FROM main._sync_log
-         WHERE origin = ?1 AND seq > ?2 ORDER BY seq",
+         WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![origin.0.as_slice(), to_sql_int(after)?], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, Vec<u8>>(4)?,
-            r.get::<_, Vec<u8>>(5)?,
-        ))
-    })?;
+    // SQLite reads a negative LIMIT as none.
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = stmt.query_map(
+        params![origin.0.as_slice(), to_sql_int(after)?, limit],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+            ))
+        },
+    )?;
     rows.map(|row| {
         let (seq, hlc, stamp, clock, changes, digest) = row?;
         Ok(Stored {

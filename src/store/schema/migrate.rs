@@ -9,6 +9,8 @@
 //! from the rows' merge states (their ids change). Row states keep their stored form: format-1
 //! states are read as such. The worker's replies table, which format 1 left to the package's JS,
 //! is dropped and made again by the schema (its replies are kept for minutes only).
+//!
+//! Format 2 → 3: the table of relay cursors (`_sync_relays`) is added, empty.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,11 +30,17 @@ use crate::store::{rowstate, schema};
 
 /// Migrates from format `version` to the current one.
 pub fn from(conn: &Connection, version: i64, now_ms: u64) -> Result<()> {
-    if version != 1 {
+    if !(1..schema::DATABASE_FORMAT).contains(&version) {
         return Err(Error::Corrupt(format!("unknown sync format {version}")));
     }
     conn.execute_batch("SAVEPOINT _sync_migrate")?;
-    match from_1(conn, now_ms) {
+    let steps = || -> Result<()> {
+        if version == 1 {
+            from_1(conn, now_ms)?;
+        }
+        from_2(conn)
+    };
+    match steps() {
         Ok(()) => {
             conn.execute_batch("RELEASE _sync_migrate")?;
             Ok(())
@@ -67,7 +75,14 @@ fn from_1(conn: &Connection, now_ms: u64) -> Result<()> {
     conn.execute_batch(
         "DROP TABLE main._sync_log_1;
          DROP TABLE main._sync_conflicts_1;",
-    )?;
+    )
+    .map_err(Error::from)
+}
+
+/// Format 2 → 3: only a table is added (`_sync_relays`, made by the schema): a database that never
+/// synced through a relay has pulled nothing from any.
+fn from_2(conn: &Connection) -> Result<()> {
+    conn.execute_batch(schema::DDL)?;
     schema::set_setting(conn, "format", schema::DATABASE_FORMAT)
 }
 

@@ -20,6 +20,7 @@
 //! | `_sync_peers` | per peer, the clock its last bundle claimed, the clock we last reported to it, and what our bundles to it carried |
 //! | `_sync_imports` | every imported bundle by digest, with its counts |
 //! | `_sync_rpc` | the replies of the package's OPFS worker to calls another tab may repeat ([`replies`]) |
+//! | `_sync_relays` | per relay and space: the log pulled and how far, and how much of this replica's own log the relay acknowledged |
 
 pub mod affinity;
 pub mod migrate;
@@ -37,7 +38,7 @@ use crate::ids::DeviceId;
 pub const RESERVED_PREFIX: &str = "_sync_";
 
 /// Version of the internal table layout.
-pub const DATABASE_FORMAT: i64 = 2;
+pub const DATABASE_FORMAT: i64 = 3;
 
 /// Creates the internal tables when missing. Idempotent.
 pub const DDL: &str = "
@@ -115,6 +116,15 @@ CREATE TABLE IF NOT EXISTS main._sync_rpc (
     key   TEXT PRIMARY KEY,
     reply TEXT NOT NULL,
     at    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS main._sync_relays (
+    relay     TEXT NOT NULL,
+    space     TEXT NOT NULL,
+    log       BLOB NOT NULL,
+    position  INTEGER NOT NULL,
+    acked     INTEGER NOT NULL,
+    synced_at INTEGER,
+    PRIMARY KEY (relay, space)
 ) STRICT, WITHOUT ROWID;
 ";
 
