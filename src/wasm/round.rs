@@ -13,8 +13,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
-use serde::Serialize;
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -63,11 +62,8 @@ impl DatabaseHandle {
         #[wasm_bindgen(unchecked_param_type = "((progress: RoundProgress) => void) | null")]
         on_progress: Option<Function>,
     ) -> Result<Promise, JsValue> {
-        let engine = self.shared_engine();
-        Ok(match RoundTransport::of(&transport).map_err(|e| to_js(&e))? {
-            RoundTransport::Http(t) => spawn(engine, t, on_progress),
-            RoundTransport::WebSocket(t) => spawn(engine, t, on_progress),
-        })
+        let transport = RoundTransport::of(&transport).map_err(|e| to_js(&e))?;
+        Ok(spawn(self.shared_engine(), transport, on_progress))
     }
 
     /// Local records the relay behind `transport` has not acknowledged.
@@ -77,11 +73,10 @@ impl DatabaseHandle {
         #[wasm_bindgen(unchecked_param_type = "HttpTransport | WebSocketTransport")]
         transport: JsValue,
     ) -> Result<f64, JsValue> {
-        let engine = self.shared_engine();
-        let pending = match RoundTransport::of(&transport).map_err(|e| to_js(&e))? {
-            RoundTransport::Http(t) => step(&engine, |e| e.sync_pending(t.relay(), t.space())),
-            RoundTransport::WebSocket(t) => step(&engine, |e| e.sync_pending(t.relay(), t.space())),
-        };
+        let t = RoundTransport::of(&transport).map_err(|e| to_js(&e))?;
+        let pending = step(&self.shared_engine(), |e| {
+            e.sync_pending(t.relay(), t.space())
+        });
         pending.map(|n| n as f64).map_err(|f| f.to_js())
     }
 }
@@ -100,7 +95,7 @@ impl ForRound {
     }
 }
 
-/// Either transport, cheaply cloned.
+/// Either transport, cheaply cloned; rounds take this one type, so the round's code exists once.
 pub enum RoundTransport {
     Http(HttpTransport),
     WebSocket(WebSocketTransport),
@@ -125,7 +120,55 @@ impl RoundTransport {
     }
 }
 
-fn spawn(engine: SharedEngine, transport: impl Transport + 'static, on_progress: Option<Function>) -> Promise {
+impl Transport for RoundTransport {
+    fn relay(&self) -> &str {
+        match self {
+            RoundTransport::Http(t) => t.relay(),
+            RoundTransport::WebSocket(t) => t.relay(),
+        }
+    }
+
+    fn space(&self) -> &str {
+        match self {
+            RoundTransport::Http(t) => t.space(),
+            RoundTransport::WebSocket(t) => t.space(),
+        }
+    }
+
+    async fn begin(&self) -> Result<(), Failure> {
+        match self {
+            RoundTransport::Http(t) => t.begin().await,
+            RoundTransport::WebSocket(t) => t.begin().await,
+        }
+    }
+
+    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
+        match self {
+            RoundTransport::Http(t) => t.exchange(message).await,
+            RoundTransport::WebSocket(t) => t.exchange(message).await,
+        }
+    }
+
+    async fn next(&self) -> Result<Vec<u8>, Failure> {
+        match self {
+            RoundTransport::Http(t) => t.next().await,
+            RoundTransport::WebSocket(t) => t.next().await,
+        }
+    }
+
+    fn end(&self, failure: Option<&Error>) {
+        match self {
+            RoundTransport::Http(t) => t.end(failure),
+            RoundTransport::WebSocket(t) => t.end(failure),
+        }
+    }
+}
+
+fn spawn(
+    engine: SharedEngine,
+    transport: RoundTransport,
+    on_progress: Option<Function>,
+) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         transport.begin().await.map_err(|f| f.to_js())?;
         let result = drive(&engine, &transport, on_progress.as_ref()).await;
@@ -137,11 +180,12 @@ fn spawn(engine: SharedEngine, transport: impl Transport + 'static, on_progress:
 
 async fn drive(
     engine: &SharedEngine,
-    transport: &impl Transport,
+    transport: &RoundTransport,
     on_progress: Option<&Function>,
 ) -> Result<RoundReport, Failure> {
-    let (mut round, mut action) =
-        step(engine, |e| e.begin_round(transport.relay(), transport.space()))?;
+    let (mut round, mut action) = step(engine, |e| {
+        e.begin_round(transport.relay(), transport.space())
+    })?;
     let mut shown = None;
     loop {
         let reply = match action {
@@ -164,7 +208,9 @@ fn step<T>(engine: &SharedEngine, f: impl FnOnce(&mut Engine) -> Result<T>) -> R
 }
 
 fn report_progress(round: &Round, shown: &mut Option<(u64, u64)>, on_progress: Option<&Function>) {
-    let Some(progress) = round.progress() else { return };
+    let Some(progress) = round.progress() else {
+        return;
+    };
     let now = (progress.received, progress.total);
     if *shown == Some(now) {
         return;
@@ -172,32 +218,33 @@ fn report_progress(round: &Round, shown: &mut Option<(u64, u64)>, on_progress: O
     *shown = Some(now);
     let Some(callback) = on_progress else { return };
     let object = Object::new();
-    let _ = Reflect::set(&object, &"received".into(), &JsValue::from_f64(now.0 as f64));
+    let _ = Reflect::set(
+        &object,
+        &"received".into(),
+        &JsValue::from_f64(now.0 as f64),
+    );
     let _ = Reflect::set(&object, &"total".into(), &JsValue::from_f64(now.1 as f64));
     // A throwing progress callback is the app's bug; the round goes on.
     let _ = callback.call1(&JsValue::UNDEFINED, &object);
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report {
-    sent: f64,
-    received: f64,
-    conflicts: f64,
-    pending: f64,
-    behind: bool,
-    new_conflicts: Vec<String>,
-}
-
 fn report_to_js(report: &RoundReport) -> Result<JsValue> {
-    let plain = Report {
-        sent: report.sent as f64,
-        received: report.received as f64,
-        conflicts: report.conflicts as f64,
-        pending: report.pending as f64,
-        behind: report.behind,
-        new_conflicts: report.new_conflicts.iter().map(ToString::to_string).collect(),
+    let object = Object::new();
+    let put = |key: &str, value: &JsValue| {
+        Reflect::set(&object, &JsValue::from_str(key), value)
+            .map(drop)
+            .map_err(|_| Error::Internal("cannot build the round report".into()))
     };
-    serde_wasm_bindgen::to_value(&plain)
-        .map_err(|e| Error::Internal(format!("cannot build the round report: {e}")))
+    put("sent", &JsValue::from_f64(report.sent as f64))?;
+    put("received", &JsValue::from_f64(report.received as f64))?;
+    put("conflicts", &JsValue::from_f64(report.conflicts as f64))?;
+    put("pending", &JsValue::from_f64(report.pending as f64))?;
+    put("behind", &JsValue::from_bool(report.behind))?;
+    let ids: Array = report
+        .new_conflicts
+        .iter()
+        .map(|id| JsValue::from_str(&id.to_string()))
+        .collect();
+    put("newConflicts", &ids.into())?;
+    Ok(object.into())
 }

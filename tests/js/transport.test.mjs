@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
-import "sqlite-sync-wasm";
+import { openDatabase } from "sqlite-sync-wasm";
 import { DatabaseHandle, HttpTransport, WebSocketTransport } from "../../dist/generated/sqlite_sync_wasm.js";
 
 const TIMEOUT = { timeout: 15_000 };
@@ -109,11 +109,15 @@ async function until(check, what) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-let handle;
-before(() => {
+let handle, db;
+before(async () => {
+  db = await openDatabase({ storage: "memory" }); // loads the wasm module
   handle = DatabaseHandle.open({ storage: "memory" });
 });
-after(() => handle.close());
+after(async () => {
+  handle.close();
+  await db.close();
+});
 
 describe("HttpTransport", () => {
   test("POSTs each message to {url}/v1/sync with a Bearer token and reads the answer as bytes", TIMEOUT, async () => {
@@ -251,7 +255,7 @@ describe("WebSocketTransport", () => {
       assert.equal(token.calls, 1, "the token function is called once per connect");
       const [socket] = relay.seen.sockets;
       assert.equal(socket.url, "/v1/sync");
-      assert.equal(socket.protocols, "sqlite-sync.v1, bearer.tok-1");
+      assert.deepEqual(socket.protocols.split(/,\s*/), ["sqlite-sync.v1", "bearer.tok-1"]);
       assert.deepEqual(socket.frames.map((f) => [kindOf(f.data), f.isBinary]), [[HELLO, true], [PULL, true], [HELLO, true], [PULL, true]]);
       assert.equal(transport.connected, true);
       transport.close();
@@ -284,7 +288,7 @@ describe("WebSocketTransport", () => {
       assert.equal(e.retryable, false);
       await handle.syncRound(transport, null);
       assert.equal(token.calls, 2);
-      assert.equal(relay.seen.sockets[1].protocols, "sqlite-sync.v1, bearer.tok-2");
+      assert.deepEqual(relay.seen.sockets[1].protocols.split(/,\s*/), ["sqlite-sync.v1", "bearer.tok-2"]);
       transport.close();
     } finally {
       await relay.close();

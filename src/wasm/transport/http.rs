@@ -86,8 +86,9 @@ impl HttpTransport {
     #[wasm_bindgen(js_name = onNotify)]
     pub fn on_notify(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "((head: number) => void) | null")]
-        _callback: Option<Function>,
+        #[wasm_bindgen(unchecked_param_type = "((head: number) => void) | null")] _callback: Option<
+            Function,
+        >,
     ) {
     }
 
@@ -131,7 +132,10 @@ impl Transport for HttpTransport {
         let init = request_init(&token, &message)?;
         let sent = global::fetch(self.inner.fetch.as_ref(), &self.inner.endpoint, &init);
         let response = JsFuture::from(sent).await.map_err(|cause| {
-            Failure::with_cause(Error::Network("the request to the relay failed".into()), cause)
+            Failure::with_cause(
+                Error::Network("the request to the relay failed".into()),
+                cause,
+            )
         })?;
         let status = Reflect::get(&response, &JsValue::from_str("status"))
             .ok()
@@ -144,7 +148,12 @@ impl Transport for HttpTransport {
         }
         let retry_after = Reflect::get(&response, &JsValue::from_str("headers"))
             .ok()
-            .and_then(|h| h.unchecked_into::<Headers>().get("Retry-After").ok().flatten());
+            .and_then(|h| {
+                h.unchecked_into::<Headers>()
+                    .get("Retry-After")
+                    .ok()
+                    .flatten()
+            });
         let text = read(response.text()).await?.as_string().unwrap_or_default();
         let failure = refusal::from_response(status as u16, &text, retry_after.as_deref());
         if failure.error.code() == crate::error::ErrorCode::Unauthorized {
@@ -180,8 +189,16 @@ fn request_init(token: &str, message: &[u8]) -> Result<JsValue, Failure> {
             .map(drop)
             .map_err(|_| Failure::from(Error::Internal("cannot build a request".into())))
     };
-    put(&headers, "Authorization", &JsValue::from_str(&format!("Bearer {token}")))?;
-    put(&headers, "Content-Type", &JsValue::from_str("application/octet-stream"))?;
+    put(
+        &headers,
+        "Authorization",
+        &JsValue::from_str(&format!("Bearer {token}")),
+    )?;
+    put(
+        &headers,
+        "Content-Type",
+        &JsValue::from_str("application/octet-stream"),
+    )?;
     put(&init, "method", &JsValue::from_str("POST"))?;
     put(&init, "headers", &headers.into())?;
     put(&init, "body", &Uint8Array::from(message).into())?;
@@ -191,7 +208,10 @@ fn request_init(token: &str, message: &[u8]) -> Result<JsValue, Failure> {
 /// Awaits a body-reading promise; the body failing midway is a dropped connection.
 async fn read(body: Result<js_sys::Promise, JsValue>) -> Result<JsValue, Failure> {
     let promise = body.map_err(|cause| {
-        Failure::with_cause(Error::Internal("cannot read the relay's answer".into()), cause)
+        Failure::with_cause(
+            Error::Internal("cannot read the relay's answer".into()),
+            cause,
+        )
     })?;
     JsFuture::from(promise).await.map_err(|cause| {
         Failure::with_cause(

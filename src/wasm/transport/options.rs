@@ -1,10 +1,10 @@
 //! The transports' options objects, `{ url, space, token, fetch? }` and `{ url, space, token,
-//! WebSocket?, pingIntervalMs? }`: the plain fields through serde-wasm-bindgen, the JS values
-//! (`token`, `fetch`, `WebSocket`) read as they are. And the base URL's normal form: no trailing
-//! `/`, `http(s)` for the key and for HTTP, `ws(s)` for the socket, so one URL serves both.
+//! WebSocket?, pingIntervalMs? }`, each field read once with `Reflect.get` (serde-wasm-bindgen,
+//! here and for the JSON error body, cost 1.9 KB of gzipped wasm that the size budget lacks).
+//! And the base URL's normal form: no trailing `/`, `http(s)` for the key and for HTTP, `ws(s)`
+//! for the socket, so one URL serves both.
 
 use js_sys::{Function, Reflect};
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::token::TokenSource;
@@ -14,15 +14,6 @@ use crate::error::{Error, Result};
 pub const SYNC_PATH: &str = "/v1/sync";
 /// The keepalive interval when `pingIntervalMs` is absent.
 pub const DEFAULT_PING_INTERVAL_MS: f64 = 15_000.0;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Plain {
-    url: String,
-    space: String,
-    #[serde(default)]
-    ping_interval_ms: Option<f64>,
-}
 
 /// The options both transports share, checked.
 pub struct Common {
@@ -40,15 +31,22 @@ pub fn read(options: &JsValue, injected: &str) -> Result<(Common, Option<Functio
             "transport options must be an object { url, space, token }".into(),
         ));
     }
-    let plain: Plain = serde_wasm_bindgen::from_value(options.clone())
-        .map_err(|e| Error::InvalidArgument(format!("transport options: {e}")))?;
-    if plain.space.is_empty() {
-        return Err(Error::InvalidArgument("option space must not be empty".into()));
+    let text = |key: &str| {
+        get(options, key)?
+            .as_string()
+            .ok_or_else(|| Error::InvalidArgument(format!("option {key} must be a string")))
+    };
+    let (url, space) = (text("url")?, text("space")?);
+    let ping = get(options, "pingIntervalMs")?;
+    if space.is_empty() {
+        return Err(Error::InvalidArgument(
+            "option space must not be empty".into(),
+        ));
     }
-    let ping_interval_ms = match plain.ping_interval_ms {
-        None => DEFAULT_PING_INTERVAL_MS,
+    let ping_interval_ms = match ping.as_f64() {
+        None if ping.is_undefined() => DEFAULT_PING_INTERVAL_MS,
         Some(ms) if ms.is_finite() && ms >= 1.0 => ms,
-        Some(_) => {
+        _ => {
             return Err(Error::InvalidArgument(
                 "option pingIntervalMs must be a positive number of milliseconds".into(),
             ))
@@ -64,8 +62,8 @@ pub fn read(options: &JsValue, injected: &str) -> Result<(Common, Option<Functio
         })?)
     };
     let common = Common {
-        relay: http_base(&plain.url)?,
-        space: plain.space,
+        relay: http_base(&url)?,
+        space,
         token,
         ping_interval_ms,
     };
@@ -80,9 +78,7 @@ fn get(options: &JsValue, key: &str) -> Result<JsValue> {
 /// The base URL in its `http(s)` form: `ws:` → `http:`, `wss:` → `https:`, trailing `/` removed.
 pub fn http_base(url: &str) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or_else(|| bad_url(url))?;
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| bad_url(url))?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" | "ws" => "http",
         "https" | "wss" => "https",
@@ -118,7 +114,11 @@ mod tests {
 
     #[test]
     fn one_base_url_serves_both_transports() {
-        for url in ["http://127.0.0.1:8787", "ws://127.0.0.1:8787/", "HTTP://127.0.0.1:8787//"] {
+        for url in [
+            "http://127.0.0.1:8787",
+            "ws://127.0.0.1:8787/",
+            "HTTP://127.0.0.1:8787//",
+        ] {
             let base = http_base(url).unwrap();
             assert_eq!(base, "http://127.0.0.1:8787");
             assert_eq!(ws_endpoint(&base), "ws://127.0.0.1:8787/v1/sync");
@@ -130,7 +130,13 @@ mod tests {
 
     #[test]
     fn other_urls_are_refused() {
-        for url in ["", "relay.example", "ftp://relay.example", "http://", "http://x/?a=1"] {
+        for url in [
+            "",
+            "relay.example",
+            "ftp://relay.example",
+            "http://",
+            "http://x/?a=1",
+        ] {
             assert_eq!(
                 http_base(url).unwrap_err().code().as_str(),
                 "ERR_INVALID_ARGUMENT"

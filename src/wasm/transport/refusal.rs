@@ -6,49 +6,23 @@
 //! is judged by its status alone: 401, 403, 413 and 429 keep their codes, a 5xx is a network
 //! failure, anything else a protocol error.
 
-use serde::Deserialize;
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::Failure;
 use crate::error::Error;
 use crate::protocol::Refusal;
-
-#[derive(Deserialize)]
-struct Body {
-    error: Detail,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Detail {
-    code: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    retry_after_ms: Option<f64>,
-    #[serde(default)]
-    versions: Vec<u64>,
-}
 
 /// The failure a refusal reports: `status`, the body's text and the `Retry-After` header.
 pub fn from_response(status: u16, body: &str, retry_after: Option<&str>) -> Failure {
     let header_ms = retry_after
         .and_then(|text| text.trim().parse::<u64>().ok())
         .map(|seconds| seconds.saturating_mul(1_000));
-    let parsed = js_sys::JSON::parse(body)
-        .ok()
-        .and_then(|value| serde_wasm_bindgen::from_value::<Body>(value).ok());
-    let error = match parsed {
-        Some(Body { error }) => Refusal {
-            code: error.code,
-            message: error.message,
-            retry_after_ms: error
-                .retry_after_ms
-                .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                .map(|ms| ms as u64)
-                .or(header_ms),
-            versions: error.versions,
+    let error = match parse(body) {
+        Some(mut refusal) => {
+            refusal.retry_after_ms = refusal.retry_after_ms.or(header_ms);
+            refusal.into_error()
         }
-        .into_error(),
         None => by_status(status, header_ms),
     };
     Failure {
@@ -56,6 +30,38 @@ pub fn from_response(status: u16, body: &str, retry_after: Option<&str>) -> Fail
         error,
         cause: None,
     }
+}
+
+/// The body's `error` as a [`Refusal`]; `None` unless it is the contract's JSON with a string
+/// `code` (a JSON document read through `JSON.parse`, so no JSON parser is compiled in).
+fn parse(body: &str) -> Option<Refusal> {
+    let field = |object: &JsValue, key: &str| Reflect::get(object, &JsValue::from_str(key)).ok();
+    let json = js_sys::JSON::parse(body).ok()?;
+    let error = field(&json, "error").filter(JsValue::is_object)?;
+    let code = field(&error, "code")?.as_string()?;
+    let message = field(&error, "message")
+        .and_then(|m| m.as_string())
+        .unwrap_or_default();
+    let retry_after_ms = field(&error, "retryAfterMs")
+        .and_then(|ms| ms.as_f64())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map(|ms| ms as u64);
+    let versions = field(&error, "versions")
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_f64())
+                .filter(|v| v.fract() == 0.0 && *v >= 0.0)
+                .map(|v| v as u64)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Refusal {
+        code,
+        message,
+        retry_after_ms,
+        versions,
+    })
 }
 
 fn by_status(status: u16, retry_after_ms: Option<u64>) -> Error {
@@ -93,13 +99,19 @@ mod tests {
         assert!(failure.retryable);
         assert!(matches!(
             failure.error,
-            Error::RateLimited { retry_after_ms: Some(1_500), .. }
+            Error::RateLimited {
+                retry_after_ms: Some(1_500),
+                ..
+            }
         ));
         let body = r#"{"error":{"code":"ERR_RATE_LIMITED","message":"slow"}}"#;
         let failure = from_response(429, body, Some(" 2 "));
         assert!(matches!(
             failure.error,
-            Error::RateLimited { retry_after_ms: Some(2_000), .. }
+            Error::RateLimited {
+                retry_after_ms: Some(2_000),
+                ..
+            }
         ));
     }
 

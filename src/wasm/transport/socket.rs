@@ -216,8 +216,14 @@ fn closed(s: &mut State, code: u16, reason: &str) {
     let refusal = s.refusal.take().filter(|_| code == 1008);
     if s.failure.is_none() {
         s.failure = Some(refusal.unwrap_or_else(|| {
-            let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-            Error::Network(format!("the connection to the relay closed (code {code}{reason})"))
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            };
+            Error::Network(format!(
+                "the connection to the relay closed (code {code}{reason})"
+            ))
         }));
     }
 }
@@ -228,10 +234,17 @@ fn tick(s: &mut State, interval_ms: f64) {
     }
     let silent = js_sys::Date::now() - s.last_inbound;
     if silent >= DEAD_AFTER_INTERVALS * interval_ms {
-        let what = if s.open { "no message from the relay" } else { "no connection" };
+        let what = if s.open {
+            "no message from the relay"
+        } else {
+            "no connection"
+        };
         fail(
             s,
-            Error::Network(format!("{what} for {} ms: the connection is dead", silent as u64)),
+            Error::Network(format!(
+                "{what} for {} ms: the connection is dead",
+                silent as u64
+            )),
         );
     } else if s.open {
         s.nonce = s.nonce.wrapping_add(1) & ((1 << 53) - 1);

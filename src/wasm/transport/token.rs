@@ -49,10 +49,7 @@ impl TokenSource {
             Err(thrown) => Err(thrown),
         }
         .map_err(|cause| {
-            Failure::with_cause(
-                Error::Network("the token function failed".into()),
-                cause,
-            )
+            Failure::with_cause(Error::Network("the token function failed".into()), cause)
         })?;
         let text = value.as_string().ok_or_else(|| {
             Error::InvalidArgument("the token function must return a string".into())

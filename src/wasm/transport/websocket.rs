@@ -89,8 +89,9 @@ impl WebSocketTransport {
     #[wasm_bindgen(js_name = onNotify)]
     pub fn on_notify(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "((head: number) => void) | null")]
-        callback: Option<Function>,
+        #[wasm_bindgen(unchecked_param_type = "((head: number) => void) | null")] callback: Option<
+            Function,
+        >,
     ) {
         self.inner.state.borrow_mut().on_notify = callback;
     }
@@ -139,7 +140,9 @@ impl Transport for WebSocketTransport {
                 return Err(Error::Closed.into());
             }
             if s.in_round {
-                return Err(Error::Busy("a round is already running on this transport".into()).into());
+                return Err(
+                    Error::Busy("a round is already running on this transport".into()).into(),
+                );
             }
             s.in_round = true;
             s.queue.clear();
@@ -212,7 +215,11 @@ impl WebSocketTransport {
                 cause,
             )
         })?;
-        Connection::attach(state, socket.unchecked_into::<WebSocket>(), self.inner.ping_interval_ms)?;
+        Connection::attach(
+            state,
+            socket.unchecked_into::<WebSocket>(),
+            self.inner.ping_interval_ms,
+        )?;
         loop {
             let wake = {
                 let s = state.borrow();
