@@ -31,7 +31,7 @@ export interface HttpTransportOptions {
   /** The token, or a (possibly async) function giving one, called at the start of every round. */
   token: string | (() => string | Promise<string>);
   /** The `fetch` to use instead of the global one. */
-  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  fetch?: (input: string, init: { method: "POST"; headers: Record<string, string>; body: Uint8Array }) => Promise<unknown>;
 }
 "#;
 

@@ -73,7 +73,7 @@ impl Connection {
         let weak = Rc::downgrade(state);
         let on_open = {
             let weak = weak.clone();
-            Closure::<dyn FnMut()>::new(move || event(&weak, |s| opened(s)))
+            Closure::<dyn FnMut()>::new(move || event(&weak, opened))
         };
         let on_message = {
             let weak = weak.clone();
