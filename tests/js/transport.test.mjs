@@ -319,12 +319,12 @@ describe("WebSocketTransport", () => {
       },
     });
     try {
-      const transport = new WebSocketTransport({ url: live.url, space: "s", token: "t", WebSocket, pingIntervalMs: 50 });
+      const transport = new WebSocketTransport({ url: live.url, space: "s", token: "t", WebSocket, pingIntervalMs: 150 });
       await handle.syncRound(transport, null);
-      await wait(300);
+      await wait(700);
       assert.equal(transport.connected, true, "a relay that answers keeps the socket alive");
       const kinds = live.seen.sockets[0].frames.map((f) => kindOf(f.data));
-      assert.ok(kinds.filter((k) => k === PING).length >= 3, `pings sent: ${kinds}`);
+      assert.ok(kinds.filter((k) => k === PING).length >= 2, `pings sent: ${kinds}`);
       assert.ok(live.seen.sockets[0].frames.some((f) => f.data.equals(golden.pong)), "the relay's Ping 42 got Pong 42");
       transport.close();
     } finally {
@@ -386,6 +386,10 @@ describe("WebSocketTransport", () => {
       await handle.syncRound(transport, null);
       assert.equal(made, 1);
       transport.close();
+      const badToken = new WebSocketTransport({ url: relay.url, space: "s", token: "not:a:jwt:colon", WebSocket });
+      const b = await failure(handle.syncRound(badToken, null));
+      assert.equal(b.code, "ERR_INVALID_ARGUMENT");
+      assert.ok(!b.message.includes("colon") && b.cause === undefined, "the token is not echoed");
       if (globalThis.WebSocket === undefined) {
         const bare = new WebSocketTransport({ url: relay.url, space: "s", token: "t" });
         const e = await failure(handle.syncRound(bare, null));

@@ -203,6 +203,13 @@ impl WebSocketTransport {
         drop(old);
         let token = self.inner.token.get().await?;
         check(&state.borrow())?;
+        if !token.bytes().all(is_tchar) {
+            // Checked here, as a runtime's own error would quote the subprotocol, token and all.
+            return Err(Error::InvalidArgument(
+                "a WebSocket token must be usable as a subprotocol: letters, digits and !#$%&'*+-.^_`|~ only (a JWT is)".into(),
+            )
+            .into());
+        }
         let class = global::websocket_class(self.inner.class.as_ref())?;
         let protocols = Array::of2(
             &JsValue::from_str(SUBPROTOCOL),
@@ -255,6 +262,11 @@ impl WebSocketTransport {
             _ => Err(Error::Network("the connection to the relay is not open".into()).into()),
         }
     }
+}
+
+/// A character of an HTTP token (RFC 9110), which a subprotocol is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The error a call gets on a closed transport or an ended connection.
