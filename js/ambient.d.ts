@@ -6,7 +6,11 @@ declare module "*.wasm" {
   export default module;
 }
 
-/** The one Node API the Node loader uses (the package does not depend on @types/node). */
-declare module "node:fs" {
-  export function readFileSync(path: URL): Uint8Array;
+/**
+ * better-sqlite3, the relay's SQLite on Node 20 (an optional peer dependency, loaded lazily): only
+ * its constructor is used, and the store sees the result through its own narrow driver type.
+ */
+declare module "better-sqlite3" {
+  const Database: new (path: string, options?: { readonly?: boolean }) => unknown;
+  export default Database;
 }

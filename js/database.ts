@@ -21,7 +21,7 @@ import {
   requireFunction,
   requireString,
 } from "./args.js";
-import { toSyncError } from "./errors.js";
+import { SyncError, toSyncError } from "./errors.js";
 import { intoWasm } from "./instance.js";
 import {
   execOn,
@@ -33,9 +33,10 @@ import {
   statement,
   type CallGate,
 } from "./local-transaction.js";
-import { closedError, Listeners, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
+import { closedError, Listeners, reportUncaught, Resolvers, TransactionScope, type ResolverHost } from "./shared.js";
 import { importChanged, mayWrite, readOnly } from "./writes.js";
 import type { DatabaseHandle } from "./generated/sqlite_sync_wasm.js";
+import type { ImportedRound, RoundOutcome, Step } from "./sync/wasm.js";
 import type {
   ChangeEvent,
   ChangeRecord,
@@ -105,6 +106,8 @@ export class LocalDatabase implements Database {
   #hooks: LocalHooks;
   /** When calls into the handle may run. */
   #gate: CallGate;
+  /** Stops the sync loops of this database (awaited by `close()` before the handle is released). */
+  #syncs = new Set<() => Promise<void>>();
 
   /**
    * Wraps an open handle; the database owns it from now on.
@@ -135,6 +138,34 @@ export class LocalDatabase implements Database {
   betweenCalls<T>(body: (handle: DatabaseHandle) => T): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError());
     return this.#schedule(body);
+  }
+
+  /**
+   * Runs a sync round that `drive` steps through (js/sync/wasm.ts), once earlier writes are stored,
+   * each step between calls; then, as after `importBundle`, storage and listeners hear of what its
+   * pages imported (even when it failed part way) and the resolvers run (one that throws is
+   * reported as uncaught: the round stands). Rejects with the round's error. @internal
+   */
+  async syncRound(drive: (step: Step) => Promise<RoundOutcome>): Promise<ImportedRound> {
+    if (this.#hooks.persisted !== undefined) await this.#hooks.persisted();
+    const outcome = await drive((body) => this.betweenCalls(body).finally(() => this.#wrote()));
+    const done = "report" in outcome ? outcome.report : undefined;
+    const received = done?.received ?? ("received" in outcome ? outcome.received : 0);
+    const newConflicts = done?.newConflicts ?? ("newConflicts" in outcome ? outcome.newConflicts : []);
+    if (received > 0 || newConflicts.length > 0) this.#emit("import");
+    await this.#resolvers.run(this.#host, newConflicts).catch((e: unknown) => {
+      if (this.#closing === undefined) reportUncaught(e);
+    });
+    if (done === undefined) throw "error" in outcome ? outcome.error : new SyncError("ERR_INTERNAL", "internal error: a round ended without a report");
+    return done;
+  }
+
+  /** Registers a sync loop's `stop`, awaited by `close()` before the handle goes; returns its unregistering. @internal */
+  onClosing(stop: () => Promise<void>): () => void {
+    this.#syncs.add(stop);
+    return () => {
+      this.#syncs.delete(stop);
+    };
   }
 
   /** Tells the storage hook that the database may have changed. */
@@ -310,6 +341,7 @@ export class LocalDatabase implements Database {
       if (refused !== undefined) return refused;
     }
     this.#closing ??= this.#enqueue(async () => {
+      await Promise.allSettled([...this.#syncs].map((stop) => stop()));
       const handle = this.#handle;
       let failure: { error: unknown } | undefined;
       if (handle !== undefined && this.#hooks.beforeClose !== undefined) {

@@ -48,6 +48,8 @@ export interface SyncErrorOptions {
   cause?: unknown;
   /** SQLite's extended result code, for errors SQLite reported. */
   sqliteCode?: number;
+  /** How long the relay asked to wait before trying again (`ERR_RATE_LIMITED`), in ms. */
+  retryAfterMs?: number;
 }
 
 /** The error every method of the package rejects with. */
@@ -60,17 +62,20 @@ export class SyncError extends Error {
   readonly retryable: boolean;
   /** SQLite's extended result code (e.g. 2067 for a UNIQUE violation), when SQLite reported one. */
   declare readonly sqliteCode?: number;
+  /** How long the relay asked to wait before trying again (`ERR_RATE_LIMITED`), in ms. */
+  declare readonly retryAfterMs?: number;
 
   /**
    * @param code the stable error code
    * @param message a human-readable description (for `ERR_SQL`, SQLite's own message)
-   * @param options `retryable`, `cause` and `sqliteCode`
+   * @param options `retryable`, `cause`, `sqliteCode` and `retryAfterMs`
    */
   constructor(code: SyncErrorCode, message: string, options: SyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
     if (options.sqliteCode !== undefined) this.sqliteCode = options.sqliteCode;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -80,6 +85,7 @@ interface WasmSyncError extends Error {
   code: string;
   retryable?: unknown;
   sqliteCode?: unknown;
+  retryAfterMs?: unknown;
 }
 
 function isWasmSyncError(e: unknown): e is WasmSyncError {
@@ -92,7 +98,7 @@ function isWasmSyncError(e: unknown): e is WasmSyncError {
  * Converts whatever a call into the wasm module threw into a {@link SyncError}.
  *
  * A `SyncError` is returned unchanged; a coded error from the wasm layer keeps its code, message,
- * `retryable` flag, `sqliteCode`, cause and stack; anything else (a trap, a glue-code
+ * `retryable` flag, `sqliteCode`, `retryAfterMs`, cause and stack; anything else (a trap, a glue-code
  * `TypeError`) is a bug in this package and becomes `ERR_INTERNAL` with the original error as
  * `cause`.
  */
@@ -101,6 +107,7 @@ export function toSyncError(e: unknown): SyncError {
   if (isWasmSyncError(e)) {
     const options: SyncErrorOptions = { retryable: e.retryable === true, cause: e.cause };
     if (typeof e.sqliteCode === "number") options.sqliteCode = e.sqliteCode;
+    if (typeof e.retryAfterMs === "number") options.retryAfterMs = e.retryAfterMs;
     const error = new SyncError(e.code as SyncErrorCode, e.message, options);
     if (e.stack !== undefined) error.stack = e.stack;
     return error;

@@ -1,4 +1,4 @@
-// The package's public entry: `openDatabase` and every public type.
+// The package's public entry: `openDatabase`, `startSync` with its transports, and every public type.
 //
 // Users import it through a runtime loader (js/load/*), which package.json "exports" picks and
 // which re-exports everything here, its `openDatabase` being the value that registering how to
@@ -22,6 +22,16 @@ export {
   type SyncErrorOptions,
 } from "./errors.js";
 export type * from "./types.js";
+export type { Sync, SyncEvents } from "./sync/api.js";
+export { startSync, type StartSyncOptions } from "./sync/start.js";
+export {
+  HttpTransport,
+  WebSocketTransport,
+  type HttpTransportOptions,
+  type TokenSource,
+  type WebSocketClass,
+  type WebSocketTransportOptions,
+} from "./sync/transports.js";
 
 /**
  * Opens (or creates) a database, loading the wasm module on first use.

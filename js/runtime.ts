@@ -1,6 +1,7 @@
 // What this runtime offers, asked of `globalThis` in one place: which kind of realm the code runs
 // in (a page, a dedicated worker, a service or shared worker, or none of them: Node, Deno,
-// Cloudflare Workers) and which storage APIs exist there (OPFS, IndexedDB, Web Locks). Every other
+// Cloudflare Workers), which storage APIs exist there (OPFS, IndexedDB, Web Locks) and what it
+// says of the network (`navigator.onLine`, the `online` / `offline` events). Every other
 // module asks these functions instead of probing globals itself.
 //
 // Invariants: a probe never throws and never changes anything; each answers from the globals as
@@ -19,7 +20,9 @@ export interface Locks {
 interface Globals {
   window?: unknown;
   document?: unknown;
-  navigator?: { locks?: Locks; storage?: { getDirectory?: unknown } };
+  navigator?: { locks?: Locks; storage?: { getDirectory?: unknown }; onLine?: unknown };
+  addEventListener?: (type: string, listener: () => void) => void;
+  removeEventListener?: (type: string, listener: () => void) => void;
   indexedDB?: IDBFactory;
   Worker?: unknown;
   FileSystemSyncAccessHandle?: unknown;
@@ -70,3 +73,20 @@ export function locks(): Locks | undefined {
 export function indexedDbFactory(): IDBFactory | undefined {
   return globals.indexedDB;
 }
+
+/** The runtime's network signal: `navigator.onLine` and the global `online` / `offline` events. */
+export const runtimeNetwork = {
+  /** False only when the runtime says it is offline (`navigator.onLine === false`). */
+  online(): boolean {
+    return globals.navigator?.onLine !== false;
+  },
+  /** Listens for `type` on the global object where it is an event target (pages, workers, Deno). */
+  on(type: "online" | "offline", fn: () => void): () => void {
+    const add = globals.addEventListener;
+    const remove = globals.removeEventListener;
+    if (typeof add !== "function" || typeof remove !== "function") return () => undefined;
+    const listener = (): void => fn();
+    add.call(globalThis, type, listener);
+    return () => remove.call(globalThis, type, listener);
+  },
+};

@@ -15,6 +15,13 @@ import { requireFunction, requireString } from "./args.js";
 import { SyncError } from "./errors.js";
 import type { ChangeEvent, Conflict, ConflictChoice, ConflictResolver } from "./types.js";
 
+/** Reports `e` as uncaught, after the current job (a listener's or resolver's error that nothing awaits). */
+export function reportUncaught(e: unknown): void {
+  queueMicrotask(() => {
+    throw e;
+  });
+}
+
 export function closedError(): SyncError {
   return new SyncError("ERR_CLOSED", "the database is closed");
 }
@@ -43,9 +50,7 @@ export class Listeners {
       try {
         listener(event);
       } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
+        reportUncaught(e);
       }
     }
   }

@@ -1,6 +1,8 @@
 // Plain data types of the public API: values, rows, options, captured changes and change events.
 // No logic.
 
+import type { SyncError } from "./errors.js";
+
 /**
  * A value bound to a statement parameter: `null`, a number (integers are stored as INTEGER, other
  * numbers as REAL), a bigint, a string, a boolean (stored as 0/1) or bytes.
@@ -201,3 +203,36 @@ export type ConflictChoice = "local" | "remote" | { values: { readonly [column: 
 export type ConflictResolver = (
   conflict: Conflict,
 ) => ConflictChoice | undefined | Promise<ConflictChoice | undefined>;
+
+/** What a sync loop is doing (see `SyncStatus`). */
+export type SyncState = "idle" | "syncing" | "offline" | "error" | "stopped";
+
+/** The state of a sync loop (`Sync.status`, and each `"status"` event). */
+export interface SyncStatus {
+  state: SyncState;
+  /** When the last round that completed ended, ms since the epoch. */
+  lastSyncAt: number | null;
+  /** The last round's error (null after a good round). */
+  lastError: SyncError | null;
+  /** Change records pushed since `startSync`. */
+  sent: number;
+  /** Change records pulled and imported since `startSync`. */
+  received: number;
+  /** Local change records the relay has not yet acknowledged. */
+  pending: number;
+  /** When the next attempt is due after a failure (back-off, or the interval after an error). */
+  nextRetryAt: number | null;
+}
+
+/** What one round of `Sync.syncNow` did, in change records. */
+export interface RoundResult {
+  sent: number;
+  received: number;
+  conflicts: number;
+}
+
+/** A `"progress"` event during a catch-up: records received so far in this round, of `total` (null when unknown). */
+export interface SyncProgress {
+  received: number;
+  total: number | null;
+}

@@ -57,6 +57,13 @@ node_suite() {
   timeout 900 "$1" --test --test-reporter=spec tests/js/*.test.mjs
 }
 
+# relay_suite NODE: the relay's tests (a real relay process through the CLI, on a SQLite file:
+# node:sqlite where that Node has it, better-sqlite3 on Node 20) under that node binary.
+relay_suite() {
+  "$1" --version || return
+  timeout 600 "$1" --test --test-reporter=spec tests/relay/*.test.mjs
+}
+
 step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
@@ -72,9 +79,19 @@ for pin in "${node_runtimes[@]}"; do
     step "node:test (node ${version%%.*})" node_suite "$(node_runtime_bin "$version")"
   fi
 done
+step "relay" relay_suite node
+for pin in "${node_runtimes[@]}"; do
+  version=${pin%% *}
+  if [[ -n $node_runtimes_skip ]]; then
+    skip "relay (node ${version%%.*})" "$node_runtimes_skip"
+  else
+    step "relay (node ${version%%.*})" relay_suite "$(node_runtime_bin "$version")"
+  fi
+done
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
+step "relay deno smoke" node_modules/.bin/deno run --allow-read --allow-write tests/smoke/relay-deno.mjs
 step "workerd smoke" node tests/smoke/workerd.mjs
 step "chromium smoke" node tests/smoke/chromium.mjs
 step "bundlers" node --test --test-reporter=spec tests/bundlers/esbuild.test.mjs tests/bundlers/vite.test.mjs

@@ -40,8 +40,11 @@ import type {
   SyncOptions,
   VectorClock,
 } from "../types.js";
-import { sharedLink, type Link } from "./link.js";
+import { sharedLink, type Link, type SyncSubscriber } from "./link.js";
 import { isLost, type ArgsMap, type Method, type ResultMap } from "./rpc.js";
+
+/** The calls of a sync loop's mirror (js/worker/sync-client.ts). */
+type SyncMethod = "syncStart" | "syncNow" | "syncStop" | "syncToken";
 
 /** Opens `name` through the page's package worker (started on first use). */
 export async function openThroughPackageWorker(name: string): Promise<WorkerDatabase> {
@@ -118,6 +121,8 @@ export class WorkerDatabase implements Database {
   #writes = 0;
   #scope = new TransactionScope();
   #listeners = new Listeners();
+  /** Stops this page's sync loops of this database (awaited by `close()`). */
+  #syncs = new Set<() => Promise<void>>();
 
   /** @internal */
   constructor(link: Link, conn: string, name: string) {
@@ -173,6 +178,30 @@ export class WorkerDatabase implements Database {
   sendInTransaction<M extends "txExec" | "txQuery" | "end">(method: M, args: ArgsMap[M]): Promise<ResultMap[M]> {
     if (method === "end") this.#writes += 1;
     return this.#link.call(this.#conn, this.#name, method, args);
+  }
+
+  /**
+   * Sends a call of a sync loop's mirror; a stop goes through while closing (close stops the
+   * loops first), the others are refused then. @internal
+   */
+  sendForSync<M extends SyncMethod>(method: M, args: ArgsMap[M]): Promise<ResultMap[M]> {
+    if (method !== "syncStop" && method !== "syncToken" && this.#closing !== undefined) return Promise.reject(closedError());
+    return this.#link.call(this.#conn, this.#name, method, args);
+  }
+
+  /** Delivers the events of the loop `id` to `sync`; registers its `stop` with `close()`. @internal */
+  attachSync(id: string, sync: SyncSubscriber, stop: () => Promise<void>): () => void {
+    const detach = this.#link.addSync(id, sync);
+    this.#syncs.add(stop);
+    return () => {
+      detach();
+      this.#syncs.delete(stop);
+    };
+  }
+
+  /** Runs the conflict resolvers for conflicts a sync round made (as after an import). @internal */
+  runResolvers(ids: readonly string[]): Promise<void> {
+    return this.#resolvers.run(this.#host, ids);
   }
 
   /** Delivers a change event to this database's listeners. @internal */
@@ -317,6 +346,7 @@ export class WorkerDatabase implements Database {
       if (refused !== undefined) return refused;
     }
     this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#syncs].map((stop) => stop()));
       try {
         await this.#link.call(this.#conn, this.#name, "close", []);
       } catch {

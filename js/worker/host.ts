@@ -5,6 +5,10 @@
 // page's calls to it, and when it goes away (tab closed or crashed) the next in the queue takes
 // over and the callers repeat what was left unanswered.
 //
+// A sync loop a page starts runs in the holder (js/worker/sync-server.ts), whose events reach that
+// page through its own worker; this worker keeps the page's running loops' start calls and sends
+// them again to a new holder, so that a loop survives a takeover (starting afresh there).
+//
 // Invariants: a call from this worker's page is answered exactly once; while no holder answers,
 // calls wait (no "locked" error reaches the page); the page learns of every committed change.
 
@@ -20,6 +24,7 @@ import {
   type ChannelMessage,
   type Request,
   type Response,
+  type SyncEventData,
 } from "./rpc.js";
 import { Server, type Reply } from "./server.js";
 import type { ChangeEvent } from "../types.js";
@@ -41,13 +46,17 @@ const self = crypto.randomUUID();
 const channel = new BroadcastChannel(CHANNEL);
 /** Calls of this page sent to another worker and not answered yet. */
 const inflight = new Map<number, Request>();
+/** The start calls of this page's running sync loops, by loop id (sent again to a new holder). */
+const syncing = new Map<string, Request>();
 let server: Server | undefined;
 let stopping = false;
 
 /** Set when OPFS cannot work in this browser: every call fails with it. */
 let broken: unknown;
 
-function toPage(message: Response | { kind: "change"; event: ChangeEvent }): void {
+type ToPage = Response | { kind: "change"; event: ChangeEvent } | { kind: "sync"; sync: string; event: SyncEventData };
+
+function toPage(message: ToPage): void {
   scope.postMessage(message, message.kind === "res" && message.ok ? transferables(message.value) : []);
 }
 
@@ -67,8 +76,15 @@ function notify(origin: string, database: string, change: ChangeEvent["kind"]): 
   channel.postMessage({ kind: "change", origin, database, change });
 }
 
+function toSync(to: string, sync: string, event: SyncEventData): void {
+  if (to === self) toPage({ kind: "sync", sync, event });
+  else channel.postMessage({ kind: "sync", to, sync, event });
+}
+
 /** Hands a call of this page to whoever holds the pool. */
 function route(req: Request): void {
+  if (req.method === "syncStart") syncing.set(req.args[0], req);
+  if (req.method === "syncStop") syncing.delete(req.args[0]);
   if (server !== undefined) {
     server.handle(req, replyTo(req), false);
   } else if (broken !== undefined) {
@@ -95,7 +111,15 @@ channel.onmessage = (event: MessageEvent<ChannelMessage>) => {
       });
       break;
     case "leader":
-      if (message.id !== self) for (const req of inflight.values()) channel.postMessage(req);
+      if (message.id !== self) {
+        // The old holder's loops went with it: they start first (the new holder runs a request
+        // seen twice once; the answers to calls answered before are dropped), then the calls.
+        for (const req of syncing.values()) channel.postMessage(req);
+        for (const req of inflight.values()) channel.postMessage(req);
+      }
+      break;
+    case "sync":
+      if (message.to === self) toPage({ kind: "sync", sync: message.sync, event: message.event });
       break;
   }
 };
@@ -141,10 +165,12 @@ async function elect(): Promise<void> {
     releasePool().catch(() => undefined);
     return;
   }
-  server = new Server(self, notify);
+  server = new Server(self, notify, toSync);
   channel.postMessage({ kind: "leader", id: self });
   const waiting = [...inflight.values()];
   inflight.clear();
+  // Loops this page started in a holder that went away first (a request seen twice runs once).
+  for (const req of syncing.values()) server.handle(req, replyTo(req), true);
   for (const req of waiting) server.handle(req, replyTo(req), true);
 }
 

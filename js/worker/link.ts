@@ -1,6 +1,6 @@
 // The page's connection to its package worker: it starts the worker (js/worker/host.ts), posts the
 // calls of every database of the page (js/worker/client.ts) and hands each answer to the call it
-// belongs to, and every change event to the databases.
+// belongs to, every change event to the databases, and each sync loop's events to its mirror.
 //
 // Invariants: calls are posted in the order they are made; each is settled once: with the
 // worker's answer, with a `SyncError` rebuilt from the worker's error, or with the error that
@@ -9,14 +9,19 @@
 
 import { SyncError, toSyncError } from "../errors.js";
 import type { ChangeEvent } from "../types.js";
-import { fromWire, type ArgsMap, type Method, type ResultMap, type Response } from "./rpc.js";
+import { fromWire, type ArgsMap, type Method, type ResultMap, type Response, type SyncEventData } from "./rpc.js";
 
 /** A database of the page, as far as the link needs it: change events are delivered to it. */
 export interface Subscriber {
   dispatch(event: ChangeEvent): void;
 }
 
-type FromWorker = Response | { kind: "change"; event: ChangeEvent };
+/** A sync loop of the page, mirrored (js/worker/sync-client.ts): its loop's events are delivered to it. */
+export interface SyncSubscriber {
+  receive(event: SyncEventData): void;
+}
+
+type FromWorker = Response | { kind: "change"; event: ChangeEvent } | { kind: "sync"; sync: string; event: SyncEventData };
 
 interface Pending {
   /** Takes the worker's answer, which the worker sends as `ResultMap[M]` for a call of `M`. */
@@ -30,6 +35,7 @@ export class Link {
   #next = 1;
   #pending = new Map<number, Pending>();
   #databases = new Set<Subscriber>();
+  #syncs = new Map<string, SyncSubscriber>();
   #dead: SyncError | undefined;
 
   constructor() {
@@ -83,9 +89,21 @@ export class Link {
     this.#fail(new SyncError("ERR_CLOSED", "the database is closed"));
   }
 
+  /** Delivers the events of the loop `id` to `sync` until the returned function is called. */
+  addSync(id: string, sync: SyncSubscriber): () => void {
+    this.#syncs.set(id, sync);
+    return () => {
+      this.#syncs.delete(id);
+    };
+  }
+
   #receive(message: FromWorker): void {
     if (message.kind === "change") {
       for (const db of this.#databases) db.dispatch(message.event);
+      return;
+    }
+    if (message.kind === "sync") {
+      this.#syncs.get(message.sync)?.receive(message.event);
       return;
     }
     const pending = this.#pending.get(message.id);

@@ -4,11 +4,13 @@
 //
 // Invariants: every request carries an id unique within its sender; every response names the
 // request it answers; an error crosses as a `WireError` and becomes a `SyncError` again with the
-// same code, message, `retryable` and `sqliteCode`.
+// same code, message, `retryable`, `sqliteCode` and `retryAfterMs`.
 
-import { SyncError, toSyncError, type SyncErrorCode } from "../errors.js";
+import { SyncError, toSyncError, type SyncErrorCode, type SyncErrorOptions } from "../errors.js";
 import type { Database } from "../api.js";
-import type { ChangeEvent, ExecResult, Params, Row } from "../types.js";
+import type { LoopOptions } from "../sync/loop.js";
+import type { TransportSpec } from "../sync/transports.js";
+import type { ChangeEvent, ExecResult, Params, RoundResult, Row, SyncProgress, SyncStatus } from "../types.js";
 
 /**
  * Members of `Database` the page keeps for itself: its id, what runs callbacks there (transaction
@@ -35,6 +37,14 @@ export type ArgsMap = { [M in ForwardedMethod]: Parameters<Database[M]> } & {
   txQuery: [tx: string, sql: string, params: Params | undefined];
   /** Commits (`commit`) or rolls back the transaction `tx`. */
   end: [tx: string, commit: boolean];
+  /** Starts the sync loop `sync` on the database, its transport made from `spec`; answers with its status. */
+  syncStart: [sync: string, spec: TransportSpec, loop: LoopOptions];
+  /** `Sync.syncNow()` of the loop `sync`. */
+  syncNow: [sync: string];
+  /** `Sync.stop()` of the loop `sync` (answered once it has stopped; a loop unknown here is stopped). */
+  syncStop: [sync: string];
+  /** The page's answer to the token request `ask` of the loop `sync`: a token, or the error its function threw. */
+  syncToken: [sync: string, ask: number, token: string | null, error: WireError | null];
 };
 
 /** What each call answers, by method. */
@@ -47,6 +57,10 @@ export type ResultMap = { [M in ForwardedMethod]: Awaited<ReturnType<Database[M]
   txExec: ExecResult;
   txQuery: Row[];
   end: undefined;
+  syncStart: WireStatus;
+  syncNow: RoundResult;
+  syncStop: undefined;
+  syncToken: undefined;
 };
 
 /** Every call a worker serves. */
@@ -74,6 +88,7 @@ export interface WireError {
   message: string;
   retryable: boolean;
   sqliteCode?: number;
+  retryAfterMs?: number;
   /** Set when the holder of the database went away and the call may be safely repeated. */
   lost?: boolean;
 }
@@ -92,6 +107,26 @@ export interface ChangeNotice {
   change: ChangeEvent["kind"];
 }
 
+/** A sync loop's status as plain data (its error as a `WireError`). */
+export type WireStatus = Omit<SyncStatus, "lastError"> & { lastError: WireError | null };
+
+/** What a sync loop in the holder tells the page that started it. */
+export type SyncEventData =
+  | { type: "status"; status: WireStatus }
+  | { type: "progress"; progress: SyncProgress }
+  /** A round ended well: the page runs its conflict resolvers for `newConflicts`. */
+  | { type: "round"; newConflicts: string[] }
+  /** The transport needs a token: the page answers with a `syncToken` call. */
+  | { type: "token"; ask: number };
+
+/** An event of the sync loop `sync` for the page whose worker is `to`. */
+export interface SyncNotice {
+  kind: "sync";
+  to: string;
+  sync: string;
+  event: SyncEventData;
+}
+
 /** Sent by a worker that has just become the holder: callers waiting on the old one ask again. */
 export interface LeaderNotice {
   kind: "leader";
@@ -99,7 +134,7 @@ export interface LeaderNotice {
 }
 
 /** Everything sent on the shared BroadcastChannel. */
-export type ChannelMessage = Request | Response | ChangeNotice | LeaderNotice;
+export type ChannelMessage = Request | Response | ChangeNotice | LeaderNotice | SyncNotice;
 
 /** The BroadcastChannel every package worker of an origin joins. */
 export const CHANNEL = "sqlite-sync-wasm:opfs";
@@ -113,14 +148,16 @@ export function toWire(e: unknown): WireError {
   const error = toSyncError(e);
   const wire: WireError = { code: error.code, message: error.message, retryable: error.retryable };
   if (error.sqliteCode !== undefined) wire.sqliteCode = error.sqliteCode;
+  if (error.retryAfterMs !== undefined) wire.retryAfterMs = error.retryAfterMs;
   if ((e as { lost?: unknown } | undefined)?.lost === true) wire.lost = true;
   return wire;
 }
 
 /** Rebuilds the `SyncError` a wire error describes. */
 export function fromWire(wire: WireError): SyncError {
-  const options: { retryable: boolean; sqliteCode?: number } = { retryable: wire.retryable };
+  const options: SyncErrorOptions = { retryable: wire.retryable };
   if (wire.sqliteCode !== undefined) options.sqliteCode = wire.sqliteCode;
+  if (wire.retryAfterMs !== undefined) options.retryAfterMs = wire.retryAfterMs;
   const error = new SyncError(wire.code, wire.message, options);
   if (wire.lost === true) Object.defineProperty(error, "lost", { value: true });
   return error;
@@ -161,4 +198,14 @@ export function transferables(value: unknown): ArrayBuffer[] {
   };
   walk(value, 0);
   return [...found];
+}
+
+/** A sync status in its wire form. */
+export function toWireStatus(status: SyncStatus): WireStatus {
+  return { ...status, lastError: status.lastError === null ? null : toWire(status.lastError) };
+}
+
+/** Rebuilds a sync status from its wire form (frozen, like the loop's own). */
+export function fromWireStatus(wire: WireStatus): SyncStatus {
+  return Object.freeze({ ...wire, lastError: wire.lastError === null ? null : fromWire(wire.lastError) });
 }

@@ -15,7 +15,17 @@ import type { ChangeEvent, ExecResult, Params } from "../types.js";
 import { locks } from "../runtime.js";
 import { poolGate } from "./gate.js";
 import { openInPool, trimPool } from "./pool.js";
-import { aliveLock, lostError, type ArgsMap, type Call, type Method, type Request, type ResultMap } from "./rpc.js";
+import {
+  aliveLock,
+  lostError,
+  type ArgsMap,
+  type Call,
+  type Method,
+  type Request,
+  type ResultMap,
+  type SyncEventData,
+} from "./rpc.js";
+import { SyncService } from "./sync-server.js";
 
 /** Where the answers to a request go. */
 export interface Reply {
@@ -52,11 +62,13 @@ interface Served {
   durable: boolean;
 }
 
-/** The calls that act on a connection or a transaction rather than on the opened database. */
-type Step = "close" | "txExec" | "txQuery" | "end";
+/** The calls that act on a connection, a transaction or a sync loop rather than on the opened database. */
+type Step = "close" | "txExec" | "txQuery" | "end" | "syncNow" | "syncStop" | "syncToken";
+
+const STEPS: ReadonlySet<string> = new Set<Step>(["close", "txExec", "txQuery", "end", "syncNow", "syncStop", "syncToken"]);
 
 function isStep(req: Request): req is Extract<Request, { method: Step }> {
-  return req.method === "close" || req.method === "txExec" || req.method === "txQuery" || req.method === "end";
+  return STEPS.has(req.method);
 }
 
 /** A handler for every step, typed by the call map: a step the map gains is a compile error until served. */
@@ -77,14 +89,21 @@ export class Server {
   /** Request keys handled recently (duplicates are ignored), with when they were seen. */
   #seen = new Map<string, number>();
   #stopped = false;
+  #syncs: SyncService;
 
   /**
    * @param self this worker's id (its own page's requests need no durable record)
    * @param notify called after each committed change
+   * @param toSync delivers an event of a sync loop to the page of the worker `to`
    */
-  constructor(self: string, notify: (origin: string, database: string, kind: ChangeEvent["kind"]) => void) {
+  constructor(
+    self: string,
+    notify: (origin: string, database: string, kind: ChangeEvent["kind"]) => void,
+    toSync: (to: string, sync: string, event: SyncEventData) => void,
+  ) {
     this.#self = self;
     this.#notify = notify;
+    this.#syncs = new SyncService(self, toSync, notify);
   }
 
   /** Runs one request; `durable` when another holder may have run it before. */
@@ -174,11 +193,15 @@ export class Server {
       return rows;
     },
     end: ([txKey, commit], { req, durable }) => this.#end(req, txKey, commit, durable),
+    syncNow: (args) => this.#syncs.now(args),
+    syncStop: (args) => this.#syncs.stop(args),
+    syncToken: async (args) => this.#syncs.token(args),
   };
 
   /** How each call on the opened database is served. */
   readonly #calls: DatabaseHandlers = {
     open: async (_, __, { db }) => db.deviceId,
+    syncStart: async (args, { req }, { db }) => this.#syncs.start(req.from, req.name, db, args),
     begin: (_, { req, key }, entry) => this.#begin(req, key, entry),
     exec: async ([sql, params], { req, key, durable }, entry) => {
       const result = durable ? await this.#durableExec(entry, key, sql, params) : await entry.db.exec(sql, params);

@@ -62,7 +62,8 @@ pub struct RoundReport {
     pub pending: u64,
     /// True when the relay announced more records during the round: run another soon.
     pub behind: bool,
-    /// The conflicts the round created that `conflicts()` lists.
+    /// The conflicts the round created that `conflicts()` lists (less those taken earlier with
+    /// [`Round::take_new_conflicts`]).
     pub new_conflicts: Vec<ConflictId>,
 }
 
@@ -111,6 +112,13 @@ impl Round {
     /// How far the round's pull has come (`None` before the first page with records).
     pub fn progress(&self) -> Option<Progress> {
         self.progress
+    }
+
+    /// The conflicts the pages imported so far created, not yet taken (by this call or in the
+    /// [`RoundReport`]): a round cut short by a dropped connection still reports them, so that the
+    /// app's resolvers see every conflict.
+    pub fn take_new_conflicts(&mut self) -> Vec<ConflictId> {
+        std::mem::take(&mut self.new_conflicts)
     }
 
     fn receive_unchecked(

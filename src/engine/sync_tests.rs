@@ -9,10 +9,11 @@ use std::rc::Rc;
 use super::*;
 use crate::engine::{ConflictStrategy, Engine, Location, Params, Rows};
 use crate::model::Value;
-use crate::protocol::tests::model::Relay;
+use crate::protocol::{LogId, MemoryRelay};
 
 const URL: &str = "http://127.0.0.1:8787";
 const SPACE: &str = "team";
+const LOG: LogId = LogId([0xab; 16]);
 
 fn engine(id: u8) -> Engine {
     let now = Rc::new(Cell::new(1_764_000_000_000u64));
@@ -46,13 +47,13 @@ fn rows(db: &mut Engine) -> Vec<Vec<Value>> {
 }
 
 /// One round of `db` against `relay`, and the progress it reported, page by page.
-fn round(db: &mut Engine, relay: &mut Relay) -> Result<(RoundReport, Vec<Progress>)> {
+fn round(db: &mut Engine, relay: &mut MemoryRelay) -> Result<(RoundReport, Vec<Progress>)> {
     let (mut round, mut action) = db.begin_round(URL, SPACE)?;
     let mut progress = Vec::new();
     for _ in 0..10_000 {
         match action {
             Action::Send(bytes) => {
-                let reply = relay.answer(&bytes);
+                let reply = relay.answer(&bytes).unwrap();
                 action = db.continue_round(&mut round, &reply)?;
                 if round.progress().is_some() && round.progress() != progress.last().copied() {
                     progress.extend(round.progress());
@@ -75,7 +76,7 @@ fn conflict_ids(db: &mut Engine) -> Vec<String> {
 
 #[test]
 fn replicas_converge_through_a_relay_with_the_same_conflict_everywhere() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let (mut a, mut b, mut c) = (engine(1), engine(2), engine(3));
     exec(&mut a, "INSERT INTO todos VALUES (1, 'milk')");
     round(&mut a, &mut relay).unwrap();
@@ -112,7 +113,7 @@ fn replicas_converge_through_a_relay_with_the_same_conflict_everywhere() {
 
 #[test]
 fn a_catch_up_comes_in_pages_with_progress_and_is_applied_once() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let mut a = engine(1);
     for id in 0..2_500 {
         exec(&mut a, &format!("INSERT INTO todos VALUES ({id}, 't{id}')"));
@@ -132,7 +133,7 @@ fn a_catch_up_comes_in_pages_with_progress_and_is_applied_once() {
 
 #[test]
 fn a_round_cut_short_resumes_after_the_last_page_it_applied() {
-    let mut relay = Relay::new(100);
+    let mut relay = MemoryRelay::new(LOG, 100);
     let mut a = engine(1);
     for id in 0..250 {
         exec(&mut a, &format!("INSERT INTO todos VALUES ({id}, 't{id}')"));
@@ -144,7 +145,9 @@ fn a_round_cut_short_resumes_after_the_last_page_it_applied() {
         let Action::Send(bytes) = action else {
             panic!("the round ended before its first page")
         };
-        action = b.continue_round(&mut cut, &relay.answer(&bytes)).unwrap();
+        action = b
+            .continue_round(&mut cut, &relay.answer(&bytes).unwrap())
+            .unwrap();
     }
     drop(cut);
     assert_eq!(rows(&mut b).len(), 100);
@@ -156,7 +159,7 @@ fn a_round_cut_short_resumes_after_the_last_page_it_applied() {
 
 #[test]
 fn pending_counts_what_the_relay_has_not_acknowledged() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let mut a = engine(1);
     for id in 0..3 {
         exec(&mut a, &format!("INSERT INTO todos VALUES ({id}, 'x')"));
@@ -173,7 +176,7 @@ fn pending_counts_what_the_relay_has_not_acknowledged() {
 
 #[test]
 fn a_relay_whose_log_was_replaced_is_pulled_from_the_start_and_pushed_again() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let (mut a, mut b) = (engine(1), engine(2));
     exec(&mut a, "INSERT INTO todos VALUES (1, 'a')");
     exec(&mut b, "INSERT INTO todos VALUES (2, 'b')");
@@ -181,8 +184,7 @@ fn a_relay_whose_log_was_replaced_is_pulled_from_the_start_and_pushed_again() {
     round(&mut b, &mut relay).unwrap();
     round(&mut a, &mut relay).unwrap();
     // The relay lost its storage: a new, empty log.
-    let mut fresh = Relay::new(1_000);
-    fresh.log = crate::protocol::LogId([0xcd; 16]);
+    let mut fresh = MemoryRelay::new(LogId([0xcd; 16]), 1_000);
     let (report, _) = round(&mut b, &mut fresh).unwrap();
     assert_eq!(report.sent, 2, "B pushes every record it holds again");
     exec(&mut a, "INSERT INTO todos VALUES (3, 'c')");
@@ -196,7 +198,7 @@ fn a_relay_whose_log_was_replaced_is_pulled_from_the_start_and_pushed_again() {
 
 #[test]
 fn a_page_this_replica_refuses_fails_the_round_and_moves_nothing() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let mut a = engine(1);
     exec(
         &mut a,
@@ -222,7 +224,7 @@ fn a_page_this_replica_refuses_fails_the_round_and_moves_nothing() {
 
 #[test]
 fn a_round_takes_no_message_after_it_ended_or_failed() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = MemoryRelay::new(LOG, 1_000);
     let mut a = engine(1);
     let (mut ended, action) = a.begin_round(URL, SPACE).unwrap();
     let Action::Send(hello) = action else {
@@ -230,6 +232,6 @@ fn a_round_takes_no_message_after_it_ended_or_failed() {
     };
     let garbage = a.continue_round(&mut ended, &[0xc1]).unwrap_err();
     assert_eq!(garbage.code(), crate::ErrorCode::Protocol);
-    let again = a.continue_round(&mut ended, &relay.answer(&hello));
+    let again = a.continue_round(&mut ended, &relay.answer(&hello).unwrap());
     assert_eq!(again.unwrap_err().code(), crate::ErrorCode::Internal);
 }

@@ -13,6 +13,7 @@
 //! | [`batch`] | page bounds: how many records one message takes |
 //! | [`refusal`] | a relay's error codes as the crate's [`Error`](crate::Error)s |
 //! | [`round`] | the device's round |
+//! | [`memory`] | an in-memory relay over one space, for tests and as the relay rules' reference |
 //!
 //! ## Wire format, version 1
 //!
@@ -106,6 +107,7 @@
 pub mod batch;
 pub mod decode;
 pub mod encode;
+pub mod memory;
 pub mod message;
 pub mod record;
 pub mod refusal;
@@ -114,6 +116,7 @@ pub mod round;
 pub use batch::Batch;
 pub use decode::decode;
 pub use encode::encode;
+pub use memory::MemoryRelay;
 pub use message::{Cursor, Hello, LogId, Message, Page, Pull, Refusal, Welcome};
 pub use round::{ClientRound, Delivery, Local, Next, Progress, Step, Summary};
 
@@ -150,4 +153,4 @@ pub mod kind {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

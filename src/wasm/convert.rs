@@ -391,7 +391,7 @@ pub fn string_option(options: &JsValue, key: &str) -> Result<Option<String>> {
         .ok_or_else(|| Error::InvalidArgument(format!("option {key} must be a string")))
 }
 
-fn put(object: &Object, key: &JsValue, value: &JsValue) -> Result<()> {
+pub fn put(object: &Object, key: &JsValue, value: &JsValue) -> Result<()> {
     Reflect::set(object, key, value)
         .map(drop)
         .map_err(|_| Error::Internal("cannot build a result object".into()))

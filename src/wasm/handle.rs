@@ -2,12 +2,11 @@
 //!
 //! Every method takes `&self`, borrows the engine only for the duration of the call (no JS runs
 //! while it is borrowed), and returns plain JS values or throws a coded `SyncError`. After
-//! `close()` every call throws `ERR_CLOSED`. The sync rounds' methods are in `round.rs`. The values built here (`convert.rs`) have the shapes
+//! `close()` every call throws `ERR_CLOSED`. The values built here (`convert.rs`) have the shapes
 //! of the package's public types, so the generated `.d.ts` declares them with those types
 //! (`unchecked_return_type`, `unchecked_param_type`), imported from `js/types.ts`.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -48,8 +47,7 @@ export interface HandleOptions {
 /// One open database (internal; the public API is the TypeScript `Database`).
 #[wasm_bindgen]
 pub struct DatabaseHandle {
-    /// Shared with the sync rounds in flight (`round.rs`), which borrow it between awaits.
-    engine: Rc<RefCell<Option<Engine>>>,
+    engine: RefCell<Option<Engine>>,
     device_id: String,
     /// Counts an open OPFS database (the pool keeps a journal's room for each); none otherwise.
     lease: Cell<Option<opfs::Lease>>,
@@ -99,7 +97,7 @@ impl DatabaseHandle {
             .map_err(|e| to_js(&e))?;
         let device_id = engine.device_id().to_string();
         Ok(DatabaseHandle {
-            engine: Rc::new(RefCell::new(Some(engine))),
+            engine: RefCell::new(Some(engine)),
             device_id,
             lease: Cell::new(in_opfs.then(opfs::Lease::acquire)),
         })
@@ -309,13 +307,8 @@ impl DatabaseHandle {
 }
 
 impl DatabaseHandle {
-    /// The engine, for a sync round that outlives this call.
-    pub(super) fn shared_engine(&self) -> Rc<RefCell<Option<Engine>>> {
-        Rc::clone(&self.engine)
-    }
-
     /// Runs `f` with the open engine, converting errors for JS.
-    fn with<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, JsValue> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, JsValue> {
         let mut slot = self
             .engine
             .try_borrow_mut()

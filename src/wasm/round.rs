@@ -1,250 +1,150 @@
-//! One sync round over a transport, exported as `DatabaseHandle.syncRound(transport,
-//! onProgress)`, and `DatabaseHandle.syncPending(transport)`; `transport` is either transport
-//! class of this module.
+//! Sync rounds across the boundary, one step at a time: `DatabaseHandle.beginRound` starts a
+//! [`SyncRound`] and `continueRound` feeds it the relay's messages, each a synchronous call that
+//! borrows the engine only while it runs. The TypeScript side moves the bytes (through the
+//! transports) and schedules each step through the database's own call queue, so a page is never
+//! applied inside a transaction the app holds open across awaits.
 //!
-//! The round is the engine's ([`Engine::begin_round`], [`Engine::continue_round`]); this file
-//! only carries its messages: it sends what an [`Action::Send`] says and feeds back the answer,
-//! feeds the next inbound message on [`Action::Wait`], and resolves with the [`RoundReport`] on
-//! [`Action::Done`]. The engine is borrowed only inside each synchronous step, never across an
-//! `.await`, so the database serves other calls while the round waits for the network (and a
-//! `close()` meanwhile ends the round with `ERR_CLOSED`). `onProgress({ received, total })` is
-//! called whenever a catch-up's progress changes. Every failure rejects with a `SyncError`.
+//! An action crosses as a plain object: `{ send: Uint8Array }` (send this message, feed the
+//! reply), `{ wait: true }` (feed the next message that arrives) or `{ done: RoundReport }`.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
-use wasm_bindgen::convert::TryFromJsValue;
+use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use super::error::to_js;
-use super::handle::DatabaseHandle;
-use super::transport::http::HttpTransport;
-use super::transport::websocket::WebSocketTransport;
-use super::transport::{Failure, Transport};
-use crate::engine::{Action, Engine, Round, RoundReport};
-use crate::error::{Error, Result};
+use crate::engine::{Action, Round, RoundReport};
+use crate::error::Result;
+use crate::wasm::convert::put;
+use crate::wasm::error::{internal, to_js};
+use crate::wasm::handle::DatabaseHandle;
 
 #[wasm_bindgen(typescript_custom_section)]
 const ROUND_TYPES: &str = r#"
-/** What `syncRound` resolves with. */
+/** What a completed sync round did (`DatabaseHandle.continueRound`'s `done`). */
 export interface RoundReport {
-  /** Records pushed. */
   sent: number;
-  /** Records pulled and imported. */
   received: number;
-  /** Conflicts the round created. */
   conflicts: number;
-  /** Local records the relay has not acknowledged. */
+  /** This replica's own change records the relay has not acknowledged. */
   pending: number;
-  /** The relay announced more during the round: run another soon. */
+  /** The relay announced more records during the round: run another soon. */
   behind: boolean;
-  /** Ids of the conflicts the round created. */
   newConflicts: string[];
 }
-/** A catch-up's progress. */
-export interface RoundProgress { received: number; total: number }
+/** The next step of a sync round. */
+export type RoundAction = { send: Uint8Array } | { wait: true } | { done: RoundReport };
 "#;
 
-/// The engine, shared by the handle and the rounds it runs.
-pub type SharedEngine = Rc<RefCell<Option<Engine>>>;
+/// One sync round in progress (internal; driven by the package's sync loop).
+#[wasm_bindgen]
+pub struct SyncRound {
+    round: RefCell<Round>,
+    /// The round's first action, until it is taken.
+    first: RefCell<Option<Action>>,
+}
+
+#[wasm_bindgen]
+impl SyncRound {
+    /// The round's first action (once; later calls throw).
+    #[wasm_bindgen(js_name = firstAction, unchecked_return_type = "RoundAction")]
+    pub fn first_action(&self) -> Result<Object, JsValue> {
+        let first = self.first.borrow_mut().take();
+        let action = first.ok_or_else(|| internal("the round's first action was taken"))?;
+        action_to_js(action).map_err(|e| to_js(&e))
+    }
+
+    /// How far the round's pull has come: `{ received, total }`, or undefined before any page.
+    #[wasm_bindgen(unchecked_return_type = "{ received: number; total: number } | undefined")]
+    pub fn progress(&self) -> Result<JsValue, JsValue> {
+        let round = self.round.try_borrow().map_err(|_| busy())?;
+        let Some(progress) = round.progress() else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let object = Object::new();
+        let set = |key: &str, value: u64| put(&object, &key.into(), &(value as f64).into());
+        set("received", progress.received)
+            .and_then(|()| set("total", progress.total))
+            .map_err(|e| to_js(&e))?;
+        Ok(object.into())
+    }
+
+    /// The ids of the conflicts that the pages applied so far created, not taken before: for a
+    /// round cut short, so that resolvers still see them.
+    #[wasm_bindgen(js_name = takeNewConflicts, unchecked_return_type = "string[]")]
+    pub fn take_new_conflicts(&self) -> Result<Array, JsValue> {
+        let mut round = self.round.try_borrow_mut().map_err(|_| busy())?;
+        Ok(round
+            .take_new_conflicts()
+            .iter()
+            .map(|id| JsValue::from_str(&id.to_string()))
+            .collect())
+    }
+}
 
 #[wasm_bindgen]
 impl DatabaseHandle {
-    /// Runs one round with the relay behind `transport` (an `HttpTransport` or a
-    /// `WebSocketTransport` of this module).
-    #[wasm_bindgen(js_name = syncRound, unchecked_return_type = "Promise<RoundReport>")]
-    pub fn sync_round(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "HttpTransport | WebSocketTransport")]
-        transport: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RoundProgress) => void) | null")]
-        on_progress: Option<Function>,
-    ) -> Result<Promise, JsValue> {
-        let transport = RoundTransport::of(&transport).map_err(|e| to_js(&e))?;
-        Ok(spawn(self.shared_engine(), transport, on_progress))
+    /// Starts a sync round with the relay `relay` (its base URL: what cursors are kept by) over
+    /// `space`; its first action is `round.firstAction()`.
+    #[wasm_bindgen(js_name = beginRound)]
+    pub fn begin_round(&self, relay: &str, space: &str) -> Result<SyncRound, JsValue> {
+        let (round, first) = self.with(|engine| engine.begin_round(relay, space))?;
+        Ok(SyncRound {
+            round: RefCell::new(round),
+            first: RefCell::new(Some(first)),
+        })
     }
 
-    /// Local records the relay behind `transport` has not acknowledged.
+    /// Feeds one message from the relay to `round`; returns the next action. A page is imported
+    /// here, with the cursor after it, in one transaction. A thrown error ends the round.
+    #[wasm_bindgen(js_name = continueRound, unchecked_return_type = "RoundAction")]
+    pub fn continue_round(&self, round: &SyncRound, message: &[u8]) -> Result<Object, JsValue> {
+        let mut round = round.round.try_borrow_mut().map_err(|_| busy())?;
+        let action = self.with(|engine| engine.continue_round(&mut round, message))?;
+        action_to_js(action).map_err(|e| to_js(&e))
+    }
+
+    /// This replica's own change records that (`relay`, `space`) has not acknowledged.
     #[wasm_bindgen(js_name = syncPending)]
-    pub fn sync_pending(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "HttpTransport | WebSocketTransport")]
-        transport: JsValue,
-    ) -> Result<f64, JsValue> {
-        let t = RoundTransport::of(&transport).map_err(|e| to_js(&e))?;
-        let pending = step(&self.shared_engine(), |e| {
-            e.sync_pending(t.relay(), t.space())
-        });
-        pending.map(|n| n as f64).map_err(|f| f.to_js())
+    pub fn sync_pending(&self, relay: &str, space: &str) -> Result<f64, JsValue> {
+        self.with(|engine| engine.sync_pending(relay, space))
+            .map(|pending| pending as f64)
     }
 }
 
-/// A transport as a round takes it: what `forRound()` of either transport class gives, a fresh
-/// JS object that [`RoundTransport::of`] takes over at once (so Rust learns which class it was
-/// given without touching the caller's object).
-#[wasm_bindgen(skip_typescript)]
-pub struct ForRound {
-    transport: RoundTransport,
+fn busy() -> JsValue {
+    internal("a sync round is fed from two places at once")
 }
 
-impl ForRound {
-    pub fn new(transport: RoundTransport) -> ForRound {
-        ForRound { transport }
-    }
-}
-
-/// Either transport, cheaply cloned; rounds take this one type, so the round's code exists once.
-pub enum RoundTransport {
-    Http(HttpTransport),
-    WebSocket(WebSocketTransport),
-}
-
-impl RoundTransport {
-    /// The transport behind a JS transport object.
-    fn of(transport: &JsValue) -> Result<RoundTransport> {
-        let not_one = || {
-            Error::InvalidArgument(
-                "transport must be an HttpTransport or a WebSocketTransport of this module".into(),
-            )
-        };
-        let for_round = Reflect::get(transport, &JsValue::from_str("forRound"))
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .ok_or_else(not_one)?;
-        let wrapper = for_round.call0(transport).map_err(|_| not_one())?;
-        ForRound::try_from_js_value(wrapper)
-            .map(|w| w.transport)
-            .map_err(|_| not_one())
-    }
-}
-
-impl Transport for RoundTransport {
-    fn relay(&self) -> &str {
-        match self {
-            RoundTransport::Http(t) => t.relay(),
-            RoundTransport::WebSocket(t) => t.relay(),
-        }
-    }
-
-    fn space(&self) -> &str {
-        match self {
-            RoundTransport::Http(t) => t.space(),
-            RoundTransport::WebSocket(t) => t.space(),
-        }
-    }
-
-    async fn begin(&self) -> Result<(), Failure> {
-        match self {
-            RoundTransport::Http(t) => t.begin().await,
-            RoundTransport::WebSocket(t) => t.begin().await,
-        }
-    }
-
-    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
-        match self {
-            RoundTransport::Http(t) => t.exchange(message).await,
-            RoundTransport::WebSocket(t) => t.exchange(message).await,
-        }
-    }
-
-    async fn next(&self) -> Result<Vec<u8>, Failure> {
-        match self {
-            RoundTransport::Http(t) => t.next().await,
-            RoundTransport::WebSocket(t) => t.next().await,
-        }
-    }
-
-    fn end(&self, failure: Option<&Error>) {
-        match self {
-            RoundTransport::Http(t) => t.end(failure),
-            RoundTransport::WebSocket(t) => t.end(failure),
-        }
-    }
-}
-
-fn spawn(
-    engine: SharedEngine,
-    transport: RoundTransport,
-    on_progress: Option<Function>,
-) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
-        transport.begin().await.map_err(|f| f.to_js())?;
-        let result = drive(&engine, &transport, on_progress.as_ref()).await;
-        transport.end(result.as_ref().err().map(|f| &f.error));
-        let report = result.map_err(|f| f.to_js())?;
-        report_to_js(&report).map_err(|e| super::error::to_js(&e))
-    })
-}
-
-async fn drive(
-    engine: &SharedEngine,
-    transport: &RoundTransport,
-    on_progress: Option<&Function>,
-) -> Result<RoundReport, Failure> {
-    let (mut round, mut action) = step(engine, |e| {
-        e.begin_round(transport.relay(), transport.space())
-    })?;
-    let mut shown = None;
-    loop {
-        let reply = match action {
-            Action::Send(message) => transport.exchange(message).await?,
-            Action::Wait => transport.next().await?,
-            Action::Done(report) => return Ok(report),
-        };
-        action = step(engine, |e| e.continue_round(&mut round, &reply))?;
-        report_progress(&round, &mut shown, on_progress);
-    }
-}
-
-/// Runs one synchronous step of the round with the engine borrowed.
-fn step<T>(engine: &SharedEngine, f: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T, Failure> {
-    let mut slot = engine
-        .try_borrow_mut()
-        .map_err(|_| Error::Internal("the database is in use by a re-entrant call".into()))?;
-    let engine = slot.as_mut().ok_or(Error::Closed)?;
-    Ok(f(engine)?)
-}
-
-fn report_progress(round: &Round, shown: &mut Option<(u64, u64)>, on_progress: Option<&Function>) {
-    let Some(progress) = round.progress() else {
-        return;
-    };
-    let now = (progress.received, progress.total);
-    if *shown == Some(now) {
-        return;
-    }
-    *shown = Some(now);
-    let Some(callback) = on_progress else { return };
+fn action_to_js(action: Action) -> Result<Object> {
     let object = Object::new();
-    let _ = Reflect::set(
+    match action {
+        Action::Send(bytes) => put(&object, &"send".into(), &Uint8Array::from(&bytes[..]))?,
+        Action::Wait => put(&object, &"wait".into(), &JsValue::TRUE)?,
+        Action::Done(report) => put(&object, &"done".into(), &report_to_js(&report)?.into())?,
+    }
+    Ok(object)
+}
+
+fn report_to_js(report: &RoundReport) -> Result<Object> {
+    let object = Object::new();
+    for (key, count) in [
+        ("sent", report.sent),
+        ("received", report.received),
+        ("conflicts", report.conflicts),
+        ("pending", report.pending),
+    ] {
+        put(&object, &key.into(), &JsValue::from_f64(count as f64))?;
+    }
+    put(
         &object,
-        &"received".into(),
-        &JsValue::from_f64(now.0 as f64),
-    );
-    let _ = Reflect::set(&object, &"total".into(), &JsValue::from_f64(now.1 as f64));
-    // A throwing progress callback is the app's bug; the round goes on.
-    let _ = callback.call1(&JsValue::UNDEFINED, &object);
-}
-
-fn report_to_js(report: &RoundReport) -> Result<JsValue> {
-    let object = Object::new();
-    let put = |key: &str, value: &JsValue| {
-        Reflect::set(&object, &JsValue::from_str(key), value)
-            .map(drop)
-            .map_err(|_| Error::Internal("cannot build the round report".into()))
-    };
-    put("sent", &JsValue::from_f64(report.sent as f64))?;
-    put("received", &JsValue::from_f64(report.received as f64))?;
-    put("conflicts", &JsValue::from_f64(report.conflicts as f64))?;
-    put("pending", &JsValue::from_f64(report.pending as f64))?;
-    put("behind", &JsValue::from_bool(report.behind))?;
+        &"behind".into(),
+        &JsValue::from_bool(report.behind),
+    )?;
     let ids: Array = report
         .new_conflicts
         .iter()
         .map(|id| JsValue::from_str(&id.to_string()))
         .collect();
-    put("newConflicts", &ids.into())?;
-    Ok(object.into())
+    put(&object, &"newConflicts".into(), &ids)?;
+    Ok(object)
 }

@@ -308,6 +308,28 @@ const CHECKS = {
       await db.close();
     }
   },
+
+  async "startSync refuses an injected fetch or WebSocket: they cannot cross to the package worker"() {
+    const db = await fresh("api.db");
+    try {
+      const refused = (transport) => {
+        try {
+          api.startSync(db, { transport });
+        } catch (e) {
+          ok(e instanceof SyncError, `a SyncError, got ${e}`);
+          eq(e.code, "ERR_INVALID_ARGUMENT", e.message);
+          ok(e.message.includes("package worker"), e.message);
+          return;
+        }
+        throw new Error("startSync accepted an injected class");
+      };
+      const common = { space: "team-42", token: () => "jwt" };
+      refused(new api.HttpTransport({ ...common, url: "http://127.0.0.1:1", fetch }));
+      refused(new api.WebSocketTransport({ ...common, url: "ws://127.0.0.1:1", WebSocket }));
+    } finally {
+      await db.close();
+    }
+  },
 };
 
 /** Runs every check through the main-thread proxy; returns one line per check. */

@@ -88,3 +88,25 @@ test("the installed tarball works from require()", { skip: !process.features.req
   const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   assert.deepEqual(JSON.parse(out), { rows: [{ v: "required" }], isSyncError: true, code: "ERR_SQL" });
 });
+
+test("the installed tarball has the relay: its entries, and the sqlite-sync-wasm command", () => {
+  const app = installInto("relay-app", "module");
+  const secret = "package-test-secret-0123456789abcdef-0123";
+  const env = { ...process.env, SQLITE_SYNC_SECRET: secret };
+  const device = "ab".repeat(16);
+  const bin = join(app, "node_modules", ".bin", "sqlite-sync-wasm");
+  const jwt = execFileSync(bin, ["token", "--space", "s", "--device", device], { cwd: app, env, encoding: "utf8" }).trim();
+  writeFileSync(
+    join(app, "main.js"),
+    `import { createRelay, createMemoryStore, encodeMessage, decodeMessage } from "sqlite-sync-wasm/relay";
+import { openSqliteStore, serve } from "sqlite-sync-wasm/relay/node";
+const relay = createRelay({ secret: process.env.SQLITE_SYNC_SECRET, store: createMemoryStore() });
+const hello = encodeMessage({ kind: "Hello", device: "${device}", space: "s", clock: [] });
+const response = await relay.fetch(new Request("http://relay/v1/sync", { method: "POST", body: hello, headers: { authorization: "Bearer ${jwt}" } }));
+const welcome = decodeMessage(new Uint8Array(await response.arrayBuffer()));
+console.log(JSON.stringify({ status: response.status, kind: welcome.kind, node: typeof openSqliteStore + typeof serve }));
+`,
+  );
+  const out = execFileSync(process.execPath, ["main.js"], { cwd: app, env, encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), { status: 200, kind: "Welcome", node: "functionfunction" });
+});

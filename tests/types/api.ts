@@ -2,9 +2,12 @@
 // must really be an error (tsc fails on an unused one). Run by `tsc -p tests/types`; never executed.
 
 import {
+  HttpTransport,
   openDatabase,
+  startSync,
   SYNC_ERROR_CODES,
   SyncError,
+  WebSocketTransport,
   type ChangeRecord,
   type ColumnValue,
   type Conflict,
@@ -12,9 +15,14 @@ import {
   type Database,
   type ExecResult,
   type ImportResult,
+  type RoundResult,
   type Row,
   type SqlValue,
+  type StartSyncOptions,
+  type Sync,
   type SyncErrorCode,
+  type SyncProgress,
+  type SyncStatus,
   type Transaction,
   type VectorClock,
 } from "sqlite-sync-wasm";
@@ -99,6 +107,47 @@ export async function usage(): Promise<void> {
     await using scoped = await openDatabase();
     await scoped.query("SELECT 1");
   }
+
+  const ws = new WebSocketTransport({
+    url: "ws://127.0.0.1:8787",
+    space: "team-42",
+    token: async () => "jwt",
+    WebSocket,
+    pingIntervalMs: 15_000,
+  });
+  const http = new HttpTransport({ url: "http://127.0.0.1:8787", space: "team-42", token: "jwt", fetch });
+  // @ts-expect-error a transport needs its space
+  new HttpTransport({ url: "http://127.0.0.1:8787", token: "jwt" });
+  // @ts-expect-error the token is a string or a function returning one
+  new HttpTransport({ url: "http://127.0.0.1:8787", space: "s", token: 42 });
+  const syncOptions: StartSyncOptions = { transport: ws, intervalMs: 30_000, debounceMs: 50 };
+  const sync: Sync = startSync(db, syncOptions);
+  startSync(db, { transport: http });
+  // @ts-expect-error startSync needs a transport
+  startSync(db, { intervalMs: 1000 });
+  const status: SyncStatus = sync.status;
+  const state: "idle" | "syncing" | "offline" | "error" | "stopped" = status.state;
+  const lastSyncAt: number | null = status.lastSyncAt;
+  const lastCode: SyncErrorCode | undefined = status.lastError?.code;
+  const counts: number = status.sent + status.received + status.pending;
+  const nextRetryAt: number | null = status.nextRetryAt;
+  const off: () => void = sync.on("status", (s: SyncStatus) => void s.state);
+  sync.on("progress", (p: SyncProgress) => void (p.total === null ? p.received : p.received / p.total));
+  // @ts-expect-error a status listener gets a SyncStatus, not progress
+  sync.on("status", (p: SyncProgress) => void p);
+  // @ts-expect-error only "status" and "progress"
+  sync.on("round", () => undefined);
+  off();
+  const round: RoundResult = await sync.syncNow();
+  const roundCounts: number = round.sent + round.received + round.conflicts;
+  // @ts-expect-error status is read-only
+  sync.status = status;
+  await sync.stop();
+  {
+    await using scopedSync = startSync(db, { transport: http });
+    void scopedSync.status;
+  }
   await db.close();
   void [DatabaseHandle, changes, cell, flag, fromTx, tables, counter, op, code, unknown, retryable, sqliteCode, version];
+  void [state, lastSyncAt, lastCode, counts, nextRetryAt, roundCounts];
 }

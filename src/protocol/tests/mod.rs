@@ -11,7 +11,7 @@ mod decode;
 #[cfg(not(target_family = "wasm"))]
 mod fuzz;
 mod golden;
-pub(crate) mod model;
+mod model;
 mod round;
 
 use super::*;

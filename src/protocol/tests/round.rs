@@ -2,7 +2,7 @@
 //! progress until caught up; saved cursors, replaced logs, refusals, pings and notifications; and
 //! every answer out of turn ending the round with a coded error.
 
-use super::model::{refuse, Device, Held, Relay};
+use super::model::{refuse, relay as new_relay, Device, Held};
 use super::*;
 use crate::error::{Error, ErrorCode};
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
@@ -17,12 +17,12 @@ fn progress(pairs: &[(u64, u64)]) -> Vec<Progress> {
 
 #[test]
 fn a_round_pushes_then_pulls_across_pages_until_caught_up() {
-    let mut relay = Relay::new(2);
+    let mut relay = new_relay(2);
     let mut a = Device::new(1, 5, 10);
     let run = a.sync(&mut relay);
     let summary = run.result.unwrap();
     assert_eq!(run.pushes, 1);
-    assert_eq!(relay.records.len(), 5);
+    assert_eq!(relay.len(), 5);
     // A new device pulls the whole log back (its own records included, which it ignores).
     assert_eq!(run.progress, progress(&[(2, 5), (4, 5), (5, 5)]));
     assert_eq!((summary.sent, summary.received), (5, 5));
@@ -30,7 +30,7 @@ fn a_round_pushes_then_pulls_across_pages_until_caught_up() {
     assert_eq!(
         summary.cursor,
         Cursor {
-            log: relay.log,
+            log: relay.log(),
             position: 5
         }
     );
@@ -49,25 +49,25 @@ fn a_round_pushes_then_pulls_across_pages_until_caught_up() {
 
 #[test]
 fn a_large_push_goes_in_batches_within_the_page_bounds() {
-    let mut relay = Relay::new(1_000);
+    let mut relay = new_relay(1_000);
     let mut a = Device::new(1, 2_500, 10);
     let run = a.sync(&mut relay);
     assert_eq!(run.pushes, 3);
-    assert_eq!(relay.pushes, 3);
+    assert_eq!(relay.pushes(), 3);
     assert_eq!(run.result.unwrap().sent, 2_500);
     assert_eq!(
         run.progress,
         progress(&[(1_000, 2_500), (2_000, 2_500), (2_500, 2_500)])
     );
     // Large records: 900 KB batches, eight records of 100 KB at most.
-    let mut relay = Relay::new(1_000);
+    let mut relay = new_relay(1_000);
     let mut big = Device::new(3, 20, 100_000);
     assert_eq!(big.sync(&mut relay).pushes, 3);
 }
 
 #[test]
 fn an_empty_page_means_caught_up() {
-    let mut relay = Relay::new(10);
+    let mut relay = new_relay(10);
     let mut a = Device::new(1, 0, 0);
     let run = a.sync(&mut relay);
     let summary = run.result.unwrap();
@@ -78,7 +78,7 @@ fn an_empty_page_means_caught_up() {
 
 #[test]
 fn a_cursor_of_another_log_or_beyond_the_head_pulls_from_the_start() {
-    let mut relay = Relay::new(100);
+    let mut relay = new_relay(100);
     let mut a = Device::new(1, 3, 10);
     a.sync(&mut relay).result.unwrap();
     for cursor in [
@@ -87,7 +87,7 @@ fn a_cursor_of_another_log_or_beyond_the_head_pulls_from_the_start() {
             position: 2,
         },
         Cursor {
-            log: relay.log,
+            log: relay.log(),
             position: 99,
         },
     ] {
@@ -97,17 +97,16 @@ fn a_cursor_of_another_log_or_beyond_the_head_pulls_from_the_start() {
         assert_eq!(
             summary.cursor,
             Cursor {
-                log: relay.log,
+                log: relay.log(),
                 position: 3
             }
         );
     }
     // A relay that lost its storage: a new log, and the device pushes everything again.
-    let mut fresh = Relay::new(100);
-    fresh.log = LogId([0xef; 16]);
+    let mut fresh = MemoryRelay::new(LogId([0xef; 16]), 100);
     let run = a.sync(&mut fresh);
     assert_eq!(run.result.unwrap().sent, 3);
-    assert_eq!(fresh.records.len(), 3);
+    assert_eq!(fresh.len(), 3);
 }
 
 #[test]
@@ -132,12 +131,13 @@ fn a_refusal_fails_the_round_with_the_relays_code() {
         );
     }
     // A record the relay holds with other bytes.
-    let mut relay = Relay::new(10);
-    relay.records.push(Held::new(1, 2, 99));
+    let mut relay = new_relay(10);
+    let other = Held::new(1, 2, 99);
+    relay.hold(other.dot, other.hlc, &other.clock, &other.changes);
     a.held.truncate(2);
     let error = a.sync(&mut relay).result.unwrap_err();
     assert_eq!(error.code(), ErrorCode::RecordMismatch);
-    assert_eq!(relay.records.len(), 1);
+    assert_eq!(relay.len(), 1);
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn an_answer_out_of_turn_is_a_protocol_error() {
 
 #[test]
 fn a_page_that_does_not_move_on_or_goes_back_is_a_protocol_error() {
-    let mut relay = Relay::new(10);
+    let mut relay = new_relay(10);
     let mut a = Device::new(1, 4, 10);
     a.sync(&mut relay).result.unwrap();
     let changes = [0x91, 0x90];
@@ -232,7 +232,7 @@ fn a_page_that_does_not_move_on_or_goes_back_is_a_protocol_error() {
         let (mut round, Step::Send(hello)) = ClientRound::start(a.local()) else {
             panic!("no hello")
         };
-        let welcome = relay.answer(&hello);
+        let welcome = relay.answer(&hello).unwrap();
         let Next::Step(Step::Send(_pull)) = round.on_message(decode(&welcome).unwrap()) else {
             panic!("no pull")
         };
@@ -256,7 +256,7 @@ fn a_page_that_does_not_move_on_or_goes_back_is_a_protocol_error() {
 
 #[test]
 fn pings_are_answered_and_notifications_noted_during_a_round() {
-    let mut relay = Relay::new(10);
+    let mut relay = new_relay(10);
     let mut a = Device::new(1, 1, 10);
     let (mut round, Step::Send(hello)) = ClientRound::start(a.local()) else {
         panic!("no hello")
@@ -272,7 +272,7 @@ fn pings_are_answered_and_notifications_noted_during_a_round() {
     );
     // The round goes on as if nothing had come between.
     let Next::Step(Step::Collect(wanted)) =
-        round.on_message(decode(&relay.answer(&hello)).unwrap())
+        round.on_message(decode(&relay.answer(&hello).unwrap()).unwrap())
     else {
         panic!("no collect")
     };
@@ -280,11 +280,12 @@ fn pings_are_answered_and_notifications_noted_during_a_round() {
     let Step::Send(push) = round.push(a.collect(&wanted)) else {
         panic!("no push")
     };
-    let Next::Step(Step::Send(pull)) = round.on_message(decode(&relay.answer(&push)).unwrap())
+    let Next::Step(Step::Send(pull)) =
+        round.on_message(decode(&relay.answer(&push).unwrap()).unwrap())
     else {
         panic!("no pull")
     };
-    let page = relay.answer(&pull);
+    let page = relay.answer(&pull).unwrap();
     let Next::Apply(delivery) = round.on_message(decode(&page).unwrap()) else {
         panic!("no records")
     };
@@ -308,13 +309,14 @@ fn calls_out_of_turn_and_batches_that_repeat_records_end_the_round_as_bugs() {
     let (mut round, _) = ClientRound::start(a.local());
     internal(round.applied());
     // A batch with a record the relay already holds, or out of order, or of another origin.
-    let mut relay = Relay::new(10);
-    relay.records.push(a.held[0].clone());
+    let mut relay = new_relay(10);
+    let first = &a.held[0];
+    relay.hold(first.dot, first.hlc, &first.clock, &first.changes);
     for dots in [&[(1, 1)][..], &[(1, 3), (1, 2)], &[(2, 1)]] {
         let (mut round, Step::Send(hello)) = ClientRound::start(a.local()) else {
             panic!("no hello")
         };
-        let welcome = relay.answer(&hello);
+        let welcome = relay.answer(&hello).unwrap();
         let next = round.on_message(decode(&welcome).unwrap());
         assert_eq!(next, Next::Step(Step::Collect(vec![(device(1), 1)])));
         let mut batch = Batch::default();

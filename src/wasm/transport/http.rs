@@ -3,12 +3,12 @@
 //! every round and dropped when the relay says it is not valid (401), so the next round asks
 //! again. A refused request becomes its coded error ([`refusal`](super::refusal)); a rejected
 //! `fetch` (no network, connection refused, CORS) becomes `ERR_NETWORK`. After `close()` nothing
-//! is sent. The JS object is a cheap handle: clones share one state, so a round can own one.
+//! is sent. The JS object is a cheap handle: clones share one state, so a call's future owns one.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -16,9 +16,8 @@ use web_sys::{Headers, Response};
 
 use super::options::{self, SYNC_PATH};
 use super::token::TokenSource;
-use super::{global, refusal, Failure, Transport};
+use super::{global, promise_bytes, promise_unit, refusal, Failure};
 use crate::error::Error;
-use crate::wasm::round::{ForRound, RoundTransport};
 
 #[wasm_bindgen(typescript_custom_section)]
 const HTTP_OPTIONS: &str = r#"
@@ -45,7 +44,6 @@ pub struct HttpTransport {
 struct Http {
     relay: String,
     endpoint: String,
-    space: String,
     token: TokenSource,
     fetch: Option<Function>,
     /// The token of the round in progress.
@@ -67,7 +65,6 @@ impl HttpTransport {
             inner: Rc::new(Http {
                 relay: common.relay,
                 endpoint,
-                space: common.space,
                 token: common.token,
                 fetch,
                 current: RefCell::new(None),
@@ -92,10 +89,26 @@ impl HttpTransport {
     ) {
     }
 
-    /// This transport as `DatabaseHandle.syncRound` takes it (internal).
-    #[wasm_bindgen(js_name = forRound, skip_typescript)]
-    pub fn for_round(&self) -> ForRound {
-        ForRound::new(RoundTransport::Http(self.clone()))
+    /// Starts a round: asks for the token.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn begin(&self) -> Promise {
+        let this = self.clone();
+        promise_unit(async move { this.start().await })
+    }
+
+    /// POSTs one message; resolves with the relay's answer.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn exchange(&self, message: Vec<u8>) -> Promise {
+        let this = self.clone();
+        promise_bytes(async move { this.post(message).await })
+    }
+
+    /// Rejects: an HTTP relay sends nothing unasked (the engine never waits over HTTP).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn next(&self) -> Promise {
+        promise_bytes(async {
+            Err(Error::Protocol("an HTTP relay cannot send a message unasked".into()).into())
+        })
     }
 
     /// No request is sent after this. Calling it again does nothing.
@@ -105,23 +118,15 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    fn relay(&self) -> &str {
-        &self.inner.relay
-    }
-
-    fn space(&self) -> &str {
-        &self.inner.space
-    }
-
-    async fn begin(&self) -> Result<(), Failure> {
+impl HttpTransport {
+    async fn start(&self) -> Result<(), Failure> {
         self.check_open()?;
         let token = self.inner.token.get().await?;
         self.inner.current.replace(Some(token));
         Ok(())
     }
 
-    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    async fn post(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
         self.check_open()?;
         let token = self
             .inner
@@ -162,16 +167,6 @@ impl Transport for HttpTransport {
         Err(failure)
     }
 
-    async fn next(&self) -> Result<Vec<u8>, Failure> {
-        Err(Error::Protocol("an HTTP relay cannot send a message unasked".into()).into())
-    }
-
-    fn end(&self, _failure: Option<&Error>) {
-        self.inner.current.replace(None);
-    }
-}
-
-impl HttpTransport {
     fn check_open(&self) -> Result<(), Failure> {
         if self.inner.closed.get() {
             return Err(Error::Closed.into());

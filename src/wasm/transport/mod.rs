@@ -10,8 +10,10 @@
 //! [`token`]). A relay's refusal over HTTP (the JSON error body, [`refusal`]) and a dropped
 //! connection become [`Failure`]s, the crate's coded errors plus whether to retry.
 //!
-//! A round ([`round`](super::round)) drives either through the [`Transport`] trait: `begin` once,
-//! `exchange` per message the engine sends, `next` when it waits, `end` when it is over.
+//! The package's sync loop (js/sync/wasm.ts) drives a round through the same three methods of
+//! either class, each returning a promise: `begin()` once per round (a token; a socket if none is
+//! open), `exchange(message)` per message the engine sends (resolving with the answer), `next()`
+//! when the engine waits (resolving with the next message). A failure rejects with a `SyncError`.
 
 pub mod global;
 pub mod http;
@@ -21,6 +23,9 @@ pub mod socket;
 pub mod token;
 pub mod websocket;
 
+use std::future::Future;
+
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::JsValue;
 
 use crate::error::Error;
@@ -66,19 +71,20 @@ impl From<Error> for Failure {
     }
 }
 
-/// What a round needs from a transport. Calls come one at a time, from one round.
-pub trait Transport {
-    /// The relay's base URL in its normalised `http(s)` form: the key under which the engine keeps
-    /// the cursor, the same for both transports to one relay.
-    fn relay(&self) -> &str;
-    /// The space the transport syncs.
-    fn space(&self) -> &str;
-    /// Starts a round: fetches the token (HTTP) or makes sure a connection is open (WebSocket).
-    async fn begin(&self) -> Result<(), Failure>;
-    /// Sends one message and returns the relay's answer to it.
-    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure>;
-    /// The next message the relay sends of its own accord (WebSocket only).
-    async fn next(&self) -> Result<Vec<u8>, Failure>;
-    /// Ends the round, with the error it failed with, if any.
-    fn end(&self, failure: Option<&Error>);
+/// The promise of a transport call that resolves with nothing.
+pub fn promise_unit(call: impl Future<Output = Result<(), Failure>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        call.await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|f| f.to_js())
+    })
+}
+
+/// The promise of a transport call that resolves with a message, as a fresh `Uint8Array`.
+pub fn promise_bytes(call: impl Future<Output = Result<Vec<u8>, Failure>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        call.await
+            .map(|bytes| Uint8Array::from(bytes.as_slice()).into())
+            .map_err(|f| f.to_js())
+    })
 }

@@ -15,11 +15,11 @@ pub const SYNC_PATH: &str = "/v1/sync";
 /// The keepalive interval when `pingIntervalMs` is absent.
 pub const DEFAULT_PING_INTERVAL_MS: f64 = 15_000.0;
 
-/// The options both transports share, checked.
+/// The options both transports share, checked. (`space` is checked too, but a round names its
+/// space itself: the engine keeps cursors per relay and space.)
 pub struct Common {
     /// The base URL in its `http(s)` form, without a trailing `/`.
     pub relay: String,
-    pub space: String,
     pub token: TokenSource,
     pub ping_interval_ms: f64,
 }
@@ -63,7 +63,6 @@ pub fn read(options: &JsValue, injected: &str) -> Result<(Common, Option<Functio
     };
     let common = Common {
         relay: http_base(&url)?,
-        space,
         token,
         ping_interval_ms,
     };

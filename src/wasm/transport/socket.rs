@@ -5,10 +5,10 @@
 //! The handlers are closures owned by the [`Connection`] (never forgotten); dropping it detaches
 //! them and closes the socket with 1000. They hold the shared [`State`] weakly, so a connection
 //! never keeps its transport alive. Small inbound messages are decoded to serve the connection
-//! itself: a relay's `Ping` is answered with `Pong`, a `Pong` is swallowed, a `Notify` outside a
-//! round goes to the `onNotify` callback (during a round it is queued for the round, which counts
-//! it), an `Error` is remembered so that the close that follows it (1008) reports its code. Every
-//! other message is queued during a round and dropped outside one. The keepalive sends `Ping`
+//! itself: a relay's `Ping` is answered with `Pong`, a `Pong` is swallowed, a `Notify` goes to the
+//! `onNotify` callback unless a round awaits a message (then it is queued for the round, which
+//! counts it), an `Error` is remembered so that the close that follows it (1008) reports its code.
+//! Every other message is queued for the round (the next `begin` drops what nobody took). The keepalive sends `Ping`
 //! every interval and declares the connection dead (closing it, `ERR_NETWORK`) once nothing has
 //! arrived for about two intervals; before the socket opens, the same limit bounds the connect.
 //! No JS callback runs while the state is borrowed.
@@ -46,7 +46,8 @@ pub struct State {
     /// The last `Error` message the relay sent on this connection.
     refusal: Option<Error>,
     pub queue: VecDeque<Vec<u8>>,
-    pub in_round: bool,
+    /// True while a round awaits a message (`exchange`, `next`).
+    pub awaiting: bool,
     pub closed: bool,
     pub on_notify: Option<Function>,
     /// Resolves the promise a waiting call awaits.
@@ -198,16 +199,14 @@ fn received(s: &mut State, data: JsValue) -> Option<(Function, u64)> {
                 return None;
             }
             Ok(Message::Pong(_)) => return None,
-            Ok(Message::Notify(head)) if !s.in_round => {
+            Ok(Message::Notify(head)) if !s.awaiting => {
                 return s.on_notify.clone().map(|callback| (callback, head));
             }
             Ok(Message::Error(refusal)) => s.refusal = Some(refusal.into_error()),
             _ => {}
         }
     }
-    if s.in_round {
-        s.queue.push_back(bytes);
-    }
+    s.queue.push_back(bytes);
     None
 }
 

@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -18,9 +18,8 @@ use web_sys::WebSocket;
 use super::options;
 use super::socket::{self, Connection, Shared, SUBPROTOCOL};
 use super::token::TokenSource;
-use super::{global, Failure, Transport};
+use super::{global, promise_bytes, promise_unit, Failure};
 use crate::error::Error;
-use crate::wasm::round::{ForRound, RoundTransport};
 
 #[wasm_bindgen(typescript_custom_section)]
 const WS_OPTIONS: &str = r#"
@@ -49,7 +48,6 @@ pub struct WebSocketTransport {
 struct Ws {
     relay: String,
     endpoint: String,
-    space: String,
     token: TokenSource,
     class: Option<Function>,
     ping_interval_ms: f64,
@@ -69,7 +67,6 @@ impl WebSocketTransport {
             inner: Rc::new(Ws {
                 endpoint: options::ws_endpoint(&common.relay),
                 relay: common.relay,
-                space: common.space,
                 token: common.token,
                 class,
                 ping_interval_ms: common.ping_interval_ms,
@@ -96,10 +93,28 @@ impl WebSocketTransport {
         self.inner.state.borrow_mut().on_notify = callback;
     }
 
-    /// This transport as `DatabaseHandle.syncRound` takes it (internal).
-    #[wasm_bindgen(js_name = forRound, skip_typescript)]
-    pub fn for_round(&self) -> ForRound {
-        ForRound::new(RoundTransport::WebSocket(self.clone()))
+    /// Starts a round: opens a socket (with a fresh token) unless one is open.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn begin(&self) -> Promise {
+        let this = self.clone();
+        promise_unit(async move { this.start().await })
+    }
+
+    /// Sends one message; resolves with the next message the relay sends (its answer).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn exchange(&self, message: Vec<u8>) -> Promise {
+        let this = self.clone();
+        promise_bytes(async move {
+            this.send(&message)?;
+            this.receive().await
+        })
+    }
+
+    /// Resolves with the next message the relay sends.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn next(&self) -> Promise {
+        let this = self.clone();
+        promise_bytes(async move { this.receive().await })
     }
 
     /// True while a socket is open.
@@ -123,79 +138,44 @@ impl WebSocketTransport {
     }
 }
 
-impl Transport for WebSocketTransport {
-    fn relay(&self) -> &str {
-        &self.inner.relay
-    }
-
-    fn space(&self) -> &str {
-        &self.inner.space
-    }
-
-    async fn begin(&self) -> Result<(), Failure> {
-        let state = &self.inner.state;
+impl WebSocketTransport {
+    async fn start(&self) -> Result<(), Failure> {
         {
-            let mut s = state.borrow_mut();
+            let mut s = self.inner.state.borrow_mut();
             if s.closed {
                 return Err(Error::Closed.into());
             }
-            if s.in_round {
-                return Err(
-                    Error::Busy("a round is already running on this transport".into()).into(),
-                );
-            }
-            s.in_round = true;
+            // What is left from an earlier round (answers nobody took) is not this round's.
             s.queue.clear();
             if s.open && s.failure.is_none() {
                 return Ok(());
             }
         }
-        let connected = self.connect().await;
-        if connected.is_err() {
-            self.end(None);
-        }
-        connected
+        self.connect().await
     }
 
-    async fn exchange(&self, message: Vec<u8>) -> Result<Vec<u8>, Failure> {
-        self.send(&message)?;
-        self.next().await
-    }
-
-    async fn next(&self) -> Result<Vec<u8>, Failure> {
+    async fn receive(&self) -> Result<Vec<u8>, Failure> {
         let state = &self.inner.state;
-        loop {
+        state.borrow_mut().awaiting = true;
+        let received = loop {
             let wake = {
                 let mut s = state.borrow_mut();
                 if let Some(message) = s.queue.pop_front() {
-                    return Ok(message);
+                    break Ok(message);
                 }
-                check(&s)?;
+                if let Err(failure) = check(&s) {
+                    break Err(failure);
+                }
                 drop(s);
                 socket::wake_on_next_event(state)
             };
             // The promise only says that something happened; the loop looks at what.
             let _ = JsFuture::from(wake).await;
-        }
-    }
-
-    fn end(&self, failure: Option<&Error>) {
-        let connection = {
-            let mut s = self.inner.state.borrow_mut();
-            s.in_round = false;
-            s.queue.clear();
-            if failure.is_some() || s.failure.is_some() {
-                s.open = false;
-                s.connection.take()
-            } else {
-                None
-            }
         };
-        drop(connection);
+        state.borrow_mut().awaiting = false;
+        received
     }
-}
 
-impl WebSocketTransport {
     /// Opens a new socket with a fresh token and waits until it is open.
     async fn connect(&self) -> Result<(), Failure> {
         let state = &self.inner.state;

@@ -133,7 +133,21 @@ pub enum Op {
         at: usize,
         choice: Pick,
     },
+    /// `at` runs a sync round with relay `relay` (of [`RELAYS`]); with `messages`, the connection
+    /// drops after that many messages were answered, cutting the round short.
+    Round {
+        at: usize,
+        relay: usize,
+        messages: Option<u8>,
+    },
+    /// Relay `relay` loses its storage: it starts a new, empty log.
+    RelayLost {
+        relay: usize,
+    },
 }
+
+/// How many relays a schedule's replicas may sync through.
+pub const RELAYS: usize = 2;
 
 /// What happens to a bundle on its way.
 #[derive(Debug, Clone, Copy)]
@@ -254,6 +268,16 @@ impl Op {
                 at: at % count,
                 choice,
             },
+            Op::Round {
+                at,
+                relay,
+                messages,
+            } => Op::Round {
+                at: at % count,
+                relay,
+                messages,
+            },
+            Op::RelayLost { relay } => Op::RelayLost { relay },
         }
     }
 }
@@ -269,7 +293,10 @@ fn op() -> impl Strategy<Value = Op> {
         12 => (at.clone(), at.clone(), delivery())
             .prop_map(|(from, to, delivery)| Op::Send { from, to, delivery }),
         3 => resolve.prop_map(|(at, pick, choice)| Op::Resolve { at, pick, choice }),
-        1 => (at, pick()).prop_map(|(at, choice)| Op::ResolveAll { at, choice }),
+        1 => (at.clone(), pick()).prop_map(|(at, choice)| Op::ResolveAll { at, choice }),
+        6 => (at, 0..RELAYS, prop::option::weighted(0.25, 1..6u8))
+            .prop_map(|(at, relay, messages)| Op::Round { at, relay, messages }),
+        1 => (0..RELAYS).prop_map(|relay| Op::RelayLost { relay }),
     ]
 }
 

@@ -1,13 +1,16 @@
-//! The simulated network: the replicas, the bundles held in transit between them, how each
+//! The simulated network: the replicas, the bundles held in transit between them, the relays they
+//! sync through (in-memory relays over one space: small pages on one, large on the other), how each
 //! operation of a schedule runs, and settling (delivering everything, then exchanging until no
 //! bundle changes anything). Every failure comes back as a message for the property to report.
 
 use sqlite_sync_wasm::bundle::{self, BundleBody};
-use sqlite_sync_wasm::{ConflictStrategy, Engine, ErrorCode, Params};
+use sqlite_sync_wasm::engine::Action;
+use sqlite_sync_wasm::protocol::{LogId, MemoryRelay};
+use sqlite_sync_wasm::{ConflictId, ConflictStrategy, Engine, ErrorCode, Params};
 
 use super::replicas::{ReplicaPlan, ResolverRule};
 use super::resolution::{resolve_all, resolve_one, run_resolver};
-use super::vocabulary::{Delivery, Op, Write};
+use super::vocabulary::{Delivery, Op, Write, RELAYS};
 
 /// Full exchange rounds settling may take; a world still changing after them has not converged.
 pub const MAX_SETTLE_ROUNDS: usize = 12;
@@ -17,7 +20,13 @@ pub struct World {
     replicas: Vec<Replica>,
     /// Bundles delayed by `Delivery::Later`, with their destination, oldest first.
     in_transit: Vec<(usize, Vec<u8>)>,
+    relays: Vec<MemoryRelay>,
+    /// Logs the relays have started, for each new one's id.
+    logs: u8,
 }
+
+/// The most records a page holds, per relay.
+const PAGE_RECORDS: [u64; RELAYS] = [2, 1_000];
 
 struct Replica {
     db: Engine,
@@ -35,6 +44,10 @@ impl World {
                 })
                 .collect(),
             in_transit: Vec::new(),
+            relays: (0..RELAYS)
+                .map(|relay| MemoryRelay::new(LogId([relay as u8; 16]), PAGE_RECORDS[relay]))
+                .collect(),
+            logs: RELAYS as u8,
         }
     }
 
@@ -64,7 +77,57 @@ impl World {
             }
             Op::ResolveAll { at, choice } => resolve_all(&mut self.replicas[*at].db, *choice)
                 .map_err(|e| format!("replica {at}: {e}")),
+            Op::Round {
+                at,
+                relay,
+                messages,
+            } => self.round(*at, *relay, *messages),
+            Op::RelayLost { relay } => {
+                self.logs = self.logs.wrapping_add(1);
+                self.relays[*relay] =
+                    MemoryRelay::new(LogId([self.logs; 16]), PAGE_RECORDS[*relay]);
+                Ok(())
+            }
         }
+    }
+
+    /// One sync round of `at` with relay `relay`, cut after `messages` answers when given; the
+    /// replica's resolver sees the conflicts of every page it applied, even in a cut round.
+    fn round(&mut self, at: usize, relay: usize, messages: Option<u8>) -> Result<(), String> {
+        let replica = &mut self.replicas[at];
+        let url = format!("memory://relay-{relay}");
+        let (mut round, mut action) = replica
+            .db
+            .begin_round(&url, "space")
+            .map_err(|e| format!("replica {at}: begin_round: {e}"))?;
+        let mut answered = 0;
+        let mut created: Vec<ConflictId> = Vec::new();
+        while let Action::Send(bytes) = &action {
+            if messages.is_some_and(|most| answered >= most) {
+                break;
+            }
+            answered += 1;
+            let reply = self.relays[relay]
+                .answer(bytes)
+                .map_err(|e| format!("relay {relay}: {e}"))?;
+            action = replica.db.continue_round(&mut round, &reply).map_err(|e| {
+                format!(
+                    "replica {at}, round with relay {relay}: {:?}: {e}",
+                    e.code()
+                )
+            })?;
+        }
+        created.extend(round.take_new_conflicts());
+        match action {
+            Action::Done(report) => created.extend(report.new_conflicts),
+            Action::Wait => return Err("a round waits, but the memory relay answers all".into()),
+            Action::Send(_) => {}
+        }
+        if let Some(rule) = replica.resolver {
+            run_resolver(&mut replica.db, rule, &created)
+                .map_err(|e| format!("replica {at}'s resolver: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Delivers everything in transit, then lets every replica send to every other, round after
