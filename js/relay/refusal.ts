@@ -7,19 +7,17 @@
 import { SyncError, type SyncErrorCode } from "../errors.js";
 import { VersionRefusal, type MessageOf } from "./messages.js";
 
-/** A refusal with what its HTTP form needs beyond a code and a message. */
+/** A refusal with what its HTTP form needs beyond a code, a message and `retryAfterMs`. */
 export class Refusal extends SyncError {
   /** The HTTP status, when it is not the code's usual one (404, 405). */
   readonly status: number | undefined;
-  /** For `ERR_RATE_LIMITED`: how long to wait, in ms. */
-  readonly retryAfterMs: number | undefined;
   /** For a 405: the methods the route takes. */
   readonly allow: string | undefined;
 
   constructor(code: SyncErrorCode, message: string, extra: { status?: number; retryAfterMs?: number; allow?: string } = {}) {
-    super(code, message, { retryable: code === "ERR_RATE_LIMITED" || code === "ERR_BUSY" });
+    const retryable = code === "ERR_RATE_LIMITED" || code === "ERR_BUSY";
+    super(code, message, extra.retryAfterMs === undefined ? { retryable } : { retryable, retryAfterMs: extra.retryAfterMs });
     this.status = extra.status;
-    this.retryAfterMs = extra.retryAfterMs;
     this.allow = extra.allow;
   }
 }
