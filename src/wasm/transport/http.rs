@@ -106,9 +106,8 @@ impl HttpTransport {
     /// Rejects: an HTTP relay sends nothing unasked (the engine never waits over HTTP).
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn next(&self) -> Promise {
-        promise_bytes(async {
-            Err(Error::Protocol("an HTTP relay cannot send a message unasked".into()).into())
-        })
+        let error = Error::Protocol("an HTTP relay cannot send a message unasked".into());
+        Promise::reject(&Failure::from(error).to_js())
     }
 
     /// No request is sent after this. Calling it again does nothing.

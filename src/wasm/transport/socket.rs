@@ -7,7 +7,8 @@
 //! never keeps its transport alive. Small inbound messages are decoded to serve the connection
 //! itself: a relay's `Ping` is answered with `Pong`, a `Pong` is swallowed, a `Notify` goes to the
 //! `onNotify` callback unless a round awaits a message (then it is queued for the round, which
-//! counts it), an `Error` is remembered so that the close that follows it (1008) reports its code.
+//! counts it), an `Error` is remembered so that the close that follows it (1008) reports its code
+//! (a refused token ends the connection at once).
 //! Every other message is queued for the round (the next `begin` drops what nobody took). The keepalive sends `Ping`
 //! every interval and declares the connection dead (closing it, `ERR_NETWORK`) once nothing has
 //! arrived for about two intervals; before the socket opens, the same limit bounds the connect.
@@ -23,7 +24,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::global::Interval;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::protocol::{decode, encode, Message};
 
 /// The subprotocol the relay selects.
@@ -202,7 +203,15 @@ fn received(s: &mut State, data: JsValue) -> Option<(Function, u64)> {
             Ok(Message::Notify(head)) if !s.awaiting => {
                 return s.on_notify.clone().map(|callback| (callback, head));
             }
-            Ok(Message::Error(refusal)) => s.refusal = Some(refusal.into_error()),
+            Ok(Message::Error(refusal)) => {
+                let error = refusal.into_error();
+                if matches!(error.code(), ErrorCode::Unauthorized | ErrorCode::Forbidden) {
+                    // The relay closes after refusing a token (1008): the socket is done now, so
+                    // the next round connects afresh, with a fresh token.
+                    fail(s, error.clone());
+                }
+                s.refusal = Some(error);
+            }
             _ => {}
         }
     }

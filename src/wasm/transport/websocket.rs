@@ -103,18 +103,13 @@ impl WebSocketTransport {
     /// Sends one message; resolves with the next message the relay sends (its answer).
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn exchange(&self, message: Vec<u8>) -> Promise {
-        let this = self.clone();
-        promise_bytes(async move {
-            this.send(&message)?;
-            this.receive().await
-        })
+        self.call(Some(message))
     }
 
     /// Resolves with the next message the relay sends.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn next(&self) -> Promise {
-        let this = self.clone();
-        promise_bytes(async move { this.receive().await })
+        self.call(None)
     }
 
     /// True while a socket is open.
@@ -139,6 +134,17 @@ impl WebSocketTransport {
 }
 
 impl WebSocketTransport {
+    /// `exchange` and `next` as one future (so its code exists once).
+    fn call(&self, message: Option<Vec<u8>>) -> Promise {
+        let this = self.clone();
+        promise_bytes(async move {
+            if let Some(message) = message {
+                this.send(&message)?;
+            }
+            this.receive().await
+        })
+    }
+
     async fn start(&self) -> Result<(), Failure> {
         {
             let mut s = self.inner.state.borrow_mut();
@@ -179,7 +185,12 @@ impl WebSocketTransport {
     /// Opens a new socket with a fresh token and waits until it is open.
     async fn connect(&self) -> Result<(), Failure> {
         let state = &self.inner.state;
-        let old = state.borrow_mut().connection.take();
+        let old = {
+            let mut s = state.borrow_mut();
+            s.failure = None;
+            s.open = false;
+            s.connection.take()
+        };
         drop(old);
         let token = self.inner.token.get().await?;
         check(&state.borrow())?;
