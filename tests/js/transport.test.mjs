@@ -29,10 +29,7 @@ const golden = Object.fromEntries(
 
 /** The kind of a protocol message (the byte after the array header and version 1). */
 const kindOf = (bytes) => bytes[2];
-const HELLO = 1;
-const PULL = 5;
-const PING = 8;
-const PONG = 9;
+const [HELLO, PULL, PING, PONG] = [1, 5, 8, 9];
 
 /** The answer of a well-behaved relay with an empty space: Welcome, then a caught-up page. */
 function answer(bytes) {
@@ -84,30 +81,16 @@ async function serve({ http, ws } = {}) {
 }
 
 /** A token function that counts its calls and gives `tok-<n>`. */
-function counter() {
-  const fn = async () => `tok-${++fn.calls}`;
-  fn.calls = 0;
-  return fn;
-}
+const counter = () => Object.assign(async function token() { return `tok-${++token.calls}`; }, { calls: 0 });
 
 /** Awaits a rejection and returns the error. */
-async function failure(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected the round to fail");
-}
+const failure = (promise) => promise.then(() => assert.fail("expected the round to fail"), (e) => e);
 
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(check, what) {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return;
-    await wait(10);
-  }
-  assert.fail(`timed out waiting for ${what}`);
+  for (let i = 0; i < 200 && !check(); i++) await wait(10);
+  assert.ok(check(), `timed out waiting for ${what}`);
 }
 
 /** One round over `transport`, stepped as js/sync/wasm.ts steps it; resolves with the report. */
@@ -128,14 +111,8 @@ async function syncRound(transport) {
 }
 
 let handle, db;
-before(async () => {
-  db = await openDatabase({ storage: "memory" }); // loads the wasm module
-  handle = DatabaseHandle.open({ storage: "memory" });
-});
-after(async () => {
-  handle.close();
-  await db.close();
-});
+before(async () => ((db = await openDatabase({ storage: "memory" })), (handle = DatabaseHandle.open({ storage: "memory" }))));
+after(async () => (handle.close(), await db.close()));
 
 describe("HttpTransport", () => {
   test("POSTs each message to {url}/v1/sync with a Bearer token and reads the answer as bytes", TIMEOUT, async () => {
