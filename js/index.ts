@@ -32,6 +32,7 @@ export {
   type WebSocketClass,
   type WebSocketTransportOptions,
 } from "./sync/transports.js";
+export type { DeviceInfo } from "./sync/devices.js";
 
 /**
  * Opens (or creates) a database, loading the wasm module on first use.

@@ -8,6 +8,7 @@
 // `ERR_INVALID_ARGUMENT`); the token is never part of a message, a status or an error.
 
 import { SyncError } from "../errors.js";
+import { listDevices, type DeviceInfo } from "./devices.js";
 
 /** A token, or a (possibly async) function returning one: called on every connect and after `ERR_UNAUTHORIZED`. */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -110,6 +111,11 @@ export class HttpTransport {
   spec(): { spec: TransportSpec; token: TokenSource; injected: string | undefined } {
     return { spec: { kind: "http", url: this.url, space: this.space }, token: this.#token, injected: this.#fetch === undefined ? undefined : "fetch" };
   }
+
+  /** The devices the relay has seen in this transport's space (`GET /v1/devices`). */
+  devices(): Promise<DeviceInfo[]> {
+    return listDevices(relayKey(this.url), this.#token, this.#fetch);
+  }
 }
 
 /** Syncs over one WebSocket (binary frames), with live announcements of new records. */
@@ -150,6 +156,11 @@ export class WebSocketTransport {
     const spec: TransportSpec = { kind: "websocket", url: this.url, space: this.space };
     if (this.pingIntervalMs !== undefined) spec.pingIntervalMs = this.pingIntervalMs;
     return { spec, token: this.#token, injected: this.#WebSocket === undefined ? undefined : "WebSocket" };
+  }
+
+  /** The devices the relay has seen in this transport's space (`GET /v1/devices`, over `fetch`). */
+  devices(): Promise<DeviceInfo[]> {
+    return listDevices(relayKey(this.url), this.#token, undefined);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type Conflict,
   type ConflictChoice,
   type Database,
+  type DeviceInfo,
   type ExecResult,
   type ImportResult,
   type RoundResult,
@@ -123,6 +124,10 @@ export async function usage(): Promise<void> {
   const syncOptions: StartSyncOptions = { transport: ws, intervalMs: 30_000, debounceMs: 50 };
   const sync: Sync = startSync(db, syncOptions);
   startSync(db, { transport: http });
+  const listed: DeviceInfo[] = await ws.devices();
+  const firstSeen: number = listed[0]!.firstSeen;
+  void firstSeen;
+  void (await http.devices());
   // @ts-expect-error startSync needs a transport
   startSync(db, { intervalMs: 1000 });
   const status: SyncStatus = sync.status;
