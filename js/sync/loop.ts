@@ -30,7 +30,7 @@ export interface Backoff {
   capMs: number;
 }
 
-/** The loop's settings, checked (js/sync/options.ts). */
+/** The loop's settings, checked by `startSync` (js/sync/start.ts). */
 export interface LoopOptions {
   /** Between rounds when nothing else asks for one; 0 disables the interval. */
   intervalMs: number;
