@@ -112,7 +112,7 @@ async function sample(a, b, id) {
     const end = await seen;
     await Promise.all([idle(a.sync), idle(b.sync)]);
     const from = (t) => (t === undefined ? NaN : t - start);
-    return { ms: end - start, aStart: from(markA.at.start), aEnd: from(markA.at.end), bStart: from(markB.at.start), seen: end - start };
+    return { ms: end - start, aStart: from(markA.at.start), aEnd: from(markA.at.end), bStart: from(markB.at.start) };
   } finally {
     markA.stop();
     markB.stop();
@@ -122,7 +122,7 @@ async function sample(a, b, id) {
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The value at quantile `q` of `values` (nearest rank). */
-export function quantile(values, q) {
+function quantile(values, q) {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
@@ -148,7 +148,7 @@ export async function liveFigures({ progress, median }) {
         runs.aStart.push(s.aStart);
         runs.aRound.push(s.aEnd - s.aStart);
         runs.bStart.push(s.bStart);
-        runs.bVisible.push(s.seen - s.bStart);
+        runs.bVisible.push(s.ms - s.bStart);
       }
     } finally {
       pings.close();
