@@ -1,7 +1,7 @@
 // `npm run bench`: the cost of change capture and the speed of sync, each figure measured against a
 // baseline in the same run, plus the shipped wasm module's size.
 //
-//   node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser]
+//   node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser] [--no-net] [--only GROUPS]
 //
 // Capture (workloads.mjs): one warm-up round (JIT tier-up, wasm memory growth; it also checks every
 // captured row change), then N rounds (default 5). Each round runs every workload once without sync
@@ -14,10 +14,16 @@
 // noisier. Many small records (records.mjs): a warm-up that also bounds the run time, then 3
 // rounds. OPFS (opfs.mjs, in headless Chromium, one browser launch; `--no-browser` skips them):
 // writes with sync against without, and opening a full database against an empty one, also
-// interleaved, with a default of 3 rounds as they are slow. A figure is the median of its rounds;
+// interleaved, with a default of 3 rounds as they are slow. Network (net.mjs; `--no-net` skips
+// them): through a real relay process the bench starts (and stops) itself, the commit-to-visible
+// latency over WebSockets (200 samples after a warm-up, against a Ping round trip), a catch-up over
+// HTTP against a bundle import, and 50 clients pushing at once against one alone, the last two with
+// a warm-up and a default of 3 rounds. `--only` runs only the named groups, comma-separated, of
+// capture, sync, records, opfs, net and size. A figure is the median of its rounds;
 // ratio = value / baseline unless the figure says otherwise. `--rows` scales the workloads for
 // quick runs (default 100000; the autocommit figures run rows/100 statements, the conflict figure
-// edits rows/100 rows); the figure names stay the same. `--rounds` sets every figure's rounds.
+// edits rows/100 rows, the catch-up pulls rows changes); the figure names stay the same.
+// `--rounds` sets every figure's rounds.
 // Output: one line per figure, or with `--json` one JSON object per line
 // `{ name, value, unit, baseline, ratio }` (some figures add a field, such as `conflicts`) and
 // nothing else on stdout.
@@ -26,6 +32,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { firstSync } from "./first-sync.mjs";
+import { netFigures } from "./net.mjs";
 import { opfsFigures } from "./opfs.mjs";
 import { recordsFigure } from "./records.mjs";
 import { sessionRoundTrip } from "./session.mjs";
@@ -34,7 +41,9 @@ import { runOnce, workloads } from "./workloads.mjs";
 
 const WASM = new URL("../dist/generated/sqlite_sync_wasm_bg.wasm", import.meta.url);
 
-const USAGE = "usage: node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser]";
+const USAGE = "usage: node bench/run.mjs [--json] [--rounds N] [--rows N] [--no-browser] [--no-net] [--only GROUPS]";
+/** The groups of figures `--only` names. */
+const GROUPS = ["capture", "sync", "records", "opfs", "net", "size"];
 
 /** The command-line options; a bad one prints the usage and exits with status 2. */
 function options() {
@@ -53,8 +62,13 @@ function parseOptions() {
       rounds: { type: "string" },
       rows: { type: "string", default: "100000" },
       "no-browser": { type: "boolean", default: false },
+      "no-net": { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
+  const only = values.only === undefined ? GROUPS : values.only.split(",");
+  const unknown = only.filter((group) => !GROUPS.includes(group));
+  if (unknown.length > 0) throw new Error(`--only takes groups of ${GROUPS.join(", ")}, not ${unknown.join(", ")}`);
   const count = (flag) => {
     if (values[flag] === undefined) return undefined;
     const n = Number(values[flag]);
@@ -69,8 +83,9 @@ function parseOptions() {
     coldRounds: rounds ?? 5,
     recordsRounds: rounds ?? 3,
     opfsRounds: rounds ?? 3,
+    netRounds: rounds ?? 3,
     rows: count("rows"),
-    browser: !values["no-browser"],
+    run: new Set(only.filter((group) => !(group === "opfs" && values["no-browser"]) && !(group === "net" && values["no-net"]))),
   };
 }
 
@@ -280,7 +295,7 @@ function round(value, places) {
 }
 
 /** Decimal places of a value in `unit`, in the JSON output. */
-const PLACES = { ms: 2, "rows/s": 0, "bytes/row": 2, x: 2, bytes: 0 };
+const PLACES = { ms: 2, "rows/s": 0, "changes/s": 0, "bytes/row": 2, x: 2, bytes: 0 };
 
 function jsonLine({ name, value, unit, baseline, baselineUnit = unit, ratio = value / baseline, places, extra }) {
   const fields = {
@@ -307,12 +322,14 @@ function textLine({ name, value, unit, baseline, baselineUnit = unit, ratio = va
 
 const opts = options();
 const size = sizeFigure(); // read first: a concurrent rebuild of dist/ cannot affect it
+const group = async (name, make) => (opts.run.has(name) ? make() : []);
 const figures = [
-  ...(await captureFigures(opts)),
-  ...(await syncFigures(opts, await coldFigures(opts))),
-  await recordsFigure({ rounds: opts.recordsRounds, rows: opts.rows, progress }),
-  ...(opts.browser ? await opfsFigures({ rounds: opts.opfsRounds, rows: opts.rows, progress }) : []),
-  size,
+  ...(await group("capture", () => captureFigures(opts))),
+  ...(await group("sync", async () => syncFigures(opts, await coldFigures(opts)))),
+  ...(await group("records", async () => [await recordsFigure({ rounds: opts.recordsRounds, rows: opts.rows, progress })])),
+  ...(await group("opfs", () => opfsFigures({ rounds: opts.opfsRounds, rows: opts.rows, progress }))),
+  ...(await group("net", () => netFigures({ rounds: opts.netRounds, rows: opts.rows, progress, median }))),
+  ...(await group("size", () => [size])),
 ];
 progress("");
 const width = Math.max(...figures.map((f) => f.name.length)) + 3;
