@@ -112,8 +112,8 @@ export async function pushFigure({ rounds, progress, median }) {
       `rate raised to ${RATE}/s): ${total} records in ${ms.concurrent.toFixed(0)} ms until the last push was ` +
       `acknowledged (durable); baseline: one client pushing the same ${total / BATCH} pushes alone ` +
       `(${ms.alone.toFixed(0)} ms), so ratio = concurrency gain; ${pushes} durable pushes/s together vs ` +
-      `${(total / BATCH / (ms.alone / 1000)).toFixed(0)}/s alone (the relay stores each push as one ` +
-      `transaction with synchronous = FULL, one after the other); clients and relay share the 2 cores; ` +
+      `${(total / BATCH / (ms.alone / 1000)).toFixed(0)}/s alone (synchronous = FULL: one fsync per ` +
+      `commit; pushes to a space that arrive together share one commit); clients and relay share the 2 cores; ` +
       `median of ${rounds}; target >= 10,000 changes/s`,
   };
 }

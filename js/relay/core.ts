@@ -1,15 +1,17 @@
 // The relay's rules, shared by its HTTP handler and its WebSocket sessions: who may ask (tokens),
 // how often (a token bucket per device), and what a Hello, Push or Pull is answered with
-// (src/protocol/mod.rs, "Exchanges"). Pushes to one space run one at a time, so positions are
-// assigned in order whatever the store; a push is answered once the store says it is durable, and
-// then the space's other sockets hear `Notify`. It holds no socket and no timer of its own.
+// (src/protocol/mod.rs, "Exchanges"). Pushes to one space reach the store one call at a time, so
+// positions are assigned in order whatever the store; pushes that arrive together go in one call
+// (`pushAll`: one commit for all, each still all or nothing). A push is answered once the store says
+// it is durable, and then the space's other sockets hear `Notify`. It holds no socket of its own,
+// and no timer beyond deferring a push to the end of the event loop's turn.
 
 import { Refusal } from "./refusal.js";
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MAX_RECORDS, VERSIONS, type Message } from "./messages.js";
 import { binHeaderLength } from "./msgpack.js";
 import { recordKey } from "./record.js";
 import { TokenBucket, type RelayLimits } from "./limits.js";
-import type { RelayStore, StoredRecord } from "./store.js";
+import type { PushOutcome, RelayStore, StoredRecord } from "./store.js";
 import { verifyToken, type TokenClaims } from "./token.js";
 
 /** The most bytes a Page takes besides its records (as the Rust `Batch` counts them). */
@@ -39,10 +41,29 @@ export interface Answer {
   grewTo?: number;
 }
 
+/** A push waiting in its space's queue. */
+interface QueuedPush {
+  entries: StoredRecord[];
+  resolve(outcome: PushOutcome): void;
+  reject(error: unknown): void;
+}
+
+interface PushQueue {
+  waiting: QueuedPush[];
+  running: boolean;
+}
+
+/** Runs `fn` after the requests that have already arrived are read (Node's `setImmediate`; elsewhere a 0 ms timer). */
+const soon: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (fn) => void (globalThis as unknown as { setImmediate(fn: () => void): unknown }).setImmediate(fn)
+    : (fn) => void setTimeout(fn, 0);
+
 export class RelayCore {
   readonly #devices = new Map<string, DeviceState>();
   readonly #listeners = new Map<string, Set<Listener>>();
-  readonly #pushes = new Map<string, Promise<unknown>>();
+  /** Per space, the pushes waiting for the next store call, and whether one is under way. */
+  readonly #pushes = new Map<string, PushQueue>();
   closing = false;
 
   constructor(
@@ -157,19 +178,7 @@ export class RelayCore {
       }
       return { origin, seq, bytes };
     });
-    const space = claims.space;
-    // One push per space at a time: the next waits for the previous to settle either way.
-    const previous = this.#pushes.get(space) ?? Promise.resolve();
-    const run = previous.then(() => this.store.push(space, entries, this.limits.quotaBytes));
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#pushes.set(space, settled);
-    void settled.then(() => {
-      if (this.#pushes.get(space) === settled) this.#pushes.delete(space);
-    });
-    const outcome = await run;
+    const outcome = await this.#queued(claims.space, entries);
     if (!outcome.ok && outcome.reason === "mismatch") {
       throw new Refusal(
         "ERR_RECORD_MISMATCH",
@@ -186,6 +195,49 @@ export class RelayCore {
     const answer: Answer = { reply: { kind: "Pushed", clock: outcome.clock } };
     if (outcome.stored > 0) answer.grewTo = outcome.head;
     return answer;
+  }
+
+  /**
+   * Stores one push of `space` with whatever other pushes of the space are waiting: one store call
+   * at a time per space, and every push that arrived while one was under way (or in the same turn
+   * of the event loop) goes into the next call together, made durable by one commit.
+   */
+  #queued(space: string, entries: StoredRecord[]): Promise<PushOutcome> {
+    let queue = this.#pushes.get(space);
+    if (queue === undefined) {
+      queue = { waiting: [], running: false };
+      this.#pushes.set(space, queue);
+    }
+    const current = queue;
+    return new Promise<PushOutcome>((resolve, reject) => {
+      current.waiting.push({ entries, resolve, reject });
+      if (!current.running) {
+        current.running = true;
+        soon(() => void this.#drain(space, current));
+      }
+    });
+  }
+
+  async #drain(space: string, queue: PushQueue): Promise<void> {
+    while (queue.waiting.length > 0) {
+      const group = queue.waiting.splice(0);
+      try {
+        const outcomes = await this.#store(space, group.map((push) => push.entries));
+        group.forEach((push, i) => push.resolve(outcomes[i]!));
+      } catch (error) {
+        for (const push of group) push.reject(error);
+      }
+    }
+    queue.running = false;
+    if (this.#pushes.get(space) === queue) this.#pushes.delete(space);
+  }
+
+  async #store(space: string, pushes: StoredRecord[][]): Promise<PushOutcome[]> {
+    const quota = this.limits.quotaBytes;
+    if (pushes.length > 1 && this.store.pushAll !== undefined) return this.store.pushAll(space, pushes, quota);
+    const outcomes: PushOutcome[] = [];
+    for (const entries of pushes) outcomes.push(await this.store.push(space, entries, quota));
+    return outcomes;
   }
 
   async #page(space: string, after: number, maxRecords: number, maxBytes: number): Promise<Message> {

@@ -68,6 +68,13 @@ export interface RelayStore {
    * new bytes would take the space past `quotaBytes` (`quota`). Opens the space if needed.
    */
   push(space: string, records: readonly StoredRecord[], quotaBytes: number): PushOutcome | Promise<PushOutcome>;
+  /**
+   * Several pushes to one space, in order, each all or nothing and judged as `push` judges it
+   * (after the ones before it), made durable together: one commit for all of them, which is what
+   * lets a relay keep up with many devices pushing at once. Optional: without it the relay calls
+   * `push` for each. Rejects (nothing stored) only when storing itself fails.
+   */
+  pushAll?(space: string, pushes: readonly (readonly StoredRecord[])[], quotaBytes: number): PushOutcome[] | Promise<PushOutcome[]>;
   /** The byte lengths of the records at positions `after + 1`, … (at most `limit` of them). */
   sizes(space: string, after: number, limit: number): number[] | Promise<number[]>;
   /** The bytes of the records at positions `after + 1` to `after + count`. */

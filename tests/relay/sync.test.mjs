@@ -196,3 +196,25 @@ test("GET /v1/health answers without a token", async () => {
   const response = await fetch(`${relay.url}/v1/health`);
   assert.deepEqual([response.status, await response.json()], [200, { ok: true, versions: [1] }]);
 });
+
+test("pushes that arrive together are stored together, each all or nothing: one mismatch refuses only its own push", { timeout: 30_000 }, async () => {
+  const space = "together";
+  const devices = Array.from({ length: 20 }, (_, i) => ids[0x20 + i]);
+  const bearers = await Promise.all(devices.map((device) => token(space, device)));
+  // Twenty devices push three records each at once; a twenty-first push names device 0's first
+  // record with other bytes. Whichever of the two pushes the relay takes first is stored whole and
+  // the other is refused whole; every other push is stored.
+  const pushes = devices.map((device, i) => post(relay.url, { kind: "Push", records: [1, 2, 3].map((seq) => record(device, seq)) }, bearers[i]));
+  const clash = post(relay.url, { kind: "Push", records: [record(devices[0], 1, 4, 9), record(ids[0x99], 1)] }, bearers[0]);
+  const answers = await Promise.all([...pushes, clash]);
+  const refused = answers.filter((a) => a.status !== 200);
+  assert.equal(refused.length, 1, JSON.stringify(refused.map((a) => a.error)));
+  assertRefused(refused[0], 400, "ERR_RECORD_MISMATCH");
+  const welcome = (await post(relay.url, hello(space, devices[1]), bearers[1])).message;
+  const clashStored = answers.at(-1).status === 200;
+  assert.equal(welcome.head, clashStored ? 19 * 3 + 2 : 20 * 3);
+  const holds = new Map(welcome.clock);
+  for (const device of devices.slice(1)) assert.equal(holds.get(device), 3);
+  assert.equal(holds.get(devices[0]), clashStored ? 1 : 3);
+  assert.equal(holds.get(ids[0x99]), clashStored ? 1 : undefined);
+});

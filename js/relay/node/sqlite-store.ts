@@ -2,10 +2,11 @@
 // Node ≥ 22.13 and Deno) and on better-sqlite3 (an optional peer dependency, 12.x) on Node 20,
 // either loaded only when a store is opened, so importing the relay needs neither.
 //
-// Durability: WAL with synchronous = FULL, one IMMEDIATE transaction per push. FULL makes SQLite
-// sync the WAL at every commit, so a push acknowledged (the relay answers once `push` returns) is
-// on disk and survives a power cut, not only a killed process as NORMAL would guarantee; the cost
-// is one fsync per push of up to 1,000 records. Tables (user_version 1):
+// Durability: WAL with synchronous = FULL, one IMMEDIATE transaction per push, or per group of
+// pushes that arrived together (`pushAll`, each push in its own savepoint). FULL makes SQLite sync
+// the WAL at every commit, so a push acknowledged (the relay answers once `push` returns) is on disk
+// and survives a power cut, not only a killed process as NORMAL would guarantee; the cost is one
+// fsync per commit, shared by every push of a group. Tables (user_version 1):
 //   spaces (space, log, head, bytes)                  one row per space: its random 16-byte log id
 //   records (space, origin, seq, position, bytes)     keyed (space, origin, seq), unique (space, position)
 //   origins (space, origin, contiguous)               per origin the n of records 1..=n held
@@ -168,6 +169,25 @@ class SqliteRelayStore implements SqliteStore {
         const outcome = this.#pushIn(space, records, quotaBytes);
         this.#db.exec(outcome.ok ? "COMMIT" : "ROLLBACK");
         return outcome;
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    });
+  }
+
+  pushAll(space: string, pushes: readonly (readonly StoredRecord[])[], quotaBytes: number): PushOutcome[] {
+    return guarded(() => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const outcomes = pushes.map((records) => {
+          this.#db.exec("SAVEPOINT push");
+          const outcome = this.#pushIn(space, records, quotaBytes);
+          this.#db.exec(outcome.ok ? "RELEASE push" : "ROLLBACK TO push; RELEASE push");
+          return outcome;
+        });
+        this.#db.exec("COMMIT");
+        return outcomes;
       } catch (error) {
         this.#db.exec("ROLLBACK");
         throw error;
