@@ -1,8 +1,9 @@
 // What this runtime offers, asked of `globalThis` in one place: which kind of realm the code runs
 // in (a page, a dedicated worker, a service or shared worker, or none of them: Node, Deno,
 // Cloudflare Workers), which storage APIs exist there (OPFS, IndexedDB, Web Locks) and what it
-// says of the network (`navigator.onLine`, the `online` / `offline` events). Every other
-// module asks these functions instead of probing globals itself.
+// says of the network (`navigator.onLine`, the `online` / `offline` events, `fetch`), and how it
+// defers work to the end of an event-loop turn. Every other module asks these functions instead of
+// probing globals itself.
 //
 // Invariants: a probe never throws and never changes anything; each answers from the globals as
 // they are when it is called (nothing is cached, so a test that installs a global sees it).
@@ -24,6 +25,8 @@ interface Globals {
   addEventListener?: (type: string, listener: () => void) => void;
   removeEventListener?: (type: string, listener: () => void) => void;
   indexedDB?: IDBFactory;
+  fetch?: typeof fetch;
+  setImmediate?: (fn: () => void) => unknown;
   Worker?: unknown;
   FileSystemSyncAccessHandle?: unknown;
   DedicatedWorkerGlobalScope?: new () => unknown;
@@ -72,6 +75,20 @@ export function locks(): Locks | undefined {
 /** The IndexedDB factory of this realm, if any. */
 export function indexedDbFactory(): IDBFactory | undefined {
   return globals.indexedDB;
+}
+
+/** The runtime's `fetch`, if it has one. */
+export function runtimeFetch(): typeof fetch | undefined {
+  return typeof globals.fetch === "function" ? globals.fetch.bind(globalThis) : undefined;
+}
+
+/**
+ * Runs `fn` once the events already queued are handled: `setImmediate` where the runtime has it
+ * (Node), otherwise a 0 ms timer.
+ */
+export function soon(fn: () => void): void {
+  if (typeof globals.setImmediate === "function") globals.setImmediate(fn);
+  else setTimeout(fn, 0);
 }
 
 /** The runtime's network signal: `navigator.onLine` and the global `online` / `offline` events. */

@@ -6,6 +6,7 @@
 // it is durable, and then the space's other sockets hear `Notify`. It holds no socket of its own,
 // and no timer beyond deferring a push to the end of the event loop's turn.
 
+import { soon } from "../runtime.js";
 import { Refusal } from "./refusal.js";
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MAX_RECORDS, VERSIONS, type Message } from "./messages.js";
 import { binHeaderLength } from "./msgpack.js";
@@ -52,12 +53,6 @@ interface PushQueue {
   waiting: QueuedPush[];
   running: boolean;
 }
-
-/** Runs `fn` after the requests that have already arrived are read (Node's `setImmediate`; elsewhere a 0 ms timer). */
-const soon: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (fn) => void (globalThis as unknown as { setImmediate(fn: () => void): unknown }).setImmediate(fn)
-    : (fn) => void setTimeout(fn, 0);
 
 export class RelayCore {
   readonly #devices = new Map<string, DeviceState>();

@@ -7,6 +7,7 @@
 // `SyncError` (its JSON error's code), a failed request `ERR_NETWORK` (retryable).
 
 import { SYNC_ERROR_CODES, SyncError, type SyncErrorCode } from "../errors.js";
+import { runtimeFetch } from "../runtime.js";
 import type { TokenSource } from "./transports.js";
 
 /** A device the relay has seen in the space: when first and last (ms since epoch). */
@@ -18,7 +19,7 @@ export interface DeviceInfo {
 
 /** Lists the devices of the token's space at the relay `base` (an http(s) base URL). */
 export async function listDevices(base: string, token: TokenSource, fetchFn: typeof fetch | undefined): Promise<DeviceInfo[]> {
-  const call = fetchFn ?? globalThis.fetch;
+  const call = fetchFn ?? runtimeFetch();
   if (typeof call !== "function") throw new SyncError("ERR_NETWORK", "this runtime has no fetch", { retryable: true });
   const bearer = typeof token === "function" ? await token() : token;
   let response: Response;

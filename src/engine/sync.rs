@@ -30,6 +30,8 @@ pub struct Round {
     relay: String,
     space: String,
     progress: Option<Progress>,
+    /// Records pulled that this replica did not hold.
+    received: u64,
     conflicts: u64,
     new_conflicts: Vec<ConflictId>,
     /// True once the round has failed or ended: it takes no more messages.
@@ -54,7 +56,8 @@ pub enum Action {
 pub struct RoundReport {
     /// Records pushed to the relay.
     pub sent: u64,
-    /// Records pulled from the relay.
+    /// Records pulled from the relay that this replica did not hold (its own records coming back,
+    /// and those it already had from elsewhere, are not counted).
     pub received: u64,
     /// Conflicts the pulled records created.
     pub conflicts: u64,
@@ -88,6 +91,7 @@ impl Round {
             relay: relay.to_owned(),
             space: space.to_owned(),
             progress: None,
+            received: 0,
             conflicts: 0,
             new_conflicts: Vec::new(),
             over: false,
@@ -149,6 +153,7 @@ impl Round {
         let tally = import::import_records(store, now_ms, &records, |import| {
             import.save_relay_cursor(relay, space, &cursor.log.0, cursor.position)
         })?;
+        self.received += tally.fresh_records;
         self.conflicts += tally.conflicts;
         self.new_conflicts.extend(tally.new_conflicts);
         self.progress = Some(progress);
@@ -186,7 +191,7 @@ impl Round {
         )?;
         Ok(RoundReport {
             sent: summary.sent,
-            received: summary.received,
+            received: self.received,
             conflicts: self.conflicts,
             pending: own_seq(store, device)?.saturating_sub(acked),
             behind: summary.behind,

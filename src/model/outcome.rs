@@ -43,6 +43,7 @@ impl ImportOutcome {
     /// The outcome of importing the bundle `bundle_id` from `source`, with its records' counts.
     pub fn counted(bundle_id: BundleId, source: DeviceId, tally: Tally) -> Self {
         let Tally {
+            fresh_records: _,
             total,
             applied,
             conflicts,
@@ -72,6 +73,8 @@ impl ImportOutcome {
 /// (a bundle, or a page from a relay); the fields mean what [`ImportOutcome`]'s do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Records (not row changes) this replica did not hold.
+    pub fresh_records: u64,
     pub total: u64,
     pub applied: u64,
     pub conflicts: u64,

@@ -194,6 +194,7 @@ impl Import<'_> {
                         // twice.
                         tally.duplicates += checked.rows;
                     } else {
+                        tally.fresh_records += 1;
                         fresh.push(Fresh { index, checked });
                     }
                     continue;
