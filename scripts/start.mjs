@@ -55,10 +55,10 @@ function secretFile(cache) {
   return file;
 }
 
-/** Starts the relay; resolves with its child process and URL once it says it listens. */
+/** Starts the relay as `child`; resolves with its URL once it says it listens. */
 function startRelay(relayPort, db, secret) {
   const args = [CLI, "relay", "--port", String(relayPort), "--db", db, "--secret-file", secret, "--host", "127.0.0.1"];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => fail(new Error(`the relay did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -79,7 +79,7 @@ function startRelay(relayPort, db, secret) {
       child.off("exit", onExit);
       child.stdout.off("data", listen);
       child.stdout.pipe(process.stdout);
-      resolve({ child, url: match[1] });
+      resolve(match[1]);
     });
   });
 }
@@ -95,41 +95,55 @@ const shown = (path) => {
 const secret = secretFile(cache);
 const db = join(cache, "relay.db");
 
-const server = await serve({ port: demoPort });
-let relay;
-try {
-  relay = await startRelay(relayPort, db, secret);
-} catch (e) {
-  console.error(`start: ${e.message}`);
-  await server.close();
-  process.exit(1);
-}
-
+/** The relay's process, once spawned; the static server, once listening. */
+let child;
+let server;
+const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
 let stopping = false;
 async function stop(signal) {
   if (stopping) return;
   stopping = true;
-  const exited = new Promise((done) => relay.child.once("exit", done));
-  if (relay.child.exitCode === null && relay.child.signalCode === null) {
-    relay.child.kill(signal);
-    const timer = setTimeout(() => relay.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  if (running()) {
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
   }
-  await server.close();
+  await server?.close();
   process.exit(0);
 }
 process.on("SIGINT", () => void stop("SIGINT"));
 process.on("SIGTERM", () => void stop("SIGTERM"));
-relay.child.once("exit", (code, signal) => {
+// However this process ends, its relay does not outlive it.
+process.on("exit", () => {
+  if (running()) child.kill("SIGKILL");
+});
+
+try {
+  server = await serve({ port: demoPort });
+} catch (e) {
+  console.error(`start: the demo server cannot listen on 127.0.0.1:${demoPort}: ${e.message}`);
+  process.exit(1);
+}
+let relayUrl;
+try {
+  relayUrl = await startRelay(relayPort, db, secret);
+} catch (e) {
+  // A signal during the start is a stop, not a failure.
+  if (!stopping) console.error(`start: ${e.message}`);
+  await server.close();
+  process.exit(stopping ? 0 : 1);
+}
+child.once("exit", (code, signal) => {
   if (stopping) return;
   console.error(`start: the relay stopped (${signal ?? `exit code ${code}`}); stopping the demo server`);
   stopping = true;
   void server.close().then(() => process.exit(1));
 });
 
-const ws = relay.url.replace(/^http/, "ws");
+const ws = relayUrl.replace(/^http/, "ws");
 console.log(`demo:  ${server.url}www/`);
-console.log(`relay: ${relay.url}  (WebSocket: ${ws}; data in ${shown(db)})`);
+console.log(`relay: ${relayUrl}  (WebSocket: ${ws}; data in ${shown(db)})`);
 console.log(`token: npx sqlite-sync-wasm token --secret-file ${shown(secret)} --space demo --device <db.deviceId> --ttl 3600`);
 console.log("Ctrl-C stops both.");
