@@ -18,6 +18,10 @@ const NODE_ONLY_FILES = {
     "stops the wasm instance of its realm on purpose; on a page the databases live in the package worker's instance (tests/browser/panic.test.mjs covers a worker)",
   "package.test.mjs":
     "npm-packs the package and installs it with node:child_process and node:fs; it opens no database through the API under test",
+  "sync-loop.test.mjs":
+    "drives the sync loop's schedule with a scripted host and a fake clock; it opens no database (a page's loop runs against the real relay in tests/browser/net.test.mjs)",
+  "transport.test.mjs":
+    "listens on loopback with node:http and ws, which a page cannot; a page's transports meet the real relay in tests/browser/net.test.mjs",
 };
 
 /** Single tests that check what only holds outside browsers (file → full test name → why). */
