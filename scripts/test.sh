@@ -64,6 +64,13 @@ relay_suite() {
   timeout 600 "$1" --test --test-reporter=spec tests/relay/*.test.mjs
 }
 
+# net_suite NODE: the end-to-end network tests (in-process devices of the built package syncing
+# through a real relay process on 127.0.0.1) under that node binary, with a timeout.
+net_suite() {
+  "$1" --version || return
+  timeout 900 "$1" --test --test-reporter=spec tests/net/*.test.mjs
+}
+
 step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
@@ -88,6 +95,7 @@ for pin in "${node_runtimes[@]}"; do
     step "relay (node ${version%%.*})" relay_suite "$(node_runtime_bin "$version")"
   fi
 done
+step "net" net_suite node
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
