@@ -10,6 +10,8 @@ use super::*;
 use crate::engine::{ConflictStrategy, Engine, Location, Params, Rows};
 use crate::model::Value;
 use crate::protocol::{LogId, MemoryRelay};
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 const URL: &str = "http://127.0.0.1:8787";
 const SPACE: &str = "team";

@@ -16,7 +16,8 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `mod.rs` | [`Store`]: opening, the caller's statements, the journal of one transaction |
+//! | `mod.rs` | [`Store`]: opening, the caller's statements |
+//! | `journal` | the journal of one connection: identity, clocks, capture state, and turning a transaction's row images into its record |
 //! | `peering` | what the store answers about peers and relays: records after a frontier, origins, peer and relay state |
 //! | [`sql`] | SQL itself: running statements (`exec`), the authorizer that keeps callers out of `_sync_*` (`authorize`), statement kinds (`statement`), quoting (`quote`), row SQL by key (`bulk`), values (`values`), transaction guards (`txn`) |
 //! | [`schema`] | the internal tables and their migrations (`migrate`), synced tables and their columns (`tables`), type affinity and checks (`affinity`, `typecheck`, `syncable`), the worker's reply cache (`replies`) |
@@ -29,22 +30,21 @@
 mod capture;
 mod conflicts;
 mod import;
+mod journal;
 mod log;
 mod peering;
 mod rowstate;
 pub mod schema;
 pub mod sql;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::bundle::digest::{encode_clock, record_digest};
 use crate::clock::{Hlc, VectorClock};
 use crate::error::{Error, Result};
-use crate::ids::{DeviceId, Dot};
+use crate::ids::DeviceId;
 use crate::model::{
     ChangeRecord, ChangeSet, ConflictStrategy, ExecOutcome, Location, Params, PendingRecord, Rows,
 };
@@ -57,6 +57,8 @@ use sql::authorize;
 use sql::exec::{Binder, Output};
 use sql::statement::classify;
 use sql::txn::{refuse_open, Savepoint};
+
+use journal::Journal;
 
 pub use import::{Fresh, Import};
 pub use log::peers::PeerState;
@@ -87,23 +89,6 @@ pub struct Config<'a> {
 pub struct Store {
     conn: Connection,
     journal: Journal,
-}
-
-/// Everything besides the connection: identity, clocks and capture state.
-struct Journal {
-    device: DeviceId,
-    capture: SharedCapture,
-    /// True when at least one table is synced (so autocommit writes need wrapping).
-    capturing: bool,
-    local_seq: u64,
-    hlc: Hlc,
-    /// Encoded causal context recorded with local changes.
-    context: Vec<u8>,
-    now_ms: SharedClock,
-    /// Raised while the caller's SQL runs (see [`authorize`]).
-    user_sql: authorize::UserSql,
-    /// Worker replies kept through this connection (see [`replies`]).
-    replies: u64,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -343,123 +328,5 @@ impl Store {
     /// Closes the connection.
     pub fn close(self) -> Result<()> {
         self.conn.close().map_err(|(_, error)| Error::from(error))
-    }
-}
-
-impl Journal {
-    /// What this replica has applied: every other device's frontier and its own counter.
-    fn clock(&self, conn: &Connection) -> Result<VectorClock> {
-        let mut clock = log::frontier(conn)?;
-        clock.observe(self.device, self.local_seq);
-        Ok(clock)
-    }
-
-    /// Re-reads the causal context that local records are stamped with.
-    fn refresh_context(&mut self, conn: &Connection) -> Result<()> {
-        self.context = encode_clock(&log::frontier(conn)?);
-        Ok(())
-    }
-
-    /// The synced tables' shapes by name.
-    fn shapes(&self) -> HashMap<String, Arc<TableShape>> {
-        lock(&self.capture)
-            .tracked()
-            .map(|s| (s.name.clone(), s.clone()))
-            .collect()
-    }
-
-    /// Turns buffered row images into a change-log record, inside the current transaction.
-    fn flush(&mut self, conn: &Connection) -> Result<()> {
-        if !self.capturing {
-            return Ok(());
-        }
-        let (taken, verify) = lock(&self.capture).take()?;
-        if taken.is_empty() {
-            return Ok(());
-        }
-        match capture::diff::encode(taken, verify, |shape, key| {
-            rowstate::current_values(conn, shape, key)
-        })? {
-            Some((changes, rows)) => self.append_local(conn, &changes, rows),
-            None => Ok(()),
-        }
-    }
-
-    /// Appends a local record (an encoded change set) with the next sequence number.
-    fn append_local(&mut self, conn: &Connection, changes: &[u8], rows: u64) -> Result<()> {
-        let dot = Dot::new(self.device, self.local_seq + 1);
-        let hlc = self.hlc.tick((self.now_ms)());
-        let entry = log::Entry {
-            dot,
-            hlc,
-            stamp: hlc,
-            clock: &self.context,
-            changes,
-            rows,
-            digest: record_digest(dot, hlc, &self.context, changes),
-        };
-        log::append(conn, &entry)?;
-        self.local_seq = dot.seq;
-        Ok(())
-    }
-
-    /// Starts (or refreshes) capture of a table recorded as synced; forgets it if it is gone.
-    fn follow(&mut self, conn: &Connection, name: &str) -> Result<()> {
-        match TableShape::describe(conn, name) {
-            Ok(shape) => {
-                let (shape, added) = shape.with_generations(tables::generations(conn, name)?);
-                if added {
-                    tables::save_generations(conn, &shape.name, &shape.generations)?;
-                }
-                lock(&self.capture).track(shape);
-            }
-            Err(Error::TableNotFound(_)) => {
-                tables::remove(conn, name)?;
-                lock(&self.capture).untrack(name);
-            }
-            Err(other) => return Err(other),
-        }
-        self.capturing = lock(&self.capture).tracked().next().is_some();
-        Ok(())
-    }
-
-    fn unfollow(&mut self, name: &str) {
-        let mut capture = lock(&self.capture);
-        capture.untrack(name);
-        self.capturing = capture.tracked().next().is_some();
-    }
-
-    /// Re-reads every synced table's shape after a schema statement.
-    fn refresh(&mut self, conn: &Connection) -> Result<()> {
-        let names: Vec<String> = lock(&self.capture)
-            .tracked()
-            .map(|s| s.name.clone())
-            .collect();
-        names.iter().try_for_each(|name| self.follow(conn, name))
-    }
-
-    /// Makes capture follow exactly the tables `_sync_tables` lists (after a rollback, which may
-    /// have undone an `enableSync` or `disableSync`).
-    fn resync_tables(&mut self, conn: &Connection) -> Result<()> {
-        let stored: Vec<String> = tables::load(conn)?
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        let followed: Vec<String> = lock(&self.capture)
-            .tracked()
-            .map(|s| s.name.clone())
-            .collect();
-        for name in followed.iter().filter(|n| !stored.contains(n)) {
-            self.unfollow(name);
-        }
-        stored.iter().try_for_each(|name| self.follow(conn, name))
-    }
-
-    /// The declared name of a synced table, matched case-insensitively.
-    fn synced_name(&self, table: &str) -> Option<String> {
-        lock(&self.capture)
-            .tracked()
-            .find(|s| s.name.eq_ignore_ascii_case(table))
-            .map(|s| s.name.clone())
     }
 }

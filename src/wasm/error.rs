@@ -1,8 +1,9 @@
 //! Turning engine errors into JavaScript errors.
 //!
 //! Every error thrown across the boundary is a JS `Error` whose `name` is `"SyncError"`, with the
-//! stable `code` string, the `retryable` flag and, for SQL errors, SQLite's extended result code as
-//! `sqliteCode`. Strings are never thrown.
+//! stable `code` string, the `retryable` flag, for SQL errors SQLite's extended result code as
+//! `sqliteCode`, and for a relay's rate limit the delay it asked for as `retryAfterMs`. Strings are
+//! never thrown.
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -27,6 +28,13 @@ pub fn to_js(error: &Error) -> JsValue {
     {
         set(object, "sqliteCode", &JsValue::from_f64(f64::from(*code)));
     }
+    if let Error::RateLimited {
+        retry_after_ms: Some(ms),
+        ..
+    } = error
+    {
+        set(object, "retryAfterMs", &JsValue::from_f64(*ms as f64));
+    }
     js.into()
 }
 
@@ -44,7 +52,8 @@ pub fn internal(message: &str) -> JsValue {
     js.into()
 }
 
-fn set(object: &JsValue, key: &str, value: &JsValue) {
+/// Sets a property of an error object being built.
+pub fn set(object: &JsValue, key: &str, value: &JsValue) {
     // Setting a property on a fresh Error object cannot fail; if it somehow does, the error is
     // still thrown, just without that property.
     let _ = Reflect::set(object, &JsValue::from_str(key), value);

@@ -1,8 +1,9 @@
 //! The wasm-bindgen boundary: the only code that knows JavaScript exists.
 //!
 //! It exports the class [`handle::DatabaseHandle`], wrapping an [`Engine`](crate::Engine), with its
-//! sync rounds ([`round::SyncRound`], stepped from TypeScript), the list of error codes, the OPFS
-//! pool's functions and the panic hook (`panic.rs`). Values cross as
+//! sync rounds ([`round::SyncRound`], stepped from TypeScript), the network transports
+//! `HttpTransport` and `WebSocketTransport` that carry a round's messages ([`transport`]), the
+//! list of error codes, the OPFS pool's functions and the panic hook (`panic.rs`). Values cross as
 //! plain JS values (numbers, bigints, strings, `Uint8Array`s, objects); errors cross as JS `Error`s
 //! named `SyncError` carrying `code` and `retryable`, which the TypeScript wrapper turns into
 //! `SyncError` instances. Nothing here panics on any input; a panic elsewhere (a bug) is reported
@@ -14,6 +15,7 @@ mod handle;
 mod opfs;
 mod panic;
 mod round;
+mod transport;
 
 use wasm_bindgen::prelude::*;
 

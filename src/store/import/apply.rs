@@ -24,11 +24,9 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::ToSql;
 use rusqlite::{params_from_iter, Connection};
 
-use crate::clock::VectorClock;
 use crate::codec::changes::{kind, ChangeSetCursor, RowRef, TableHeader};
 use crate::error::{Error, Result};
-use crate::ids::Dot;
-use crate::merge::{Change, Event, RowMeta};
+use crate::merge::{Change, RowMeta};
 use crate::model::Value;
 use crate::store::capture::{lock, SharedCapture};
 use crate::store::conflicts::Touched;
@@ -37,12 +35,7 @@ use crate::store::rowstate::{self, encode_key, form, Merged, RowState};
 use crate::store::schema::tables::TableShape;
 use crate::store::sql::bulk::BulkSql;
 
-/// A record as the merge applies it: its dot, effective stamp and causal context.
-pub struct RecordContext<'a> {
-    pub dot: Dot,
-    pub stamp: u64,
-    pub clock: &'a VectorClock,
-}
+use super::view::{change_of, RecordContext};
 
 /// A row set aside until the end of the import.
 struct Deferred {
@@ -358,42 +351,6 @@ impl Drop for TriggersOff<'_> {
         let _ = self
             .0
             .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, true);
-    }
-}
-
-/// How the merge sees one row change of a record.
-pub fn change_of<'a>(
-    record: &RecordContext<'a>,
-    header: &TableHeader<'a>,
-    row: &RowRef<'a>,
-) -> Change<'a> {
-    Change {
-        dot: record.dot,
-        hlc: record.stamp,
-        context: record.clock,
-        event: event_of(header, row),
-    }
-}
-
-/// What a row change does; names and values are borrowed from the change set.
-pub fn event_of<'a>(header: &TableHeader<'a>, row: &RowRef<'a>) -> Event<'a> {
-    match row {
-        RowRef::Insert { values } => Event::Insert(
-            header
-                .columns
-                .iter()
-                .copied()
-                .zip(values.iter().copied())
-                .collect(),
-        ),
-        RowRef::Update { columns, new, .. } => Event::Update(
-            columns
-                .iter()
-                .zip(new)
-                .filter_map(|(&i, v)| header.columns.get(i as usize).map(|c| (*c, *v)))
-                .collect(),
-        ),
-        RowRef::Delete { .. } => Event::Delete,
     }
 }
 
