@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { database, insertMany, relay, rows, shutdown, sync, token, transport } from "../net/harness.mjs";
+import { cleanup, database, insertMany, relay, rows, shutdown, sync, token, transport } from "../net/harness.mjs";
 import { launch } from "./chromium.mjs";
 
 const server = await relay();
@@ -21,6 +21,7 @@ context.on("console", (m) => logs.push(`console.${m.type()}: ${m.text()}`));
 await context.exposeFunction("mintToken", (space, device) => token(space, device));
 
 after(async () => {
+  await cleanup();
   await close();
   await server.close();
 });

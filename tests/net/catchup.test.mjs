@@ -6,14 +6,17 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { count, database, insertMany, relay, shutdown, spaceRecords, sync, transport, until } from "./harness.mjs";
+import { cleanup, count, database, insertMany, relay, shutdown, spaceRecords, sync, transport, until } from "./harness.mjs";
 
 const N = 10_000;
 let server;
 before(async () => {
   server = await relay();
 });
-after(() => server?.close());
+after(async () => {
+  await cleanup();
+  await server?.close();
+});
 
 /** A device that pushes `N` rows to `space` (in one round) and stops. */
 async function writer(space, kind = "http") {

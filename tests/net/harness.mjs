@@ -61,9 +61,18 @@ export async function relay({ dir = tempDir(), port = 0, args = [] } = {}) {
   };
 }
 
+/** Every loop and database made here, for `cleanup()`. */
+const opened = { loops: [], dbs: [] };
+
+/** Stops every loop and closes every database made here so far (for `after`: nothing keeps the process alive). */
+export async function cleanup() {
+  await shutdown(opened.loops.splice(0), opened.dbs.splice(0));
+}
+
 /** Opens an in-process database with a synced table `todos (id TEXT PRIMARY KEY, title, by)`. */
 export async function database() {
   const db = await openDatabase({ storage: "memory" });
+  opened.dbs.push(db);
   await db.exec("CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT, by TEXT)");
   await db.enableSync("todos");
   return db;
@@ -95,6 +104,7 @@ export function transport(kind, server, space, db, { token: source = tokens(spac
  */
 export function sync(db, options) {
   const loop = startSync(db, options);
+  opened.loops.push(loop);
   const statuses = [];
   const progress = [];
   loop.on("status", (s) => statuses.push(s));
@@ -119,11 +129,9 @@ export const rows = (db) => db.query("SELECT id, title, by FROM todos ORDER BY i
 /** How many rows `todos` holds. */
 export const count = async (db) => (await db.query("SELECT count(*) AS n FROM todos"))[0].n;
 
-/** Inserts `n` rows `${prefix}-${i}` in one transaction (n changes, one commit). */
+/** Inserts `n` rows `${prefix}-${i}`, each its own commit (n change records). */
 export async function insertMany(db, prefix, n, title = "x".repeat(40)) {
-  await db.transaction(async (tx) => {
-    for (let i = 0; i < n; i++) await tx.exec("INSERT INTO todos (id, title, by) VALUES (?, ?, ?)", [`${prefix}-${String(i).padStart(5, "0")}`, title, prefix]);
-  });
+  for (let i = 0; i < n; i++) await db.exec("INSERT INTO todos (id, title, by) VALUES (?, ?, ?)", [`${prefix}-${String(i).padStart(5, "0")}`, title, prefix]);
 }
 
 /** A `fetch` that counts its calls (`fn.calls`) and records when each began (`fn.times`). */

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { SignJWT } from "jose";
-import { count, countingFetch, database, insertMany, relay, SECRET, shutdown, spaceRecords, sync, token, tokens, transport, until } from "./harness.mjs";
+import { cleanup, count, countingFetch, database, insertMany, relay, SECRET, shutdown, spaceRecords, sync, token, tokens, transport, until } from "./harness.mjs";
 
 /** A token of `space` for `device` that expired two minutes ago (beyond the relay's clock skew). */
 const expiredToken = (space, device) =>
@@ -22,7 +22,10 @@ let server;
 before(async () => {
   server = await relay();
 });
-after(() => server?.close());
+after(async () => {
+  await cleanup();
+  await server?.close();
+});
 
 for (const kind of ["http", "websocket"]) {
   test(`token refresh over ${kind}: a forged first token, a good second one, one round that succeeds`, { timeout: 30_000 }, async () => {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { count, database, relay, shutdown, spaceRecords, sync, transport, until } from "./harness.mjs";
+import { cleanup, count, database, relay, shutdown, spaceRecords, sync, transport, until } from "./harness.mjs";
 
 const DEVICES = 50;
 const EACH = 200;
@@ -14,7 +14,10 @@ let server;
 before(async () => {
   server = await relay();
 });
-after(() => server?.close());
+after(async () => {
+  await cleanup();
+  await server?.close();
+});
 
 test(`${DEVICES} devices × ${EACH} changes converge through one relay`, { timeout: 150_000 }, async () => {
   const space = "fifty";
