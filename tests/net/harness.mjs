@@ -99,17 +99,21 @@ export function transport(kind, server, space, db, { token: source = tokens(spac
 }
 
 /**
- * Starts a loop and records what it says: `statuses` (every status event), `progress` (every
+ * Starts a loop and records what it says: `statuses` (every status event; `times`: when), `progress` (every
  * progress event). Stop it with `sync.stop()`.
  */
 export function sync(db, options) {
   const loop = startSync(db, options);
   opened.loops.push(loop);
   const statuses = [];
+  const times = [];
   const progress = [];
-  loop.on("status", (s) => statuses.push(s));
+  loop.on("status", (s) => {
+    statuses.push(s);
+    times.push(Date.now());
+  });
   loop.on("progress", (p) => progress.push(p));
-  return { loop, statuses, progress };
+  return { loop, statuses, times, progress };
 }
 
 /** Resolves once `check()` returns a truthy value (polled every `everyMs`), or rejects after `timeoutMs`. */

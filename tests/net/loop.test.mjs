@@ -119,8 +119,15 @@ test("offline → online: the relay down, then up on the same port; pending coun
     // the 100 ms interval would make in 4 s, and the scheduled delays grow.
     const attempts = fetch.times.length;
     assert.ok(attempts >= 2 && attempts <= 12, `${attempts} attempts in about 4 s`);
-    const retries = s.statuses.filter((x) => x.nextRetryAt !== null && x.state === "offline");
-    assert.ok(retries.length >= 2);
+    // Each failure's delay is below its ceiling, 500 ms doubling (full jitter), at most 30 s.
+    const delays = [];
+    s.statuses.forEach((x, i) => {
+      const previous = s.statuses[i - 1];
+      if (x.state === "offline" && x.nextRetryAt !== null && x.nextRetryAt !== previous?.nextRetryAt) delays.push(x.nextRetryAt - s.times[i]);
+    });
+    assert.ok(delays.length >= 2, `delays ${delays}`);
+    delays.forEach((d, i) => assert.ok(d >= -5 && d <= Math.min(30_000, 500 * 2 ** i) + 5, `failure ${i + 1}: a delay of ${d} ms (${delays})`));
+    console.log(`back-off delays while the relay was down: ${delays.join(", ")} ms`);
     assert.equal(s.loop.status.pending, 4);
 
     await down.restart();
