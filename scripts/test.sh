@@ -64,11 +64,15 @@ relay_suite() {
   timeout 600 "$1" --test --test-reporter=spec tests/relay/*.test.mjs
 }
 
-# net_suite NODE: the end-to-end network tests (in-process devices of the built package syncing
-# through a real relay process on 127.0.0.1) under that node binary, with a timeout.
+# net_suite NODE [FILE...]: the end-to-end network tests (in-process devices of the built package
+# syncing through a real relay process on 127.0.0.1; all of tests/net unless FILEs are given)
+# under that node binary, with a timeout.
 net_suite() {
-  "$1" --version || return
-  timeout 900 "$1" --test --test-reporter=spec tests/net/*.test.mjs
+  local node=$1
+  shift
+  "$node" --version || return
+  (($# > 0)) || set -- tests/net/*.test.mjs
+  timeout 600 "$node" --test --test-reporter=spec "$@"
 }
 
 step "rust lint" bash scripts/lint.sh
@@ -96,6 +100,15 @@ for pin in "${node_runtimes[@]}"; do
   fi
 done
 step "net" net_suite node
+# Where Node has a global WebSocket (22, 24), the devices' WebSocket tests run with it too.
+for pin in "${node_runtimes[@]}"; do
+  version=${pin%% *}
+  if [[ -n $node_runtimes_skip ]]; then
+    skip "net (node ${version%%.*})" "$node_runtimes_skip"
+  else
+    step "net (node ${version%%.*})" net_suite "$(node_runtime_bin "$version")" tests/net/converge.test.mjs
+  fi
+done
 step "types" node_modules/.bin/tsc -p tests/types
 step "package lint" node --test --test-reporter=spec tests/bundlers/lint.test.mjs
 step "deno smoke" node_modules/.bin/deno run --allow-read tests/smoke/deno.mjs
