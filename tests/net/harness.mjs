@@ -6,6 +6,7 @@
 // package's class where the runtime has no global WebSocket). Everything goes through the built
 // package (dist/), as a user's code would.
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import WebSocketPackage from "ws";
 import { HttpTransport, openDatabase, startSync, WebSocketTransport } from "../../dist/load/node.js";
@@ -154,4 +155,16 @@ export function countingFetch() {
 export async function shutdown(loops, dbs) {
   await Promise.allSettled(loops.map((l) => (l.loop ?? l).stop()));
   await Promise.allSettled(dbs.map((db) => db.close()));
+}
+
+/** A device that commits `n` rows (n commits) and pushes them to `space` in one round; its loop then only syncs when asked. */
+export async function writer(server, space, n, kind = "http") {
+  const a = await database();
+  const sa = sync(a, { transport: transport(kind, server, space, a), intervalMs: 0, debounceMs: 60_000 });
+  await sa.loop.syncNow();
+  await insertMany(a, "a", n, "a title long enough to make the pages weigh something ".repeat(2));
+  const pushed = await sa.loop.syncNow();
+  assert.equal(pushed.sent, n);
+  assert.equal(sa.loop.status.pending, 0);
+  return { a, sa };
 }
