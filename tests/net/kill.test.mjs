@@ -98,3 +98,23 @@ test("SIGKILL while a device pushes 10,000 records over HTTP, restart on the sam
     await shutdown([sa, ...(sb ? [sb] : [])], [a, ...(b ? [b] : [])]);
   }
 });
+
+// A round that fails after some of its pushes were acknowledged does not count them in
+// `status.sent` (the wasm round reports `sent` only when it completes): #10.
+test("status.sent counts the records a failed round pushed before the relay died", { timeout: 120_000, todo: "#10: a failed round's acknowledged pushes are not counted in status.sent" }, async () => {
+  const space = "killed-push-sent";
+  const a = await database();
+  await insertMany(a, "a", N);
+  const sa = sync(a, { transport: transport("http", server, space, a), intervalMs: 200 });
+  try {
+    await until(async () => (await spaceRecords(server.db, space)) > 0, { everyMs: 1, timeoutMs: 30_000, what: "A's first page stored" });
+    await server.kill();
+    await noticed(sa);
+    await server.restart();
+    await until(() => sa.loop.status.state === "idle" && sa.loop.status.pending === 0, { timeoutMs: 60_000, what: "A resuming on its own" });
+    assert.equal(await spaceRecords(server.db, space), N);
+    assert.equal(sa.loop.status.sent, N);
+  } finally {
+    await shutdown([sa], [a]);
+  }
+});
