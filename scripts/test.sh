@@ -64,6 +64,17 @@ relay_suite() {
   timeout 600 "$1" --test --test-reporter=spec tests/relay/*.test.mjs
 }
 
+# net_suite NODE [FILE...]: the end-to-end network tests (in-process devices of the built package
+# syncing through a real relay process on 127.0.0.1; all of tests/net unless FILEs are given)
+# under that node binary, with a timeout.
+net_suite() {
+  local node=$1
+  shift
+  "$node" --version || return
+  (($# > 0)) || set -- tests/net/*.test.mjs
+  timeout 600 "$node" --test --test-reporter=spec "$@"
+}
+
 step "rust lint" bash scripts/lint.sh
 step "cargo test (native)" cargo test
 step "build" bash scripts/build.sh
@@ -86,6 +97,16 @@ for pin in "${node_runtimes[@]}"; do
     skip "relay (node ${version%%.*})" "$node_runtimes_skip"
   else
     step "relay (node ${version%%.*})" relay_suite "$(node_runtime_bin "$version")"
+  fi
+done
+step "net" net_suite node
+# Where Node has a global WebSocket (22, 24), the devices' WebSocket tests run with it too.
+for pin in "${node_runtimes[@]}"; do
+  version=${pin%% *}
+  if [[ -n $node_runtimes_skip ]]; then
+    skip "net (node ${version%%.*})" "$node_runtimes_skip"
+  else
+    step "net (node ${version%%.*})" net_suite "$(node_runtime_bin "$version")" tests/net/converge.test.mjs
   fi
 done
 step "types" node_modules/.bin/tsc -p tests/types

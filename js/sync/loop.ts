@@ -208,7 +208,14 @@ export class SyncLoop implements Sync {
 
   /** Runs one round (and its one immediate retry after `ERR_UNAUTHORIZED`); never rejects. */
   async #round(waiters: Waiter[]): Promise<void> {
-    const progress = (p: SyncProgress): void => this.#listeners.emit("progress", Object.freeze({ received: p.received, total: p.total }));
+    // What the pages of the attempt so far imported (its last progress), and of failed attempts
+    // before it: a failed round's pages stay imported, so they count in `received`.
+    let seen = 0;
+    let imported = 0;
+    const progress = (p: SyncProgress): void => {
+      seen = p.received;
+      this.#listeners.emit("progress", Object.freeze({ received: p.received, total: p.total }));
+    };
     let report: RoundReport;
     try {
       try {
@@ -216,10 +223,12 @@ export class SyncLoop implements Sync {
       } catch (first) {
         const error = toSyncError(first);
         if (error.code !== "ERR_UNAUTHORIZED" || this.#stopping !== undefined) throw error;
+        imported += seen;
+        seen = 0;
         report = await this.#host.round(progress);
       }
     } catch (e) {
-      this.#failed(toSyncError(e), waiters);
+      this.#failed(toSyncError(e), waiters, imported + seen);
       return;
     }
     this.#failures = 0;
@@ -228,7 +237,7 @@ export class SyncLoop implements Sync {
       lastSyncAt: this.#clock.now(),
       lastError: null,
       sent: this.#status.sent + report.sent,
-      received: this.#status.received + report.received,
+      received: this.#status.received + imported + report.received,
       pending: report.pending,
       nextRetryAt: null,
     });
@@ -237,8 +246,8 @@ export class SyncLoop implements Sync {
     for (const waiter of waiters) waiter.resolve({ ...result });
   }
 
-  /** A round failed: back off (retryable) or wait for `syncNow` and the interval (not). */
-  #failed(error: SyncError, waiters: Waiter[]): void {
+  /** A round failed after its pages imported `received` records: back off (retryable) or wait for `syncNow` and the interval (not). */
+  #failed(error: SyncError, waiters: Waiter[], received: number): void {
     const now = this.#clock.now();
     let nextRetryAt: number | null = null;
     if (error.retryable) {
@@ -251,7 +260,7 @@ export class SyncLoop implements Sync {
     const state: SyncState = this.#stopping !== undefined ? this.#status.state : offline ? "offline" : "error";
     // A request made during the failed round waits for the retry, except an explicit `syncNow`.
     this.#again = false;
-    this.#update({ state, lastError: error, nextRetryAt });
+    this.#update({ state, lastError: error, nextRetryAt, received: this.#status.received + received });
     for (const waiter of waiters) waiter.reject(error);
   }
 
