@@ -23,10 +23,12 @@ export interface RoundReport {
 /** Where the loop's rounds run. */
 export interface SyncHost {
   /**
-   * Runs one round (push, then pull until caught up), calling `onProgress` during a catch-up;
-   * rejects with the round's `SyncError`. Never called while a round runs.
+   * Runs one round (push, then pull until caught up), calling `onProgress` during a catch-up and
+   * `onCounts` with what it did so far (records pushed and acknowledged, records pulled that were
+   * new), which a round that fails has still done; rejects with the round's `SyncError`. Never
+   * called while a round runs.
    */
-  round(onProgress: (progress: SyncProgress) => void): Promise<RoundReport>;
+  round(onProgress: (progress: SyncProgress) => void, onCounts?: (counts: { sent: number; received: number }) => void): Promise<RoundReport>;
   /** Local records the relay has not acknowledged (for the status before any round). */
   pending(): Promise<number>;
   /** Calls `fn` after each local commit that may need pushing; returns the unsubscribe function. */

@@ -12,7 +12,7 @@ import type { LocalDatabase } from "../database.js";
 import type { SyncProgress } from "../types.js";
 import type { RoundReport, SyncHost } from "./host.js";
 import { relayKey } from "./transports.js";
-import { closeTransport, makeTransport, pendingOn, runRound, type ImportedRound, type RoundTarget, type WasmTransport } from "./wasm.js";
+import { closeTransport, makeTransport, pendingOn, runRound, type ImportedRound, type RoundCounts, type RoundTarget, type WasmTransport } from "./wasm.js";
 
 /** What a host's maker hears of. */
 export interface HostHooks {
@@ -40,8 +40,8 @@ export class LocalSyncHost implements SyncHost {
     });
   }
 
-  async round(onProgress: (progress: SyncProgress) => void): Promise<RoundReport> {
-    const round = await this.#db.syncRound((step) => runRound(step, this.#transport, this.#target, onProgress));
+  async round(onProgress: (progress: SyncProgress) => void, onCounts?: (counts: RoundCounts) => void): Promise<RoundReport> {
+    const round = await this.#db.syncRound((step) => runRound(step, this.#transport, this.#target, onProgress, onCounts));
     this.#hooks.afterRound?.(round);
     const { sent, received, conflicts, pending, behind } = round;
     return { sent, received, conflicts, pending, behind };

@@ -208,27 +208,29 @@ export class SyncLoop implements Sync {
 
   /** Runs one round (and its one immediate retry after `ERR_UNAUTHORIZED`); never rejects. */
   async #round(waiters: Waiter[]): Promise<void> {
-    // What the pages of the attempt so far imported (its last progress), and of failed attempts
-    // before it: a failed round's pages stay imported, so they count in `received`.
-    let seen = 0;
-    let imported = 0;
-    const progress = (p: SyncProgress): void => {
-      seen = p.received;
-      this.#listeners.emit("progress", Object.freeze({ received: p.received, total: p.total }));
+    // What the attempt so far did (records pushed and acknowledged, records pulled that were new),
+    // and the failed attempt before it: a failed round's acknowledged pushes and imported pages
+    // stand, so they count in `sent` and `received`.
+    const none = { sent: 0, received: 0 };
+    let attempt = none;
+    let earlier = none;
+    const progress = (p: SyncProgress): void => this.#listeners.emit("progress", Object.freeze({ received: p.received, total: p.total }));
+    const counts = (c: { sent: number; received: number }): void => {
+      attempt = c;
     };
     let report: RoundReport;
     try {
       try {
-        report = await this.#host.round(progress);
+        report = await this.#host.round(progress, counts);
       } catch (first) {
         const error = toSyncError(first);
         if (error.code !== "ERR_UNAUTHORIZED" || this.#stopping !== undefined) throw error;
-        imported += seen;
-        seen = 0;
-        report = await this.#host.round(progress);
+        earlier = attempt;
+        attempt = none;
+        report = await this.#host.round(progress, counts);
       }
     } catch (e) {
-      this.#failed(toSyncError(e), waiters, imported + seen);
+      this.#failed(toSyncError(e), waiters, { sent: earlier.sent + attempt.sent, received: earlier.received + attempt.received });
       return;
     }
     this.#failures = 0;
@@ -236,8 +238,8 @@ export class SyncLoop implements Sync {
       state: "idle",
       lastSyncAt: this.#clock.now(),
       lastError: null,
-      sent: this.#status.sent + report.sent,
-      received: this.#status.received + imported + report.received,
+      sent: this.#status.sent + earlier.sent + report.sent,
+      received: this.#status.received + earlier.received + report.received,
       pending: report.pending,
       nextRetryAt: null,
     });
@@ -246,8 +248,8 @@ export class SyncLoop implements Sync {
     for (const waiter of waiters) waiter.resolve({ ...result });
   }
 
-  /** A round failed after its pages imported `received` records: back off (retryable) or wait for `syncNow` and the interval (not). */
-  #failed(error: SyncError, waiters: Waiter[], received: number): void {
+  /** A round failed after doing `done`: back off (retryable) or wait for `syncNow` and the interval (not). */
+  #failed(error: SyncError, waiters: Waiter[], done: { sent: number; received: number }): void {
     const now = this.#clock.now();
     let nextRetryAt: number | null = null;
     if (error.retryable) {
@@ -260,7 +262,7 @@ export class SyncLoop implements Sync {
     const state: SyncState = this.#stopping !== undefined ? this.#status.state : offline ? "offline" : "error";
     // A request made during the failed round waits for the retry, except an explicit `syncNow`.
     this.#again = false;
-    this.#update({ state, lastError: error, nextRetryAt, received: this.#status.received + received });
+    this.#update({ state, lastError: error, nextRetryAt, sent: this.#status.sent + done.sent, received: this.#status.received + done.received });
     for (const waiter of waiters) waiter.reject(error);
   }
 

@@ -45,6 +45,7 @@ type RoundAction =
 interface WasmRound {
   firstAction(): RoundAction;
   progress(): { received: Count; total: Count } | undefined;
+  counts(): { sent: Count; received: Count };
   takeNewConflicts(): string[];
   free?(): void;
 }
@@ -61,10 +62,14 @@ export interface ImportedRound extends RoundReport {
   newConflicts: string[];
 }
 
-/** How a round ended: its report, or its error with what the pages applied before it did. */
-export type RoundOutcome =
-  | { report: ImportedRound }
-  | { error: unknown; received: number; newConflicts: string[] };
+/** What a round did so far: pushes the relay acknowledged, records pulled that were new here. */
+export interface RoundCounts {
+  sent: number;
+  received: number;
+}
+
+/** How a round ended: its report, or its error with what it did before it failed. */
+export type RoundOutcome = { report: ImportedRound } | ({ error: unknown; newConflicts: string[] } & RoundCounts);
 
 /** Runs `body` with the database's handle between its calls. */
 export type Step = <T>(body: (handle: DatabaseHandle) => T) => Promise<T>;
@@ -97,12 +102,20 @@ function roundHandle(handle: DatabaseHandle): RoundHandle {
 
 /**
  * One round with `target` over `transport`: push what the relay lacks, pull until caught up,
- * importing each page in the step that receives it. Never rejects: a failure comes back as the
- * outcome's `error`, with the records and conflicts the pages before it brought.
+ * importing each page in the step that receives it; `onCounts` hears what it did so far after each
+ * step that changed it. Never rejects: a failure comes back as the outcome's `error`, with what the
+ * round did before it (records pushed and acknowledged, records and conflicts its pages brought).
  */
-export async function runRound(step: Step, transport: WasmTransport, target: RoundTarget, onProgress: (progress: SyncProgress) => void): Promise<RoundOutcome> {
+export async function runRound(
+  step: Step,
+  transport: WasmTransport,
+  target: RoundTarget,
+  onProgress: (progress: SyncProgress) => void,
+  onCounts: (counts: RoundCounts) => void = () => undefined,
+): Promise<RoundOutcome> {
   let round: WasmRound | undefined;
   let seen = 0;
+  let counts: RoundCounts = { sent: 0, received: 0 };
   try {
     await intoWasmAsync(() => transport.begin());
     const begun = await step((handle) => intoWasm(() => roundHandle(handle).beginRound(target.relay, target.space)));
@@ -116,6 +129,11 @@ export async function runRound(step: Step, transport: WasmTransport, target: Rou
       if (progress !== undefined && Number(progress.received) !== seen) {
         seen = Number(progress.received);
         onProgress({ received: seen, total: Number(progress.total) });
+      }
+      const now = intoWasm(() => begun.counts());
+      if (Number(now.sent) !== counts.sent || Number(now.received) !== counts.received) {
+        counts = { sent: Number(now.sent), received: Number(now.received) };
+        onCounts(counts);
       }
     }
     const r = action.done;
@@ -131,7 +149,7 @@ export async function runRound(step: Step, transport: WasmTransport, target: Rou
   } catch (error) {
     const taken = round;
     const newConflicts = taken === undefined ? [] : intoWasm(() => taken.takeNewConflicts());
-    return { error, received: seen, newConflicts };
+    return { error, ...counts, newConflicts };
   } finally {
     const taken = round;
     if (taken !== undefined) intoWasm(() => taken.free?.());

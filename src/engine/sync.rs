@@ -118,6 +118,12 @@ impl Round {
         self.progress
     }
 
+    /// Records this round pushed that the relay acknowledged, and records it pulled that this
+    /// replica did not hold, so far (what a round cut short still did).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.inner.acknowledged(), self.received)
+    }
+
     /// The conflicts the pages imported so far created, not yet taken (by this call or in the
     /// [`RoundReport`]): a round cut short by a dropped connection still reports them, so that the
     /// app's resolvers see every conflict.

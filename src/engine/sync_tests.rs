@@ -151,12 +151,41 @@ fn a_round_cut_short_resumes_after_the_last_page_it_applied() {
             .continue_round(&mut cut, &relay.answer(&bytes).unwrap())
             .unwrap();
     }
+    assert_eq!(cut.counts(), (0, 100));
     drop(cut);
     assert_eq!(rows(&mut b).len(), 100);
     let (report, progress) = round(&mut b, &mut relay).unwrap();
     assert_eq!(report.received, 150);
     assert_eq!(progress.last().map(|p| p.total), Some(150));
     assert_eq!(rows(&mut b), rows(&mut a));
+}
+
+#[test]
+fn a_round_cut_short_counts_the_pushes_the_relay_acknowledged() {
+    let mut relay = MemoryRelay::new(LOG, 1_000);
+    let mut a = engine(1);
+    for id in 0..1_500 {
+        exec(&mut a, &format!("INSERT INTO todos VALUES ({id}, 't{id}')"));
+    }
+    let (mut cut, mut action) = a.begin_round(URL, SPACE).unwrap();
+    // Hello, then the first push of 1,000 records: cut once the relay has acknowledged it.
+    for _ in 0..2 {
+        let Action::Send(bytes) = action else {
+            panic!("the round ended early")
+        };
+        action = a
+            .continue_round(&mut cut, &relay.answer(&bytes).unwrap())
+            .unwrap();
+    }
+    assert_eq!(cut.counts(), (1_000, 0));
+    drop(cut);
+    assert_eq!(
+        a.sync_pending(URL, SPACE).unwrap(),
+        1_500,
+        "acknowledged only at a round's end"
+    );
+    let (report, _) = round(&mut a, &mut relay).unwrap();
+    assert_eq!((report.sent, report.pending), (500, 0));
 }
 
 #[test]

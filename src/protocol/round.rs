@@ -140,6 +140,9 @@ pub struct ClientRound {
     acked: VectorClock,
     wanted: Vec<(DeviceId, u64)>,
     sent: u64,
+    /// Records of the push awaiting its `Pushed`, and of the pushes acknowledged so far.
+    in_flight: u64,
+    acknowledged: u64,
     received: u64,
     notified: u64,
 }
@@ -163,6 +166,8 @@ impl ClientRound {
             acked: VectorClock::new(),
             wanted: Vec::new(),
             sent: 0,
+            in_flight: 0,
+            acknowledged: 0,
             received: 0,
             notified: 0,
         };
@@ -189,6 +194,7 @@ impl ClientRound {
             (Phase::AwaitWelcome, Message::Welcome(welcome)) => self.welcomed(welcome),
             (Phase::AwaitPushed, Message::Pushed(clock)) => {
                 self.acked = clock;
+                self.acknowledged += std::mem::take(&mut self.in_flight);
                 self.next_push()
             }
             (Phase::AwaitPage, Message::Page(page)) => return self.paged(page),
@@ -226,8 +232,15 @@ impl ClientRound {
         }
         self.pushed = pushed;
         self.sent += batch.len() as u64;
+        self.in_flight = batch.len() as u64;
         self.phase = Phase::AwaitPushed;
         Step::Send(batch.into_push())
+    }
+
+    /// Records pushed this round that the relay has acknowledged holding (what a round cut short
+    /// still sent).
+    pub fn acknowledged(&self) -> u64 {
+        self.acknowledged
     }
 
     /// Reports that the records of the last [`Next::Apply`] were imported.

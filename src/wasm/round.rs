@@ -68,6 +68,20 @@ impl SyncRound {
         Ok(object.into())
     }
 
+    /// What the round did so far: `{ sent, received }` (pushes the relay acknowledged, records
+    /// pulled that were new here), also when it was cut short.
+    #[wasm_bindgen(unchecked_return_type = "{ sent: number; received: number }")]
+    pub fn counts(&self) -> Result<Object, JsValue> {
+        let round = self.round.try_borrow().map_err(|_| busy())?;
+        let (sent, received) = round.counts();
+        let object = Object::new();
+        let set = |key: &str, value: u64| put(&object, &key.into(), &(value as f64).into());
+        set("sent", sent)
+            .and_then(|()| set("received", received))
+            .map_err(|e| to_js(&e))?;
+        Ok(object)
+    }
+
     /// The ids of the conflicts that the pages applied so far created, not taken before: for a
     /// round cut short, so that resolvers still see them.
     #[wasm_bindgen(js_name = takeNewConflicts, unchecked_return_type = "string[]")]

@@ -67,7 +67,7 @@ class ScriptedHost {
   constructor(script) {
     this.script = script;
   }
-  round(onProgress) {
+  round(onProgress, onCounts) {
     this.active += 1;
     this.maxActive = Math.max(this.maxActive, this.active);
     const done = () => {
@@ -82,6 +82,7 @@ class ScriptedHost {
     return new Promise((resolve, reject) => {
       this.rounds.push({
         onProgress,
+        onCounts,
         finish: (report = {}) => {
           done();
           resolve({ sent: 0, received: 0, conflicts: 0, pending: 0, behind: false, ...report });
@@ -190,6 +191,20 @@ test("retryable failures back off with full jitter up to the cap, forever, in st
   assert.equal(loop.status.lastError, null);
   assert.equal(loop.status.nextRetryAt, null);
   assert.equal(clock.dueAt, clock.now() + 30_000, "back to the interval");
+  await finish(loop, host);
+});
+
+test("what a failed round did (acknowledged pushes, new records) still counts in status.sent and received", LIMIT, async () => {
+  const { loop, host, clock } = await started();
+  host.current.onCounts({ sent: 1_000, received: 0 });
+  host.current.onCounts({ sent: 1_000, received: 300 });
+  host.current.fail(networkError());
+  await clock.advance(0);
+  assert.deepEqual([loop.status.state, loop.status.sent, loop.status.received], ["offline", 1_000, 300]);
+  await clock.advance(loop.status.nextRetryAt - clock.now());
+  host.current.finish({ sent: 500, received: 200, pending: 0 });
+  await clock.advance(0);
+  assert.deepEqual([loop.status.state, loop.status.sent, loop.status.received], ["idle", 1_500, 500]);
   await finish(loop, host);
 });
 

@@ -99,9 +99,10 @@ test("SIGKILL while a device pushes 10,000 records over HTTP, restart on the sam
   }
 });
 
-// A round that fails after some of its pushes were acknowledged does not count them in
-// `status.sent` (the wasm round reports `sent` only when it completes): #10.
-test("status.sent counts the records a failed round pushed before the relay died", { timeout: 120_000, todo: "#10: a failed round's acknowledged pushes are not counted in status.sent" }, async () => {
+// A round that fails after some of its pushes were acknowledged still counts them in `status.sent`.
+// The one push the relay may have stored without its answer reaching A (killed between its commit
+// and its reply) is never pushed again and cannot be counted: at most one push (1,000 records).
+test("status.sent counts the records a failed round pushed before the relay died", { timeout: 120_000 }, async () => {
   const space = "killed-push-sent";
   const a = await database();
   await insertMany(a, "a", N);
@@ -113,7 +114,8 @@ test("status.sent counts the records a failed round pushed before the relay died
     await server.restart();
     await until(() => sa.loop.status.state === "idle" && sa.loop.status.pending === 0, { timeoutMs: 60_000, what: "A resuming on its own" });
     assert.equal(await spaceRecords(server.db, space), N);
-    assert.equal(sa.loop.status.sent, N);
+    const sent = sa.loop.status.sent;
+    assert.ok(sent >= N - 1_000 && sent <= N, `status.sent ${sent}`);
   } finally {
     await shutdown([sa], [a]);
   }

@@ -65,6 +65,11 @@ export async function serve(relay: Relay, options: ServeOptions = {}): Promise<R
     });
   });
 
+  // Idle keep-alive connections stay open well past the clients' own timeouts (undici keeps one
+  // for the server's hint minus a second), so a busy client never reuses one the relay is closing.
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 35_000;
+
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req, max);
     const response =
