@@ -1,11 +1,12 @@
-// The listeners of one `Sync` (js/sync/api.ts), shared by the loop (js/sync/loop.ts) and its mirror
-// on a page (js/worker/sync-client.ts).
+// The listeners of one `Sync` (js/sync/api.ts), and the status it starts with, shared by the loop
+// (js/sync/loop.ts) and its mirror on a page (js/worker/sync-client.ts).
 //
 // Invariants: `on` checks its arguments (`ERR_INVALID_ARGUMENT`); a listener that throws does not
 // keep the others from running (its error is reported as uncaught).
 
 import { SyncError } from "../errors.js";
 import { reportUncaught } from "../shared.js";
+import type { SyncStatus } from "../types.js";
 import type { SyncEvents } from "./api.js";
 
 export class SyncListeners {
@@ -40,4 +41,9 @@ export class SyncListeners {
     this.#sets.status.clear();
     this.#sets.progress.clear();
   }
+}
+
+/** The status of a loop that has not run a round yet. */
+export function initialStatus(state: "idle" | "offline"): SyncStatus {
+  return Object.freeze({ state, lastSyncAt: null, lastError: null, sent: 0, received: 0, pending: 0, nextRetryAt: null });
 }

@@ -20,7 +20,7 @@
 import { SyncError, toSyncError } from "../errors.js";
 import type { RoundResult, SyncProgress, SyncState, SyncStatus } from "../types.js";
 import type { Sync, SyncEvents } from "./api.js";
-import { SyncListeners } from "./events.js";
+import { initialStatus, SyncListeners } from "./events.js";
 import type { Clock, Network, RoundReport, SyncHost } from "./host.js";
 
 /** How failed rounds are spaced. */
@@ -85,15 +85,7 @@ export class SyncLoop implements Sync {
     this.#options = options;
     this.#clock = clock;
     this.#network = network;
-    this.#status = Object.freeze({
-      state: network.online() ? "idle" : "offline",
-      lastSyncAt: null,
-      lastError: null,
-      sent: 0,
-      received: 0,
-      pending: 0,
-      nextRetryAt: null,
-    });
+    this.#status = initialStatus(network.online() ? "idle" : "offline");
     this.#unsubscribe = [
       host.onLocalCommit(() => this.#committed()),
       host.onNotify(() => this.#want("announced")),

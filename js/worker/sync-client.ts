@@ -19,7 +19,7 @@
 import { SyncError, toSyncError } from "../errors.js";
 import { reportUncaught } from "../shared.js";
 import type { Sync, SyncEvents } from "../sync/api.js";
-import { SyncListeners } from "../sync/events.js";
+import { initialStatus, SyncListeners } from "../sync/events.js";
 import type { LoopOptions } from "../sync/loop.js";
 import type { TokenSource, TransportSpec } from "../sync/transports.js";
 import type { RoundResult, SyncStatus } from "../types.js";
@@ -56,15 +56,7 @@ class WorkerSync implements Sync {
   #db: WorkerDatabase;
   #id = crypto.randomUUID();
   #token: TokenSource;
-  #status: SyncStatus = Object.freeze({
-    state: "idle",
-    lastSyncAt: null,
-    lastError: null,
-    sent: 0,
-    received: 0,
-    pending: 0,
-    nextRetryAt: null,
-  });
+  #status: SyncStatus = initialStatus("idle");
   #listeners = new SyncListeners();
   /** The resolvers of the rounds reported so far (never rejects). */
   #resolving: Promise<void> = Promise.resolve();
