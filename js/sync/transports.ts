@@ -25,6 +25,8 @@ export interface HttpTransportOptions {
   token: TokenSource;
   /** The `fetch` to use (default: the global one). Not usable with a database in the package worker. */
   fetch?: typeof fetch;
+  /** How long a request may take, answer included, before the round fails with `ERR_NETWORK` (default 60,000 ms). */
+  timeoutMs?: number;
 }
 
 /** Options of {@link WebSocketTransport}. */
@@ -46,6 +48,7 @@ export interface TransportSpec {
   url: string;
   space: string;
   pingIntervalMs?: number;
+  timeoutMs?: number;
 }
 
 function invalid(message: string, cause?: unknown): SyncError {
@@ -87,15 +90,21 @@ export class HttpTransport {
   readonly kind = "http" as const;
   readonly url: string;
   readonly space: string;
+  readonly timeoutMs: number | undefined;
   readonly #token: TokenSource;
   readonly #fetch: typeof fetch | undefined;
 
   constructor(options: HttpTransportOptions) {
-    const fields = readFields(options, "HttpTransport", ["url", "space", "token", "fetch"]);
+    const fields = readFields(options, "HttpTransport", ["url", "space", "token", "fetch", "timeoutMs"]);
     const { url, space, token } = common(fields, "HttpTransport", ["http:", "https:"]);
     if (fields["fetch"] !== undefined && typeof fields["fetch"] !== "function") throw invalid("HttpTransport: fetch must be a function");
+    const timeout = fields["timeoutMs"];
+    if (timeout !== undefined && (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 1)) {
+      throw invalid("HttpTransport: timeoutMs must be a positive number");
+    }
     this.url = url;
     this.space = space;
+    this.timeoutMs = timeout as number | undefined;
     this.#token = token;
     this.#fetch = fields["fetch"] as typeof fetch | undefined;
   }
@@ -104,12 +113,15 @@ export class HttpTransport {
   wasmOptions(): Record<string, unknown> {
     const options: Record<string, unknown> = { url: this.url, space: this.space, token: this.#token };
     if (this.#fetch !== undefined) options["fetch"] = this.#fetch;
+    if (this.timeoutMs !== undefined) options["timeoutMs"] = this.timeoutMs;
     return options;
   }
 
   /** What a worker needs to make the same transport, and what cannot cross to it. @internal */
   spec(): { spec: TransportSpec; token: TokenSource; injected: string | undefined } {
-    return { spec: { kind: "http", url: this.url, space: this.space }, token: this.#token, injected: this.#fetch === undefined ? undefined : "fetch" };
+    const spec: TransportSpec = { kind: "http", url: this.url, space: this.space };
+    if (this.timeoutMs !== undefined) spec.timeoutMs = this.timeoutMs;
+    return { spec, token: this.#token, injected: this.#fetch === undefined ? undefined : "fetch" };
   }
 
   /** The devices the relay has seen in this transport's space (`GET /v1/devices`). */
@@ -181,5 +193,6 @@ export type Transport = HttpTransport | WebSocketTransport;
 export function fromSpec(spec: TransportSpec, token: TokenSource): Record<string, unknown> {
   const options: Record<string, unknown> = { url: spec.url, space: spec.space, token };
   if (spec.pingIntervalMs !== undefined) options["pingIntervalMs"] = spec.pingIntervalMs;
+  if (spec.timeoutMs !== undefined) options["timeoutMs"] = spec.timeoutMs;
   return options;
 }

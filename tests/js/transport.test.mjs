@@ -183,6 +183,23 @@ describe("HttpTransport", () => {
     assert.equal(f.cause, offline);
   });
 
+  test("a relay that never answers: the request fails after timeoutMs with ERR_NETWORK, retryable", TIMEOUT, async () => {
+    const hung = [];
+    const relay = await serve({ http: (req, res) => void hung.push(res) });
+    try {
+      const transport = new HttpTransport({ url: relay.url, space: "s", token: "t", timeoutMs: 300 });
+      const started = Date.now();
+      const e = await failure(syncRound(transport));
+      assert.equal(e.code, "ERR_NETWORK");
+      assert.equal(e.retryable, true);
+      assert.ok(Date.now() - started >= 250 && Date.now() - started < 10_000, `failed after ${Date.now() - started} ms`);
+      assert.throws(() => new HttpTransport({ url: relay.url, space: "s", token: "t", timeoutMs: 0 }), (err) => err.code === "ERR_INVALID_ARGUMENT");
+    } finally {
+      for (const res of hung) res.destroy();
+      await relay.close();
+    }
+  });
+
   test("after a 401 the next round asks the token function again; an injected fetch is the one used", TIMEOUT, async () => {
     let refuse = true;
     const relay = await serve({

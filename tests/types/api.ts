@@ -116,7 +116,7 @@ export async function usage(): Promise<void> {
     WebSocket,
     pingIntervalMs: 15_000,
   });
-  const http = new HttpTransport({ url: "http://127.0.0.1:8787", space: "team-42", token: "jwt", fetch });
+  const http = new HttpTransport({ url: "http://127.0.0.1:8787", space: "team-42", token: "jwt", fetch, timeoutMs: 30_000 });
   // @ts-expect-error a transport needs its space
   new HttpTransport({ url: "http://127.0.0.1:8787", token: "jwt" });
   // @ts-expect-error the token is a string or a function returning one

@@ -1,5 +1,5 @@
-//! What the transports take from the global object: `fetch`, the `WebSocket` class and the
-//! interval timer, bound as globals (never through `window`, which workers, Deno, Workers and
+//! What the transports take from the global object: `fetch`, the `WebSocket` class, the interval
+//! timer and `AbortSignal.timeout`, bound as globals (never through `window`, which workers, Deno, Workers and
 //! Node do not have), so one build runs everywhere. Each binding is looked up when it is called,
 //! so a runtime without one fails that call with a coded error, not the module's loading.
 
@@ -20,6 +20,16 @@ extern "C" {
 
     #[wasm_bindgen(js_name = clearInterval, catch)]
     fn global_clear_interval(id: &JsValue) -> Result<(), JsValue>;
+
+    /// `AbortSignal.timeout(ms)`: a signal that aborts after `ms`.
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout, catch)]
+    fn abort_signal_timeout(ms: f64) -> Result<JsValue, JsValue>;
+}
+
+/// A signal that aborts a request after `ms`, where the runtime has `AbortSignal.timeout` (every
+/// runtime the package supports does).
+pub fn deadline(ms: f64) -> Option<JsValue> {
+    abort_signal_timeout(ms).ok()
 }
 
 /// Calls `fetch` (the injected one if any, else the global) and returns its promise; a

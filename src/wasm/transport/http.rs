@@ -30,7 +30,9 @@ export interface HttpTransportOptions {
   /** The token, or a (possibly async) function giving one, called at the start of every round. */
   token: string | (() => string | Promise<string>);
   /** The `fetch` to use instead of the global one. */
-  fetch?: (input: string, init: { method: "POST"; headers: Record<string, string>; body: Uint8Array }) => Promise<unknown>;
+  fetch?: (input: string, init: { method: "POST"; headers: Record<string, string>; body: Uint8Array; signal?: unknown }) => Promise<unknown>;
+  /** How long a request may take, answer included, before it fails with ERR_NETWORK (default 60,000 ms). */
+  timeoutMs?: number;
 }
 "#;
 
@@ -46,6 +48,7 @@ struct Http {
     endpoint: String,
     token: TokenSource,
     fetch: Option<Function>,
+    timeout_ms: f64,
     /// The token of the round in progress.
     current: RefCell<Option<String>>,
     closed: Cell<bool>,
@@ -67,6 +70,7 @@ impl HttpTransport {
                 endpoint,
                 token: common.token,
                 fetch,
+                timeout_ms: common.timeout_ms,
                 current: RefCell::new(None),
                 closed: Cell::new(false),
             }),
@@ -133,7 +137,7 @@ impl HttpTransport {
             .borrow()
             .clone()
             .ok_or_else(|| Error::Internal("exchange before begin".into()))?;
-        let init = request_init(&token, &message)?;
+        let init = request_init(&token, &message, self.inner.timeout_ms)?;
         let sent = global::fetch(self.inner.fetch.as_ref(), &self.inner.endpoint, &init);
         let response = JsFuture::from(sent).await.map_err(|cause| {
             Failure::with_cause(
@@ -174,8 +178,9 @@ impl HttpTransport {
     }
 }
 
-/// `{ method: "POST", headers: { Authorization, Content-Type }, body }`.
-fn request_init(token: &str, message: &[u8]) -> Result<JsValue, Failure> {
+/// `{ method: "POST", headers: { Authorization, Content-Type }, body, signal }`, the signal
+/// aborting the request (its answer included) after `timeout_ms`.
+fn request_init(token: &str, message: &[u8], timeout_ms: f64) -> Result<JsValue, Failure> {
     let headers = Object::new();
     let init = Object::new();
     let put = |object: &Object, key: &str, value: &JsValue| {
@@ -196,6 +201,9 @@ fn request_init(token: &str, message: &[u8]) -> Result<JsValue, Failure> {
     put(&init, "method", &JsValue::from_str("POST"))?;
     put(&init, "headers", &headers.into())?;
     put(&init, "body", &Uint8Array::from(message).into())?;
+    if let Some(signal) = super::global::deadline(timeout_ms) {
+        put(&init, "signal", &signal)?;
+    }
     Ok(init.into())
 }
 

@@ -1,5 +1,5 @@
-//! The transports' options objects, `{ url, space, token, fetch? }` and `{ url, space, token,
-//! WebSocket?, pingIntervalMs? }`, each field read once with `Reflect.get` (serde-wasm-bindgen,
+//! The transports' options objects, `{ url, space, token, fetch?, timeoutMs? }` and `{ url, space,
+//! token, WebSocket?, pingIntervalMs? }`, each field read once with `Reflect.get` (serde-wasm-bindgen,
 //! here and for the JSON error body, cost 1.9 KB of gzipped wasm that the size budget lacks).
 //! And the base URL's normal form: no trailing `/`, `http(s)` for the key and for HTTP, `ws(s)`
 //! for the socket, so one URL serves both.
@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 pub const SYNC_PATH: &str = "/v1/sync";
 /// The keepalive interval when `pingIntervalMs` is absent.
 pub const DEFAULT_PING_INTERVAL_MS: f64 = 15_000.0;
+/// How long an HTTP request may take, answer included, when `timeoutMs` is absent.
+pub const DEFAULT_TIMEOUT_MS: f64 = 60_000.0;
 
 /// The options both transports share, checked. (`space` is checked too, but a round names its
 /// space itself: the engine keeps cursors per relay and space.)
@@ -22,6 +24,8 @@ pub struct Common {
     pub relay: String,
     pub token: TokenSource,
     pub ping_interval_ms: f64,
+    /// HTTP: how long a request may take before it counts as a dropped connection.
+    pub timeout_ms: f64,
 }
 
 /// Reads the common options, and the JS function under `injected` (`"fetch"`, `"WebSocket"`).
@@ -37,21 +41,13 @@ pub fn read(options: &JsValue, injected: &str) -> Result<(Common, Option<Functio
             .ok_or_else(|| Error::InvalidArgument(format!("option {key} must be a string")))
     };
     let (url, space) = (text("url")?, text("space")?);
-    let ping = get(options, "pingIntervalMs")?;
     if space.is_empty() {
         return Err(Error::InvalidArgument(
             "option space must not be empty".into(),
         ));
     }
-    let ping_interval_ms = match ping.as_f64() {
-        None if ping.is_undefined() => DEFAULT_PING_INTERVAL_MS,
-        Some(ms) if ms.is_finite() && ms >= 1.0 => ms,
-        _ => {
-            return Err(Error::InvalidArgument(
-                "option pingIntervalMs must be a positive number of milliseconds".into(),
-            ))
-        }
-    };
+    let ping_interval_ms = milliseconds(options, "pingIntervalMs", DEFAULT_PING_INTERVAL_MS)?;
+    let timeout_ms = milliseconds(options, "timeoutMs", DEFAULT_TIMEOUT_MS)?;
     let token = TokenSource::from_js(&get(options, "token")?)?;
     let class = get(options, injected)?;
     let class = if class.is_undefined() || class.is_null() {
@@ -65,8 +61,21 @@ pub fn read(options: &JsValue, injected: &str) -> Result<(Common, Option<Functio
         relay: http_base(&url)?,
         token,
         ping_interval_ms,
+        timeout_ms,
     };
     Ok((common, class))
+}
+
+/// The option `key`: a positive number of milliseconds, or `default` when absent.
+fn milliseconds(options: &JsValue, key: &str, default: f64) -> Result<f64> {
+    let value = get(options, key)?;
+    match value.as_f64() {
+        None if value.is_undefined() => Ok(default),
+        Some(ms) if ms.is_finite() && ms >= 1.0 => Ok(ms),
+        _ => Err(Error::InvalidArgument(format!(
+            "option {key} must be a positive number of milliseconds"
+        ))),
+    }
 }
 
 fn get(options: &JsValue, key: &str) -> Result<JsValue> {
